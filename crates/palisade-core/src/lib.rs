@@ -1,0 +1,26 @@
+//! palisade-core: the semantic engine behind every palisade command.
+//!
+//! ```text
+//!   load      files/dirs/stdin -> spanned documents -> Kubernetes objects      (load/)
+//!   validate  the API server's rules, diagnostics by field path                 (validate/)
+//!   model     Kubernetes types -> palisade's own IR, defaults spelled out once  (model/)
+//!   evaluate  selectors, isolation, one connection's verdict with its reasons   (eval/)
+//!   reach     all pairs over a cluster, by equivalence classes of endpoints     (reach/)
+//!   describe  policies and pod isolation in plain words                         (describe.rs)
+//! ```
+//!
+//! Dependencies point down the list only. The crate is synchronous and free of I/O apart from
+//! reading input files in `load`.
+
+pub mod describe;
+pub mod diag;
+pub mod eval;
+pub mod load;
+pub mod model;
+pub mod path;
+pub mod reach;
+pub mod source;
+pub mod validate;
+
+/// The namespace of an object that names none.
+pub const DEFAULT_NAMESPACE: &str = "default";

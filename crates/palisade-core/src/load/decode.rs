@@ -1,0 +1,1 @@
+//! Document trees -> typed Kubernetes objects. (stub: to be implemented)
