@@ -12,6 +12,7 @@
 //! Dependencies point down the list only. The crate is synchronous and free of I/O apart from
 //! reading input files in `load`.
 
+pub mod analysis;
 pub mod describe;
 pub mod diag;
 pub mod eval;
@@ -21,6 +22,8 @@ pub mod path;
 pub mod reach;
 pub mod source;
 pub mod validate;
+
+pub use analysis::{Analysis, analyze, analyze_text};
 
 /// The namespace of an object that names none.
 pub const DEFAULT_NAMESPACE: &str = "default";

@@ -1,0 +1,182 @@
+//! Command line definition. Every flag has a doc comment (it is the `--help` text) and an
+//! explicit default.
+
+use std::io::IsTerminal;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use palisade_core::eval::Probe;
+use palisade_core::model::Protocol;
+
+/// Kubernetes NetworkPolicy, enforced, explained and proven.
+///
+/// Inputs are files, directories (searched recursively for *.yaml, *.yml, *.json) or `-` for
+/// standard input. Namespaces, Pods, NetworkPolicies, the pod templates of workloads and
+/// `kubectl get -o yaml` Lists are understood; other kinds are skipped and counted.
+#[derive(Debug, Parser)]
+#[command(name = "palisade", version, propagate_version = true)]
+pub struct Cli {
+    /// When to color diagnostics.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate manifests the way the API server does.
+    ///
+    /// Exit status: 0 valid (warnings allowed), 1 errors found, 2 usage or I/O error.
+    Check(CheckArgs),
+    /// Explain every policy, and every pod's effective isolation, in plain words.
+    Explain(ExplainArgs),
+    /// Who may reach whom: allowed protocol/ports for every ordered pair, or truth tables per probe.
+    Reach(ReachArgs),
+    /// Why a connection is allowed or denied: the verdict and the rules on each side.
+    Why(WhyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct Inputs {
+    /// Manifest files or directories; `-` reads standard input.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+    #[command(flatten)]
+    pub inputs: Inputs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Human-readable, the offending text underlined.
+    Text,
+    /// One JSON document with every diagnostic and a summary.
+    Json,
+    /// SARIF 2.1.0 for code-scanning tools.
+    Sarif,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub inputs: Inputs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReachArgs {
+    /// A connection to test, as PROTOCOL/PORT (tcp/80, udp/53, sctp/9000); repeatable.
+    /// Without probes, the allowed protocol/ports of every pair are listed.
+    #[arg(long = "probe", value_name = "PROTO/PORT", value_parser = parse_probe)]
+    pub probes: Vec<Probe>,
+    /// A non-pod address to add as an endpoint after the pods; repeatable.
+    #[arg(long = "external", value_name = "IP")]
+    pub externals: Vec<IpAddr>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReachFormat::Table)]
+    pub format: ReachFormat,
+    #[command(flatten)]
+    pub inputs: Inputs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReachFormat {
+    /// Truth tables (`.` allowed, `X` blocked) per probe, or one line per pair.
+    Table,
+    /// JSON; with probes exactly {"endpoints": [...], "probes": [{"protocol", "port", "allowed"}]}.
+    Json,
+    /// Comma-separated values, one row per pair (and probe).
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// The source: a pod as NAMESPACE/NAME (NAME alone means namespace `default`), or an IP address.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub from: String,
+    /// The destination: a pod as NAMESPACE/NAME, or an IP address.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub to: String,
+    /// The connection, as PROTOCOL/PORT (tcp/80).
+    #[arg(long, value_name = "PROTO/PORT", value_parser = parse_probe)]
+    pub probe: Probe,
+    #[command(flatten)]
+    pub inputs: Inputs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Color when writing to a terminal and NO_COLOR is unset.
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to color output going to a stream that `is_terminal` or not.
+    pub fn enabled(self, is_terminal: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none() && is_terminal,
+        }
+    }
+
+    pub fn for_stdout(self) -> bool {
+        self.enabled(std::io::stdout().is_terminal())
+    }
+
+    pub fn for_stderr(self) -> bool {
+        self.enabled(std::io::stderr().is_terminal())
+    }
+}
+
+/// `tcp/80` -> Probe. Protocol names are case-insensitive here (it is a command line, not the
+/// API); ports are numeric because a probe is a real connection attempt.
+pub fn parse_probe(s: &str) -> Result<Probe, String> {
+    let (proto, port) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}` is not PROTOCOL/PORT; write e.g. tcp/80 or udp/53"))?;
+    let protocol = Protocol::from_api(&proto.to_ascii_uppercase())
+        .ok_or_else(|| format!("unknown protocol `{proto}`; use tcp, udp or sctp"))?;
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| format!("`{port}` is not a port number (1-65535)"))?;
+    Ok(Probe { protocol, port })
+}
+
+/// `tcp/80`, the way probes are written on the command line and in truth tables.
+pub fn probe_label(p: &Probe) -> String {
+    format!("{}/{}", p.protocol.as_str().to_ascii_lowercase(), p.port)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes_parse_and_print() {
+        let p = parse_probe("UDP/53").expect("valid probe");
+        assert_eq!((p.protocol, p.port), (Protocol::Udp, 53));
+        assert_eq!(probe_label(&p), "udp/53");
+        for bad in ["tcp", "icmp/1", "tcp/0", "tcp/65536", "tcp/http"] {
+            assert!(parse_probe(bad).is_err(), "{bad} must be rejected");
+        }
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

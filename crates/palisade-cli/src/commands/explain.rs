@@ -1,0 +1,60 @@
+//! `palisade explain`: every policy, then every pod's effective isolation, in plain words.
+
+use palisade_core::describe;
+use palisade_core::source::{Location, Span};
+
+use crate::cli::ExplainArgs;
+use crate::inputs::{analyze_for_answer, answer_exit};
+use crate::{ColorChoice, Exit};
+
+pub fn run(args: ExplainArgs, color: ColorChoice) -> Exit {
+    let analysis = match analyze_for_answer(&args.inputs.paths, color) {
+        Ok(a) => a,
+        Err(exit) => return exit,
+    };
+    let cluster = &analysis.cluster;
+    let mut out = String::new();
+    if cluster.policies.is_empty() {
+        out.push_str(
+            "No NetworkPolicies: every pod accepts all ingress and may send all egress.\n",
+        );
+    } else {
+        out.push_str(&format!("Policies ({})\n\n", cluster.policies.len()));
+    }
+    for policy in &cluster.policies {
+        out.push_str(&format!(
+            "NetworkPolicy {}{}\n",
+            policy.key(),
+            at(policy.span, &analysis)
+        ));
+        out.push_str(&indent(&describe::policy(cluster, policy)));
+        out.push('\n');
+    }
+    if !cluster.pods.is_empty() {
+        out.push_str(&format!("Pods ({})\n\n", cluster.pods.len()));
+    }
+    for pod in &cluster.pods {
+        out.push_str(&indent(&describe::pod(cluster, pod)));
+        out.push('\n');
+    }
+    super::print_stdout(&out);
+    answer_exit(&analysis)
+}
+
+/// `  (file:line:col)` when the object has a place.
+pub fn at(span: Option<Span>, analysis: &palisade_core::Analysis) -> String {
+    span.map(|s| format!("  ({})", Location::of(&s, &analysis.sources)))
+        .unwrap_or_default()
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.is_empty() {
+                "\n".to_string()
+            } else {
+                format!("  {l}\n")
+            }
+        })
+        .collect()
+}

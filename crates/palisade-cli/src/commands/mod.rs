@@ -1,0 +1,15 @@
+//! One module per subcommand: run it, print, return the exit code.
+
+pub mod check;
+pub mod explain;
+pub mod reach;
+pub mod why;
+
+use std::io::{self, Write};
+
+/// Writes `text` to stdout; a closed pipe (`palisade reach ... | head`) is not an error.
+pub fn print_stdout(text: &str) {
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}

@@ -1,0 +1,4 @@
+//! Rendering: how answers look. Everything is sorted before output so that output is stable.
+
+pub mod diagnostics;
+pub mod sarif;

@@ -1,0 +1,104 @@
+//! `check --format sarif`: SARIF 2.1.0, the format code-scanning services ingest.
+
+use std::collections::BTreeMap;
+
+use palisade_core::Analysis;
+use palisade_core::diag::Severity;
+use serde_json::{Value, json};
+
+use super::diagnostics::line_col;
+
+const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+pub fn render(analysis: &Analysis) -> String {
+    let mut rules: BTreeMap<&str, Value> = BTreeMap::new();
+    let mut results = Vec::new();
+    for d in analysis.io_errors.iter().chain(&analysis.diagnostics) {
+        rules.entry(d.code).or_insert_with(|| {
+            json!({
+                "id": d.code,
+                "shortDescription": {"text": family(d.code)},
+            })
+        });
+        let mut text = match &d.field {
+            Some(field) => format!("{field}: {}", d.message),
+            None => d.message.clone(),
+        };
+        if let Some(help) = &d.help {
+            text.push_str(&format!("\nhelp: {help}"));
+        }
+        let mut result = json!({
+            "ruleId": d.code,
+            "level": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
+            "message": {"text": text},
+        });
+        if let Some(span) = d.span {
+            let file = analysis.sources.get(span.file);
+            let (end_line, end_column) = line_col(&file.text, span.end.max(span.start + 1));
+            result["locations"] = json!([{
+                "physicalLocation": {
+                    "artifactLocation": {"uri": uri(&file.name)},
+                    "region": {
+                        "startLine": span.line,
+                        "startColumn": span.column,
+                        "endLine": end_line,
+                        "endColumn": end_column,
+                    }
+                }
+            }]);
+        }
+        results.push(result);
+    }
+    let doc = json!({
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "palisade",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://example.invalid/palisade",
+                "rules": rules.into_values().collect::<Vec<_>>(),
+            }},
+            "results": results,
+        }]
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// What a family of codes is about (the rule's short description).
+fn family(code: &str) -> &'static str {
+    match code.get(..2) {
+        Some("P1") => "The manifest cannot be read as Kubernetes objects",
+        Some("P2") => "The object would be rejected by the Kubernetes API server",
+        Some("P3") => "The objects conflict with each other",
+        _ => "palisade diagnostic",
+    }
+}
+
+/// SARIF wants URI references: forward slashes, spaces and the like percent-encoded.
+fn uri(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.replace('\\', "/").chars() {
+        match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '-' | '.' | '_' | '~' | '/' => out.push(c),
+            _ => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_are_percent_encoded() {
+        assert_eq!(uri("dir/my file.yaml"), "dir/my%20file.yaml");
+        assert_eq!(uri("<stdin>"), "%3Cstdin%3E");
+    }
+}

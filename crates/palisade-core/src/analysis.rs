@@ -1,0 +1,104 @@
+//! The front half of every command: load -> validate -> model, in one call.
+//!
+//! An object with a validation error is left out of the model, exactly as the API server would
+//! refuse to store it; its diagnostics say so. Everything else goes on, so one run reports every
+//! problem in every file.
+
+use std::collections::BTreeMap;
+
+use crate::diag::Diagnostic;
+use crate::load::{self, Input, LoadedObject};
+use crate::model::{Cluster, convert};
+use crate::source::Sources;
+use crate::validate;
+
+#[derive(Debug, Default)]
+pub struct Analysis {
+    pub sources: Sources,
+    pub cluster: Cluster,
+    /// Every load, validation and model problem, sorted by file and position.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Inputs that could not be read at all.
+    pub io_errors: Vec<Diagnostic>,
+    /// Kinds palisade does not use, with how many objects of each were skipped.
+    pub skipped: BTreeMap<String, usize>,
+    /// How many objects of each understood kind were read (valid or not).
+    pub read: BTreeMap<String, usize>,
+    /// Objects left out of the model because they are invalid.
+    pub rejected: usize,
+}
+
+impl Analysis {
+    pub fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.diagnostics.len() - self.error_count()
+    }
+}
+
+/// Loads, validates and models `inputs`.
+pub fn analyze(inputs: &[Input]) -> Analysis {
+    from_loaded(load::load(inputs))
+}
+
+/// Same as [`analyze`] for one in-memory text (tests, embedding).
+pub fn analyze_text(name: &str, text: &str) -> Analysis {
+    from_loaded(load::load_text(name, text))
+}
+
+fn from_loaded(loaded: load::Loaded) -> Analysis {
+    let mut diagnostics = loaded.diagnostics;
+    let mut read = BTreeMap::new();
+    let mut valid: Vec<&LoadedObject> = Vec::with_capacity(loaded.objects.len());
+    let mut rejected = 0;
+    for object in &loaded.objects {
+        *read.entry(object.object.kind().to_string()).or_insert(0) += 1;
+        let mut has_error = false;
+        for issue in validate::validate(&object.object) {
+            has_error |= issue.severity == crate::diag::Severity::Error;
+            diagnostics.push(field_issue_to_diagnostic(object, issue));
+        }
+        if has_error {
+            rejected += 1;
+        } else {
+            valid.push(object);
+        }
+    }
+    let (cluster, model_diagnostics) = convert::build_cluster(&valid);
+    diagnostics.extend(model_diagnostics);
+    sort_by_position(&mut diagnostics);
+    Analysis {
+        sources: loaded.sources,
+        cluster,
+        diagnostics,
+        io_errors: loaded.io_errors,
+        skipped: loaded.skipped,
+        read,
+        rejected,
+    }
+}
+
+fn field_issue_to_diagnostic(object: &LoadedObject, issue: validate::FieldIssue) -> Diagnostic {
+    let mut d = Diagnostic {
+        severity: issue.severity,
+        code: issue.code,
+        message: issue.message,
+        object: Some(object.describe()),
+        field: (!issue.path.is_root()).then(|| issue.path.to_string()),
+        span: object.span_of(&issue.path),
+        label: issue.label,
+        help: issue.help,
+    };
+    if d.span.is_none() {
+        d.span = object.span_of(&crate::path::FieldPath::root());
+    }
+    d
+}
+
+/// Diagnostics in reading order: by file, then position; problems without a place come first.
+/// The sort is stable so that problems at one spot keep the order they were found in.
+pub fn sort_by_position(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by_key(|d| d.span.map(|s| (s.file, s.start)));
+}
