@@ -9,7 +9,7 @@
 //! The text is exact: it says what the semantics say, no more, no less. Everything it reads is
 //! in the order of the model (sorted maps, sorted policies, rules and ports as written), so the
 //! same cluster always gives the same text. Where a selector matches nothing in the inputs, a
-//! parenthesised note says so ([`notes`] explains when). Plain ASCII only.
+//! parenthesised note says so (the `notes` module says when). Plain ASCII only.
 
 mod notes;
 mod pod;

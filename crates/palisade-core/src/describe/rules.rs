@@ -8,7 +8,7 @@
 
 use super::notes;
 use super::words;
-use crate::model::{Cluster, Direction, Peers, Pod, PortSpec, Ports, Rule};
+use crate::model::{Cluster, Direction, Peer, Peers, Pod, PortSpec, Ports, Rule};
 
 /// Who receives the traffic of an ingress rule, to check its named ports.
 #[derive(Debug)]
@@ -88,6 +88,18 @@ fn named_port_notes(
         return Vec::new();
     };
     let mut out: Vec<String> = Vec::new();
+    // "to addresses in 0.0.0.0/0 on TCP port named http" reads as if any address were allowed,
+    // but a named port is resolved on the destination pod and never matches a non-pod address.
+    let reaches_addresses = match &rule.peers {
+        Peers::Any => true,
+        Peers::OneOf(peers) => peers.iter().any(|p| matches!(p, Peer::IpBlock { .. })),
+    };
+    if direction == Direction::Egress
+        && reaches_addresses
+        && list.iter().any(|pm| matches!(pm.port, PortSpec::Named(_)))
+    {
+        out.push("a named port matches pods only, never other addresses".to_owned());
+    }
     for pm in list {
         let PortSpec::Named(name) = &pm.port else {
             continue;

@@ -810,6 +810,55 @@ fn egress_named_port_note_looks_at_destinations() {
 }
 
 #[test]
+fn egress_named_port_to_addresses_is_flagged() {
+    // A named port never matches a non-pod address (PRODUCT.md checklist, NetworkPolicyPort).
+    let mut c = small_cluster();
+    for p in c.pods.iter_mut().filter(|p| p.name == "backend") {
+        p.ips = vec![std::net::IpAddr::from([10, 1, 0, 5])];
+    }
+    let cases: Vec<(&str, Peers, &str)> = vec![
+        (
+            "ipBlock with no pod in it: the port can match nothing",
+            from(vec![block("192.0.2.0/24", &[])]),
+            "to addresses in 192.0.2.0/24 on TCP port named http (a named port matches pods \
+             only, never other addresses; no destination pod of this rule has a TCP port named \
+             http)",
+        ),
+        (
+            "ipBlock holding a pod with the port",
+            from(vec![block("0.0.0.0/0", &[])]),
+            "to addresses in 0.0.0.0/0 on TCP port named http (a named port matches pods only, \
+             never other addresses)",
+        ),
+        (
+            "anywhere",
+            Peers::Any,
+            "to anywhere (all pods and all addresses) on TCP port named http (a named port \
+             matches pods only, never other addresses)",
+        ),
+        (
+            "pods only: no note",
+            from(vec![own(&[("app", "backend")])]),
+            "to pods app=backend in production on TCP port named http",
+        ),
+    ];
+    for (label, peers, clause) in cases {
+        let p = mk_policy(
+            "production",
+            "p",
+            sel(&[("app", "postgres")]),
+            None,
+            Some(vec![rule(peers, on(vec![named(Protocol::Tcp, "http")]))]),
+        );
+        let want = format!(
+            "Pods app=postgres in production may send egress {clause}; all other egress is \
+             denied. Ingress is not restricted by this policy."
+        );
+        assert_eq!(policy(&c, &p), want, "case: {label}");
+    }
+}
+
+#[test]
 fn no_notes_without_objects_of_that_kind() {
     // Policies explained alone: no pods, namespaces only referenced.
     let mut referenced = ns("production", &[]);
