@@ -6,7 +6,7 @@
 //!   model     Kubernetes types -> palisade's own IR, defaults spelled out once  (model/)
 //!   evaluate  selectors, isolation, one connection's verdict with its reasons   (eval/)
 //!   reach     all pairs over a cluster, by equivalence classes of endpoints     (reach/)
-//!   describe  policies and pod isolation in plain words                         (describe.rs)
+//!   describe  policies and pod isolation in plain words                         (describe/)
 //! ```
 //!
 //! Dependencies point down the list only. The crate is synchronous and free of I/O apart from

@@ -1,0 +1,285 @@
+//! Snapshot of `describe` over a realistic three-tier shop: web -> api -> db, DNS in
+//! kube-system, Prometheus in monitoring, a default deny, and one classic mistake (a
+//! podSelector and a namespaceSelector in separate `from` items, on a label no namespace has).
+
+use palisade_core::describe;
+use palisade_core::model::{
+    Cluster, ContainerPort, Labels, NAMESPACE_NAME_LABEL, Namespace, NamespaceScope, Peer, Peers,
+    Pod, PodOrigin, Policy, PortMatch, PortSpec, Ports, Protocol, Rule, Selector,
+};
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn sel(pairs: &[(&str, &str)]) -> Selector {
+    Selector {
+        match_labels: labels(pairs),
+        expressions: Vec::new(),
+    }
+}
+
+fn ns(name: &str, pairs: &[(&str, &str)]) -> Namespace {
+    let mut l = labels(pairs);
+    l.insert(NAMESPACE_NAME_LABEL.to_owned(), name.to_owned());
+    Namespace {
+        name: name.to_owned(),
+        labels: l,
+        declared: true,
+        span: None,
+    }
+}
+
+fn pod(
+    namespace: &str,
+    name: &str,
+    pairs: &[(&str, &str)],
+    ports: &[(&str, u16, Protocol)],
+) -> Pod {
+    Pod {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        labels: labels(pairs),
+        ips: Vec::new(),
+        node: None,
+        host_network: false,
+        ports: ports
+            .iter()
+            .map(|(n, port, protocol)| ContainerPort {
+                name: Some((*n).to_owned()),
+                port: *port,
+                protocol: *protocol,
+            })
+            .collect(),
+        origin: PodOrigin::Template {
+            kind: "Deployment".to_owned(),
+        },
+        span: None,
+    }
+}
+
+fn policy(
+    name: &str,
+    subject: Selector,
+    ingress: Option<Vec<Rule>>,
+    egress: Option<Vec<Rule>>,
+) -> Policy {
+    Policy {
+        namespace: "shop".to_owned(),
+        name: name.to_owned(),
+        subject,
+        ingress,
+        egress,
+        span: None,
+    }
+}
+
+fn rule(peers: Vec<Peer>, ports: Vec<PortMatch>) -> Rule {
+    Rule {
+        peers: if peers.is_empty() {
+            Peers::Any
+        } else {
+            Peers::OneOf(peers)
+        },
+        ports: if ports.is_empty() {
+            Ports::Any
+        } else {
+            Ports::OneOf(ports)
+        },
+        span: None,
+    }
+}
+
+fn own(pairs: &[(&str, &str)]) -> Peer {
+    Peer::Pods {
+        namespaces: NamespaceScope::Own,
+        pods: sel(pairs),
+    }
+}
+
+fn in_ns(ns_sel: Selector, pod_sel: Selector) -> Peer {
+    Peer::Pods {
+        namespaces: NamespaceScope::Matching(ns_sel),
+        pods: pod_sel,
+    }
+}
+
+fn num(protocol: Protocol, port: u16) -> PortMatch {
+    PortMatch {
+        protocol,
+        port: PortSpec::Range {
+            first: port,
+            last: port,
+        },
+    }
+}
+
+fn named(name: &str) -> PortMatch {
+    PortMatch {
+        protocol: Protocol::Tcp,
+        port: PortSpec::Named(name.to_owned()),
+    }
+}
+
+fn shop() -> Cluster {
+    use Protocol::{Tcp, Udp};
+    let tier = |t: &str| sel(&[("tier", t)]);
+    Cluster {
+        namespaces: vec![
+            ns("kube-system", &[]),
+            ns("monitoring", &[("team", "monitoring")]),
+            ns("shop", &[("env", "prod")]),
+        ],
+        pods: vec![
+            pod(
+                "kube-system",
+                "coredns",
+                &[("k8s-app", "kube-dns")],
+                &[("dns", 53, Udp), ("dns-tcp", 53, Tcp)],
+            ),
+            pod(
+                "monitoring",
+                "prometheus",
+                &[("app", "prometheus")],
+                &[("web", 9090, Tcp)],
+            ),
+            pod(
+                "shop",
+                "api",
+                &[("tier", "backend")],
+                &[("http", 8080, Tcp), ("metrics", 9100, Tcp)],
+            ),
+            pod(
+                "shop",
+                "db",
+                &[("tier", "database")],
+                &[("postgres", 5432, Tcp)],
+            ),
+            pod(
+                "shop",
+                "web",
+                &[("tier", "frontend")],
+                &[("http", 8080, Tcp)],
+            ),
+        ],
+        policies: vec![
+            policy(
+                "allow-dns",
+                Selector::everything(),
+                None,
+                Some(vec![rule(
+                    vec![in_ns(
+                        sel(&[(NAMESPACE_NAME_LABEL, "kube-system")]),
+                        sel(&[("k8s-app", "kube-dns")]),
+                    )],
+                    vec![num(Udp, 53), num(Tcp, 53)],
+                )]),
+            ),
+            policy(
+                "api",
+                tier("backend"),
+                Some(vec![
+                    rule(vec![own(&[("tier", "frontend")])], vec![named("http")]),
+                    rule(
+                        vec![in_ns(
+                            sel(&[("team", "monitoring")]),
+                            sel(&[("app", "prometheus")]),
+                        )],
+                        vec![named("metrics")],
+                    ),
+                ]),
+                Some(vec![rule(
+                    vec![own(&[("tier", "database")])],
+                    vec![num(Tcp, 5432)],
+                )]),
+            ),
+            policy(
+                "db",
+                tier("database"),
+                Some(vec![
+                    rule(vec![own(&[("tier", "backend")])], vec![num(Tcp, 5432)]),
+                    // The mistake: meant "backup pods in the backup namespace" (one item).
+                    rule(
+                        vec![
+                            own(&[("app", "backup")]),
+                            in_ns(sel(&[("team", "backup")]), Selector::everything()),
+                        ],
+                        vec![num(Tcp, 5432)],
+                    ),
+                ]),
+                None,
+            ),
+            policy(
+                "default-deny-all",
+                Selector::everything(),
+                Some(vec![]),
+                Some(vec![]),
+            ),
+            policy(
+                "web",
+                tier("frontend"),
+                Some(vec![rule(
+                    vec![Peer::IpBlock {
+                        cidr: "0.0.0.0/0".parse().unwrap_or_else(|e| panic!("{e}")),
+                        except: vec![
+                            "169.254.169.254/32"
+                                .parse()
+                                .unwrap_or_else(|e| panic!("{e}")),
+                        ],
+                    }],
+                    vec![named("http")],
+                )]),
+                Some(vec![rule(
+                    vec![own(&[("tier", "backend")])],
+                    vec![named("http")],
+                )]),
+            ),
+        ],
+    }
+}
+
+fn render(cluster: &Cluster) -> String {
+    let mut out = String::new();
+    for p in &cluster.policies {
+        out.push_str(&format!(
+            "policy {}\n  {}\n",
+            p.key(),
+            describe::policy(cluster, p)
+        ));
+    }
+    for p in &cluster.pods {
+        out.push_str(&format!(
+            "pod {}\n  {}\n",
+            p.key(),
+            describe::pod(cluster, p)
+        ));
+    }
+    out
+}
+
+#[test]
+fn three_tier_shop() {
+    let cluster = shop();
+    let text = render(&cluster);
+    assert!(text.is_ascii());
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn three_tier_shop_is_deterministic() {
+    // Same cluster, policies in reverse: policies are additive and their order never matters.
+    let cluster = shop();
+    let mut reversed = shop();
+    reversed.policies.reverse();
+    for p in &cluster.pods {
+        assert_eq!(
+            describe::pod(&cluster, p),
+            describe::pod(&reversed, p),
+            "pod {}",
+            p.key()
+        );
+    }
+}
