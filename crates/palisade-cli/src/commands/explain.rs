@@ -37,6 +37,7 @@ pub fn run(args: ExplainArgs, color: ColorChoice) -> Exit {
         out.push_str(&indent(&describe::pod(cluster, pod)));
         out.push('\n');
     }
+    out.push_str(&wrap(describe::ALWAYS_ALLOWED, ""));
     super::print_stdout(&out);
     answer_exit(&analysis)
 }
@@ -47,14 +48,22 @@ pub fn at(span: Option<Span>, analysis: &palisade_core::Analysis) -> String {
         .unwrap_or_default()
 }
 
+/// Each line of `text` indented by two spaces and wrapped for a terminal.
 fn indent(text: &str) -> String {
-    text.lines()
-        .map(|l| {
-            if l.is_empty() {
-                "\n".to_string()
-            } else {
-                format!("  {l}\n")
-            }
-        })
-        .collect()
+    text.lines().map(|l| wrap(l, "  ")).collect()
+}
+
+/// Wraps one paragraph at 100 columns; continuation lines get two more spaces.
+fn wrap(paragraph: &str, indent: &str) -> String {
+    if paragraph.is_empty() {
+        return "\n".to_string();
+    }
+    let rest = format!("{indent}  ");
+    let options = textwrap::Options::new(100)
+        .initial_indent(indent)
+        .subsequent_indent(&rest)
+        .break_words(false);
+    let mut out = textwrap::fill(paragraph, options);
+    out.push('\n');
+    out
 }
