@@ -98,14 +98,6 @@ impl FieldIssue {
         self
     }
 
-    /// Sets the help only when there is one.
-    pub fn with_help_opt(mut self, help: Option<String>) -> Self {
-        if help.is_some() {
-            self.help = help;
-        }
-        self
-    }
-
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

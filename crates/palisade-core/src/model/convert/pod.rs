@@ -107,9 +107,10 @@ fn node_name(spec: &k8s::PodSpec) -> Option<String> {
 }
 
 /// "podIPs holds the IP addresses allocated to the pod. If this field is specified, the 0th
-/// entry must match the podIP field." When both are given and disagree, the API server's
-/// conversion (`Convert_v1_PodStatus_To_core_PodStatus`) keeps podIP and replaces podIPs by it;
-/// a podIP alone stands for podIPs. Addresses are read like the API server reads them.
+/// entry must match the podIP field." When both are given and disagree, the API server's v1 ->
+/// internal conversion keeps podIP and replaces podIPs by it (the same rule as for a node's
+/// podCIDR/podCIDRs: "PodCIDR is authoritative for compatibility with older clients"); a podIP
+/// alone stands for podIPs. Addresses are read like the API server reads them.
 fn pod_ips(status: &k8s::PodStatus) -> Vec<std::net::IpAddr> {
     let pod_ip = status.pod_ip.as_deref().filter(|ip| !ip.is_empty());
     let listed: Vec<&str> = status
