@@ -39,6 +39,18 @@ fn proto_index(protocol: Protocol) -> usize {
 }
 
 impl PortSet {
+    /// The empty set, usable in `static` items.
+    pub const EMPTY: PortSet = PortSet {
+        every_protocol: false,
+        ranges: [Vec::new(), Vec::new(), Vec::new()],
+    };
+
+    /// Every port of every protocol, usable in `static` items.
+    pub const ALL: PortSet = PortSet {
+        every_protocol: true,
+        ranges: [Vec::new(), Vec::new(), Vec::new()],
+    };
+
     /// The empty set: nothing is allowed.
     pub fn none() -> PortSet {
         PortSet::default()
