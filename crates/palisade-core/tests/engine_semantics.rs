@@ -19,19 +19,28 @@ fn world(policies: Vec<Policy>) -> Cluster {
             mk_pod("prod", "web", |p| {
                 p.labels = labels(&[("app", "web"), ("tier", "fe"), ("version", "v1")]);
                 p.ips = vec![ip("10.0.1.1")];
-                p.ports = vec![cport("http", Protocol::Tcp, 8080), cport("metrics", Protocol::Tcp, 9090)];
+                p.ports = vec![
+                    cport("http", Protocol::Tcp, 8080),
+                    cport("metrics", Protocol::Tcp, 9090),
+                ];
                 p.node = Some("n1".into());
             }),
             mk_pod("prod", "db", |p| {
                 p.labels = labels(&[("app", "db"), ("tier", "data")]);
                 p.ips = vec![ip("10.0.1.2"), ip("fd00::2")];
-                p.ports = vec![cport("postgres", Protocol::Tcp, 5432), cport("dns", Protocol::Udp, 53)];
+                p.ports = vec![
+                    cport("postgres", Protocol::Tcp, 5432),
+                    cport("dns", Protocol::Udp, 53),
+                ];
                 p.node = Some("n1".into());
             }),
             mk_pod("prod", "api", |p| {
                 p.labels = labels(&[("app", "api"), ("tier", "be")]);
                 p.ips = vec![ip("10.0.1.3")];
-                p.ports = vec![cport("http", Protocol::Tcp, 80), cport("dns", Protocol::Tcp, 53)];
+                p.ports = vec![
+                    cport("http", Protocol::Tcp, 80),
+                    cport("dns", Protocol::Tcp, 53),
+                ];
                 p.node = Some("n2".into());
             }),
             pod("dev", "web", &[("app", "web"), ("tier", "fe")], "10.0.2.1"),
@@ -110,14 +119,24 @@ fn deny_all_egress(ns: &str) -> Policy {
     })
 }
 
-fn allow_in(ns: &str, name: &str, subject: &[(&str, &str)], r: palisade_core::model::Rule) -> Policy {
+fn allow_in(
+    ns: &str,
+    name: &str,
+    subject: &[(&str, &str)],
+    r: palisade_core::model::Rule,
+) -> Policy {
     mk_policy(ns, name, |p| {
         p.subject = sel(subject);
         p.ingress = Some(vec![r]);
     })
 }
 
-fn allow_out(ns: &str, name: &str, subject: &[(&str, &str)], r: palisade_core::model::Rule) -> Policy {
+fn allow_out(
+    ns: &str,
+    name: &str,
+    subject: &[(&str, &str)],
+    r: palisade_core::model::Rule,
+) -> Policy {
     mk_policy(ns, name, |p| {
         p.subject = sel(subject);
         p.ingress = None;
@@ -176,7 +195,12 @@ fn cases() -> Vec<Case> {
         Case {
             label: "egress allowed, ingress denied: denied",
             policies: vec![
-                allow_out("prod", "web-out", web, rule(vec![pods(sel(db))], vec![tcp(5432)])),
+                allow_out(
+                    "prod",
+                    "web-out",
+                    web,
+                    rule(vec![pods(sel(db))], vec![tcp(5432)]),
+                ),
                 deny_all_ingress("prod"),
             ],
             from: "prod/web",
@@ -198,7 +222,12 @@ fn cases() -> Vec<Case> {
         // NP#behavior-of-to-and-from-selectors: podSelector alone = pods of the policy's namespace.
         Case {
             label: "podSelector alone does not match pods of other namespaces",
-            policies: vec![allow_in("prod", "from-web", db, rule(vec![pods(sel(web))], vec![]))],
+            policies: vec![allow_in(
+                "prod",
+                "from-web",
+                db,
+                rule(vec![pods(sel(web))], vec![]),
+            )],
             from: "dev/web",
             to: "prod/db",
             probe: tcp_p(5432),
@@ -207,7 +236,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             label: "podSelector alone matches in its own namespace",
-            policies: vec![allow_in("prod", "from-web", db, rule(vec![pods(sel(web))], vec![]))],
+            policies: vec![allow_in(
+                "prod",
+                "from-web",
+                db,
+                rule(vec![pods(sel(web))], vec![]),
+            )],
             from: "prod/web",
             to: "prod/db",
             probe: tcp_p(5432),
@@ -231,7 +265,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             label: "namespaceSelector {} never admits a non-pod address",
-            policies: vec![allow_in("prod", "from-all-ns", db, rule(vec![namespaces(sel(&[]))], vec![]))],
+            policies: vec![allow_in(
+                "prod",
+                "from-all-ns",
+                db,
+                rule(vec![namespaces(sel(&[]))], vec![]),
+            )],
             from: "192.0.2.10",
             to: "prod/db",
             probe: tcp_p(5432),
@@ -245,7 +284,10 @@ fn cases() -> Vec<Case> {
                 "prod",
                 "and",
                 db,
-                rule(vec![pods_in(sel(&[("env", "dev")]), sel(&[("app", "client")]))], vec![]),
+                rule(
+                    vec![pods_in(sel(&[("env", "dev")]), sel(&[("app", "client")]))],
+                    vec![],
+                ),
             )],
             from: "other/client",
             to: "prod/db",
@@ -259,7 +301,10 @@ fn cases() -> Vec<Case> {
                 "prod",
                 "or",
                 db,
-                rule(vec![namespaces(sel(&[("team", "search")])), pods(sel(web))], vec![]),
+                rule(
+                    vec![namespaces(sel(&[("team", "search")])), pods(sel(web))],
+                    vec![],
+                ),
             )],
             from: "other/client",
             to: "prod/db",
@@ -270,7 +315,12 @@ fn cases() -> Vec<Case> {
         // NP#behavior-of-to-and-from-selectors (ipBlock): cidr minus except; matches pod IPs too.
         Case {
             label: "ipBlock matches a pod IP",
-            policies: vec![allow_in("prod", "cidr", db, rule(vec![ip_block("10.0.0.0/16", &[])], vec![]))],
+            policies: vec![allow_in(
+                "prod",
+                "cidr",
+                db,
+                rule(vec![ip_block("10.0.0.0/16", &[])], vec![]),
+            )],
             from: "prod/web",
             to: "prod/db",
             probe: tcp_p(5432),
@@ -293,7 +343,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             label: "ipBlock admits an external address",
-            policies: vec![allow_in("prod", "cidr", db, rule(vec![ip_block("192.0.2.0/24", &[])], vec![]))],
+            policies: vec![allow_in(
+                "prod",
+                "cidr",
+                db,
+                rule(vec![ip_block("192.0.2.0/24", &[])], vec![]),
+            )],
             from: "192.0.2.10",
             to: "prod/db",
             probe: tcp_p(5432),
@@ -302,7 +357,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             label: "IPv6 ipBlock matches the IPv6 address of a dual-stack pod",
-            policies: vec![allow_in("prod", "v6", db, rule(vec![ip_block("fd00::/64", &[])], vec![]))],
+            policies: vec![allow_in(
+                "prod",
+                "v6",
+                db,
+                rule(vec![ip_block("fd00::/64", &[])], vec![]),
+            )],
             from: "other/client",
             to: "prod/db",
             probe: tcp_p(5432),
@@ -311,7 +371,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             label: "a pod without IP matches no ipBlock, not even 0.0.0.0/0",
-            policies: vec![allow_in("prod", "all-v4", db, rule(vec![ip_block("0.0.0.0/0", &[])], vec![]))],
+            policies: vec![allow_in(
+                "prod",
+                "all-v4",
+                db,
+                rule(vec![ip_block("0.0.0.0/0", &[])], vec![]),
+            )],
             from: "other/pending",
             to: "prod/db",
             probe: tcp_p(5432),
@@ -335,7 +400,12 @@ fn cases() -> Vec<Case> {
         // PRODUCT.md: a non-pod side imposes nothing.
         Case {
             label: "pod to external: only the pod's egress decides",
-            policies: vec![allow_out("prod", "out", web, rule(vec![ip_block("192.0.2.0/24", &[])], vec![tcp(443)]))],
+            policies: vec![allow_out(
+                "prod",
+                "out",
+                web,
+                rule(vec![ip_block("192.0.2.0/24", &[])], vec![tcp(443)]),
+            )],
             from: "prod/web",
             to: "192.0.2.10",
             probe: tcp_p(443),
@@ -345,7 +415,12 @@ fn cases() -> Vec<Case> {
         // API reference NetworkPolicyPort.port: a named port is resolved on the destination pod.
         Case {
             label: "egress named port resolves on the destination (http = 8080 on prod/web)",
-            policies: vec![allow_out("prod", "to-http", &[("app", "api")], rule(vec![], vec![named(Protocol::Tcp, "http")]))],
+            policies: vec![allow_out(
+                "prod",
+                "to-http",
+                &[("app", "api")],
+                rule(vec![], vec![named(Protocol::Tcp, "http")]),
+            )],
             from: "prod/api",
             to: "prod/web",
             probe: tcp_p(8080),
@@ -354,7 +429,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             label: "egress named port is not the source's number (http = 80 on prod/api)",
-            policies: vec![allow_out("prod", "to-http", &[("app", "api")], rule(vec![], vec![named(Protocol::Tcp, "http")]))],
+            policies: vec![allow_out(
+                "prod",
+                "to-http",
+                &[("app", "api")],
+                rule(vec![], vec![named(Protocol::Tcp, "http")]),
+            )],
             from: "prod/api",
             to: "prod/web",
             probe: tcp_p(80),
@@ -363,7 +443,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             label: "named port never matches a non-pod destination",
-            policies: vec![allow_out("prod", "to-http", web, rule(vec![], vec![named(Protocol::Tcp, "http")]))],
+            policies: vec![allow_out(
+                "prod",
+                "to-http",
+                web,
+                rule(vec![], vec![named(Protocol::Tcp, "http")]),
+            )],
             from: "prod/web",
             to: "192.0.2.10",
             probe: tcp_p(8080),
@@ -372,7 +457,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             label: "ingress named port resolves on the subject itself",
-            policies: vec![allow_in("prod", "metrics", web, rule(vec![], vec![named(Protocol::Tcp, "metrics")]))],
+            policies: vec![allow_in(
+                "prod",
+                "metrics",
+                web,
+                rule(vec![], vec![named(Protocol::Tcp, "metrics")]),
+            )],
             from: "prod/api",
             to: "prod/web",
             probe: tcp_p(9090),
@@ -381,7 +471,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             label: "named port matches by name AND protocol (dns is UDP on prod/db)",
-            policies: vec![allow_in("prod", "dns", db, rule(vec![], vec![named(Protocol::Tcp, "dns")]))],
+            policies: vec![allow_in(
+                "prod",
+                "dns",
+                db,
+                rule(vec![], vec![named(Protocol::Tcp, "dns")]),
+            )],
             from: "prod/web",
             to: "prod/db",
             probe: tcp_p(53),
@@ -391,7 +486,12 @@ fn cases() -> Vec<Case> {
         // NP#targeting-a-range-of-ports: port..endPort, inclusive.
         Case {
             label: "endPort range includes its last port",
-            policies: vec![allow_in("prod", "range", db, rule(vec![], vec![port_range(Protocol::Tcp, 5000, 5432)]))],
+            policies: vec![allow_in(
+                "prod",
+                "range",
+                db,
+                rule(vec![], vec![port_range(Protocol::Tcp, 5000, 5432)]),
+            )],
             from: "prod/web",
             to: "prod/db",
             probe: tcp_p(5432),
@@ -400,7 +500,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             label: "endPort range excludes the next port",
-            policies: vec![allow_in("prod", "range", db, rule(vec![], vec![port_range(Protocol::Tcp, 5000, 5431)]))],
+            policies: vec![allow_in(
+                "prod",
+                "range",
+                db,
+                rule(vec![], vec![port_range(Protocol::Tcp, 5000, 5431)]),
+            )],
             from: "prod/web",
             to: "prod/db",
             probe: tcp_p(5432),
@@ -410,7 +515,12 @@ fn cases() -> Vec<Case> {
         // API reference NetworkPolicyIngressRule.ports: missing = every port of every protocol.
         Case {
             label: "missing ports allow SCTP too",
-            policies: vec![allow_in("prod", "any", db, rule(vec![pods(sel(web))], vec![]))],
+            policies: vec![allow_in(
+                "prod",
+                "any",
+                db,
+                rule(vec![pods(sel(web))], vec![]),
+            )],
             from: "prod/web",
             to: "prod/db",
             probe: probe(Protocol::Sctp, 9),
@@ -419,7 +529,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             label: "protocol without port = every port of that protocol only",
-            policies: vec![allow_in("prod", "udp", db, rule(vec![], vec![any_port(Protocol::Udp)]))],
+            policies: vec![allow_in(
+                "prod",
+                "udp",
+                db,
+                rule(vec![], vec![any_port(Protocol::Udp)]),
+            )],
             from: "prod/web",
             to: "prod/db",
             probe: tcp_p(53),
@@ -450,7 +565,12 @@ fn cases() -> Vec<Case> {
             label: "hostNetwork pod is not subject to policy, and selectors do not see it",
             policies: vec![
                 mk_policy("kube-system", "deny", |p| p.egress = Some(vec![])),
-                allow_in("prod", "from-all-pods", &[("app", "api")], rule(vec![namespaces(sel(&[]))], vec![])),
+                allow_in(
+                    "prod",
+                    "from-all-pods",
+                    &[("app", "api")],
+                    rule(vec![namespaces(sel(&[]))], vec![]),
+                ),
             ],
             from: "kube-system/node-agent",
             to: "prod/api",
@@ -460,7 +580,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             label: "hostNetwork pod is matched by an ipBlock on its node IP",
-            policies: vec![allow_in("prod", "nodes", &[("app", "api")], rule(vec![ip_block("172.16.0.0/16", &[])], vec![]))],
+            policies: vec![allow_in(
+                "prod",
+                "nodes",
+                &[("app", "api")],
+                rule(vec![ip_block("172.16.0.0/16", &[])], vec![]),
+            )],
             from: "kube-system/node-agent",
             to: "prod/api",
             probe: tcp_p(80),
@@ -502,7 +627,10 @@ fn cases() -> Vec<Case> {
                 "prod",
                 "notin",
                 db,
-                rule(vec![pods(sel_expr(&[], vec![key_not_in("version", &["v2"])]))], vec![]),
+                rule(
+                    vec![pods(sel_expr(&[], vec![key_not_in("version", &["v2"])]))],
+                    vec![],
+                ),
             )],
             from: "prod/api",
             to: "prod/db",
@@ -516,7 +644,10 @@ fn cases() -> Vec<Case> {
                 "prod",
                 "dne",
                 db,
-                rule(vec![pods(sel_expr(&[], vec![does_not_exist("version")]))], vec![]),
+                rule(
+                    vec![pods(sel_expr(&[], vec![does_not_exist("version")]))],
+                    vec![],
+                ),
             )],
             from: "prod/web",
             to: "prod/db",
@@ -530,7 +661,13 @@ fn cases() -> Vec<Case> {
                 "prod",
                 "both",
                 db,
-                rule(vec![pods(sel_expr(&[("tier", "fe")], vec![key_in("app", &["web", "api"]), exists("version")]))], vec![]),
+                rule(
+                    vec![pods(sel_expr(
+                        &[("tier", "fe")],
+                        vec![key_in("app", &["web", "api"]), exists("version")],
+                    ))],
+                    vec![],
+                ),
             )],
             from: "prod/web",
             to: "prod/db",
@@ -545,7 +682,13 @@ fn cases() -> Vec<Case> {
                 "prod",
                 "from-ks",
                 &[("app", "api")],
-                rule(vec![namespaces(sel(&[("kubernetes.io/metadata.name", "kube-system")]))], vec![]),
+                rule(
+                    vec![namespaces(sel(&[(
+                        "kubernetes.io/metadata.name",
+                        "kube-system",
+                    )]))],
+                    vec![],
+                ),
             )],
             // hostNetwork: not matched by selectors even so.
             from: "kube-system/node-agent",
@@ -591,10 +734,31 @@ fn semantic_rules_table() {
 fn every_allowing_rule_is_reported_sorted() {
     // NP#networkpolicy-resource: policies are additive; every allowing rule is a reason.
     let cluster = world(vec![
-        allow_in("prod", "b-second", &[("app", "db")], rule(vec![pods(sel(&[("tier", "fe")])), pods(sel(&[("app", "web")]))], vec![])),
-        allow_in("prod", "a-first", &[("app", "db")], rule(vec![], vec![tcp(5432), port_range(Protocol::Tcp, 5000, 6000)])),
+        allow_in(
+            "prod",
+            "b-second",
+            &[("app", "db")],
+            rule(
+                vec![pods(sel(&[("tier", "fe")])), pods(sel(&[("app", "web")]))],
+                vec![],
+            ),
+        ),
+        allow_in(
+            "prod",
+            "a-first",
+            &[("app", "db")],
+            rule(
+                vec![],
+                vec![tcp(5432), port_range(Protocol::Tcp, 5000, 6000)],
+            ),
+        ),
     ]);
-    let v = evaluate(&cluster, endpoint(&cluster, "prod/web"), endpoint(&cluster, "prod/db"), tcp_p(5432));
+    let v = evaluate(
+        &cluster,
+        endpoint(&cluster, "prod/web"),
+        endpoint(&cluster, "prod/db"),
+        tcp_p(5432),
+    );
     let SideVerdict::Allowed { by } = &v.ingress else {
         panic!("expected Allowed, got {v:#?}");
     };
@@ -614,26 +778,65 @@ fn every_allowing_rule_is_reported_sorted() {
 #[test]
 fn near_misses_explain_port_and_peer() {
     let cluster = world(vec![
-        allow_in("prod", "web-to-db", &[("app", "db")], rule(vec![pods(sel(&[("app", "web")]))], vec![tcp(5432)])),
-        allow_in("prod", "api-to-db", &[("app", "db")], rule(vec![pods(sel(&[("app", "api")]))], vec![tcp(6379)])),
-        allow_in("prod", "unrelated", &[("app", "db")], rule(vec![pods(sel(&[("app", "api")]))], vec![tcp(1)])),
+        allow_in(
+            "prod",
+            "web-to-db",
+            &[("app", "db")],
+            rule(vec![pods(sel(&[("app", "web")]))], vec![tcp(5432)]),
+        ),
+        allow_in(
+            "prod",
+            "api-to-db",
+            &[("app", "db")],
+            rule(vec![pods(sel(&[("app", "api")]))], vec![tcp(6379)]),
+        ),
+        allow_in(
+            "prod",
+            "unrelated",
+            &[("app", "db")],
+            rule(vec![pods(sel(&[("app", "api")]))], vec![tcp(1)]),
+        ),
     ]);
-    let v = evaluate(&cluster, endpoint(&cluster, "prod/web"), endpoint(&cluster, "prod/db"), tcp_p(6379));
-    let SideVerdict::Denied { isolated_by, near_misses } = &v.ingress else {
+    let v = evaluate(
+        &cluster,
+        endpoint(&cluster, "prod/web"),
+        endpoint(&cluster, "prod/db"),
+        tcp_p(6379),
+    );
+    let SideVerdict::Denied {
+        isolated_by,
+        near_misses,
+    } = &v.ingress
+    else {
         panic!("expected Denied, got {v:#?}");
     };
     assert_eq!(isolated_by.len(), 3);
     let reasons: Vec<(&str, &str)> = near_misses
         .iter()
-        .map(|m| (cluster.policies[m.rule.policy].name.as_str(), m.reason.as_str()))
+        .map(|m| {
+            (
+                cluster.policies[m.rule.policy].name.as_str(),
+                m.reason.as_str(),
+            )
+        })
         .collect();
-    assert_eq!(reasons.len(), 2, "the rule missing both counts is no near miss: {reasons:#?}");
-    let (_, port_miss) = reasons.iter().find(|(n, _)| *n == "web-to-db").expect("web-to-db");
+    assert_eq!(
+        reasons.len(),
+        2,
+        "the rule missing both counts is no near miss: {reasons:#?}"
+    );
+    let (_, port_miss) = reasons
+        .iter()
+        .find(|(n, _)| *n == "web-to-db")
+        .expect("web-to-db");
     assert_eq!(
         *port_miss,
         "the source prod/web matches pods matching app=web in namespace prod, but this rule allows only TCP 5432, not TCP 6379"
     );
-    let (_, peer_miss) = reasons.iter().find(|(n, _)| *n == "api-to-db").expect("api-to-db");
+    let (_, peer_miss) = reasons
+        .iter()
+        .find(|(n, _)| *n == "api-to-db")
+        .expect("api-to-db");
     assert_eq!(
         *peer_miss,
         "TCP 6379 matches this rule's ports, but the source prod/web is none of: pods matching app=api in namespace prod"
@@ -645,32 +848,57 @@ fn near_miss_hints_name_the_classic_mistakes() {
     let cases: Vec<(&str, Policy, &str, &str)> = vec![
         (
             "podSelector alone from another namespace",
-            allow_in("prod", "p", &[("app", "db")], rule(vec![pods(sel(&[("app", "web")]))], vec![])),
+            allow_in(
+                "prod",
+                "p",
+                &[("app", "db")],
+                rule(vec![pods(sel(&[("app", "web")]))], vec![]),
+            ),
             "dev/web",
             "a podSelector without a namespaceSelector only matches pods in namespace prod",
         ),
         (
             "namespaceSelector on a label no namespace has",
-            allow_in("prod", "p", &[("app", "db")], rule(vec![namespaces(sel(&[("team", "nope")]))], vec![])),
+            allow_in(
+                "prod",
+                "p",
+                &[("app", "db")],
+                rule(vec![namespaces(sel(&[("team", "nope")]))], vec![]),
+            ),
             "dev/web",
             "no namespace matches team=nope",
         ),
         (
             "selectors never match an external",
-            allow_in("prod", "p", &[("app", "db")], rule(vec![namespaces(sel(&[]))], vec![])),
+            allow_in(
+                "prod",
+                "p",
+                &[("app", "db")],
+                rule(vec![namespaces(sel(&[]))], vec![]),
+            ),
             "192.0.2.10",
             "pod and namespace selectors never match a non-pod address",
         ),
         (
             "pod without IP",
-            allow_in("prod", "p", &[("app", "db")], rule(vec![ip_block("0.0.0.0/0", &[])], vec![])),
+            allow_in(
+                "prod",
+                "p",
+                &[("app", "db")],
+                rule(vec![ip_block("0.0.0.0/0", &[])], vec![]),
+            ),
             "other/pending",
             "other/pending has no IP, so no ipBlock can match it",
         ),
     ];
     for (label, policy, from, hint) in cases {
         let cluster = world(vec![policy]);
-        let v = evaluate(&cluster, endpoint(&cluster, from), endpoint(&cluster, "prod/db"), tcp_p(5432));
+        let v = evaluate(
+            &cluster,
+            endpoint(&cluster, from),
+            endpoint(&cluster, "prod/db"),
+            tcp_p(5432),
+        );
         let SideVerdict::Denied { near_misses, .. } = &v.ingress else {
             panic!("{label}: expected Denied, got {v:#?}");
         };
@@ -684,7 +912,15 @@ fn near_miss_hints_name_the_classic_mistakes() {
 #[test]
 fn reach_port_summary_reads_like_the_rules() {
     let cluster = world(vec![
-        allow_in("prod", "db-in", &[("app", "db")], rule(vec![pods(sel(&[("app", "web")]))], vec![tcp(5432), udp(53), port_range(Protocol::Tcp, 8000, 8080)])),
+        allow_in(
+            "prod",
+            "db-in",
+            &[("app", "db")],
+            rule(
+                vec![pods(sel(&[("app", "web")]))],
+                vec![tcp(5432), udp(53), port_range(Protocol::Tcp, 8000, 8080)],
+            ),
+        ),
         deny_all_egress("dev"),
     ]);
     let reach = Reachability::compute(&cluster, &[ip("192.0.2.10")]);
@@ -699,8 +935,19 @@ fn reach_port_summary_reads_like_the_rules() {
         ("192.0.2.10", "dev/web", "all"),
     ];
     for (from, to, want) in cases {
-        assert_eq!(reach.ports(at(from), at(to)).to_string(), want, "{from} -> {to}");
+        assert_eq!(
+            reach.ports(at(from), at(to)).to_string(),
+            want,
+            "{from} -> {to}"
+        );
     }
-    assert_eq!(names.last().map(String::as_str), Some("192.0.2.10"), "externals come last");
-    assert!(reach.class_count() < reach.len(), "replicas and externals share classes");
+    assert_eq!(
+        names.last().map(String::as_str),
+        Some("192.0.2.10"),
+        "externals come last"
+    );
+    assert!(
+        reach.class_count() < reach.len(),
+        "replicas and externals share classes"
+    );
 }

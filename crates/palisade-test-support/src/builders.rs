@@ -17,8 +17,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use palisade_core::model::{
     Cluster, ContainerPort, Labels, NAMESPACE_NAME_LABEL, Namespace, NamespaceScope, Operator,
-    Peer, Peers, Pod, PodOrigin, Policy, PortMatch, PortSpec, Ports, Protocol, Requirement,
-    Rule, Selector,
+    Peer, Peers, Pod, PodOrigin, Policy, PortMatch, PortSpec, Ports, Protocol, Requirement, Rule,
+    Selector,
 };
 
 pub fn labels(pairs: &[(&str, &str)]) -> Labels {

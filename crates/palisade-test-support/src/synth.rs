@@ -97,25 +97,88 @@ const fn app(
 use Protocol::{Sctp, Tcp, Udp};
 
 const CATALOG: &[App] = &[
-    app("web", "frontend", &[("http", Tcp, 8080), ("metrics", Tcp, 9090)], false),
-    app("frontend", "frontend", &[("http", Tcp, 3000), ("metrics", Tcp, 9090)], false),
-    app("gateway", "frontend", &[("http", Tcp, 80), ("https", Tcp, 443), ("statsd", Udp, 8125)], false),
-    app("api", "backend", &[("http", Tcp, 8080), ("grpc", Tcp, 9000), ("metrics", Tcp, 9090)], false),
-    app("auth", "backend", &[("https", Tcp, 8443), ("metrics", Tcp, 9090)], false),
-    app("orders", "backend", &[("http", Tcp, 8081), ("metrics", Tcp, 9091)], false),
+    app(
+        "web",
+        "frontend",
+        &[("http", Tcp, 8080), ("metrics", Tcp, 9090)],
+        false,
+    ),
+    app(
+        "frontend",
+        "frontend",
+        &[("http", Tcp, 3000), ("metrics", Tcp, 9090)],
+        false,
+    ),
+    app(
+        "gateway",
+        "frontend",
+        &[
+            ("http", Tcp, 80),
+            ("https", Tcp, 443),
+            ("statsd", Udp, 8125),
+        ],
+        false,
+    ),
+    app(
+        "api",
+        "backend",
+        &[
+            ("http", Tcp, 8080),
+            ("grpc", Tcp, 9000),
+            ("metrics", Tcp, 9090),
+        ],
+        false,
+    ),
+    app(
+        "auth",
+        "backend",
+        &[("https", Tcp, 8443), ("metrics", Tcp, 9090)],
+        false,
+    ),
+    app(
+        "orders",
+        "backend",
+        &[("http", Tcp, 8081), ("metrics", Tcp, 9091)],
+        false,
+    ),
     app("worker", "backend", &[("metrics", Tcp, 9090)], false),
-    app("search", "backend", &[("http", Tcp, 9200), ("transport", Tcp, 9300)], false),
-    app("notifier", "backend", &[("http", Tcp, 8080), ("sip", Sctp, 5060)], false),
+    app(
+        "search",
+        "backend",
+        &[("http", Tcp, 9200), ("transport", Tcp, 9300)],
+        false,
+    ),
+    app(
+        "notifier",
+        "backend",
+        &[("http", Tcp, 8080), ("sip", Sctp, 5060)],
+        false,
+    ),
     app("batch", "backend", &[], false),
     app("cache", "data", &[("redis", Tcp, 6379)], true),
-    app("db", "data", &[("postgres", Tcp, 5432), ("metrics", Tcp, 9187)], true),
-    app("queue", "data", &[("amqp", Tcp, 5672), ("metrics", Tcp, 15692)], true),
+    app(
+        "db",
+        "data",
+        &[("postgres", Tcp, 5432), ("metrics", Tcp, 9187)],
+        true,
+    ),
+    app(
+        "queue",
+        "data",
+        &[("amqp", Tcp, 5672), ("metrics", Tcp, 15692)],
+        true,
+    ),
     app("mongo", "data", &[("mongodb", Tcp, 27017)], true),
 ];
 
 const SYSTEM_FILL: &[App] = &[
     app("metrics-server", "system", &[("https", Tcp, 10250)], false),
-    app("cert-manager", "system", &[("webhook", Tcp, 10250), ("metrics", Tcp, 9402)], false),
+    app(
+        "cert-manager",
+        "system",
+        &[("webhook", Tcp, 10250), ("metrics", Tcp, 9402)],
+        false,
+    ),
     app("external-dns", "system", &[("http", Tcp, 7979)], false),
 ];
 
@@ -144,7 +207,7 @@ struct NsPlan {
 
 /// Builds the cluster described in the module documentation.
 pub fn generate(params: SynthParams) -> Cluster {
-    let mut rng = Rng(params.seed ^ 0x5EED_0F_C1A5);
+    let mut rng = Rng(params.seed ^ 0x005E_ED0F_C1A5);
     let ns_count = params.namespaces.max(1);
     let nodes = params.pods.div_ceil(110).max(1);
     let mut plans = plan_namespaces(ns_count, &mut rng);
@@ -277,7 +340,9 @@ impl PodGen<'_> {
                 if budget == 0 {
                     break;
                 }
-                let Some(entry) = catalog.get(ci) else { continue };
+                let Some(entry) = catalog.get(ci) else {
+                    continue;
+                };
                 let name = if round == 0 {
                     entry.name.to_string()
                 } else {
@@ -285,7 +350,11 @@ impl PodGen<'_> {
                 };
                 let replicas = (1 + self.rng.below(12)).min(budget);
                 budget -= replicas;
-                let team = if self.rng.chance(10) { "platform" } else { team };
+                let team = if self.rng.chance(10) {
+                    "platform"
+                } else {
+                    team
+                };
                 self.deployment(&name, entry, team, env, replicas);
                 deployments.push(Deployment {
                     app: name,
@@ -373,7 +442,11 @@ impl PodGen<'_> {
         let mut hash = self.rng.hash();
         let stable = self.rng.chance(30);
         for i in 0..replicas {
-            let version = if canary && i + 1 == replicas { "v2" } else { "v1" };
+            let version = if canary && i + 1 == replicas {
+                "v2"
+            } else {
+                "v1"
+            };
             if canary && i + 1 == replicas {
                 hash = self.rng.hash();
             }
@@ -512,7 +585,10 @@ impl PolicyGen<'_> {
                             vec![named(Tcp, "http"), named(Tcp, "https")],
                         ),
                         rule(
-                            vec![pods_in(ns_label("kube-system"), sel(&[("k8s-app", "kube-dns")]))],
+                            vec![pods_in(
+                                ns_label("kube-system"),
+                                sel(&[("k8s-app", "kube-dns")]),
+                            )],
                             vec![udp(53)],
                         ),
                     ]);
@@ -567,7 +643,12 @@ impl PolicyGen<'_> {
                     vec![
                         ip_block(
                             "0.0.0.0/0",
-                            &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.169.254/32"],
+                            &[
+                                "10.0.0.0/8",
+                                "172.16.0.0/12",
+                                "192.168.0.0/16",
+                                "169.254.169.254/32",
+                            ],
                         ),
                         ip_block("::/0", &["fd00::/8"]),
                     ],
@@ -577,7 +658,10 @@ impl PolicyGen<'_> {
         }
         self.add("allow-prometheus-scrape".into(), |p| {
             p.ingress = Some(vec![rule(
-                vec![pods_in(ns_label("monitoring"), sel(&[("app", "prometheus")]))],
+                vec![pods_in(
+                    ns_label("monitoring"),
+                    sel(&[("app", "prometheus")]),
+                )],
                 vec![named(Tcp, "metrics")],
             )]);
         });
@@ -616,7 +700,11 @@ impl PolicyGen<'_> {
             .pick(self.ns_names)
             .cloned()
             .unwrap_or_else(|| self.plan.name.clone());
-        let other_index = self.ns_names.iter().position(|n| *n == other_ns).unwrap_or(0);
+        let other_index = self
+            .ns_names
+            .iter()
+            .position(|n| *n == other_ns)
+            .unwrap_or(0);
         let team = TEAMS[self.rng.below(TEAMS.len())];
         let env = self.plan.env;
         let name = |t: &str| format!("{t}-{app}-{step}");
@@ -638,7 +726,10 @@ impl PolicyGen<'_> {
             1 => self.add(name("allow-team-range"), |p| {
                 p.subject = subject;
                 p.ingress = Some(vec![rule(
-                    vec![pods_in(sel(&[("team", team)]), sel(&[("tier", "frontend")]))],
+                    vec![pods_in(
+                        sel(&[("team", team)]),
+                        sel(&[("tier", "frontend")]),
+                    )],
                     vec![port_range(Tcp, 8000, 8100)],
                 )]);
             }),
@@ -646,7 +737,10 @@ impl PolicyGen<'_> {
                 p.subject = subject;
                 p.ingress = None;
                 p.egress = Some(vec![
-                    rule(vec![pods(sel(&[("tier", "data")]))], vec![tcp(5432), tcp(6379)]),
+                    rule(
+                        vec![pods(sel(&[("tier", "data")]))],
+                        vec![tcp(5432), tcp(6379)],
+                    ),
                     rule(
                         vec![pods_in(sel(&[("env", env)]), sel(&[("app", "db")]))],
                         vec![named(Tcp, "postgres")],
@@ -672,25 +766,34 @@ impl PolicyGen<'_> {
                 };
                 p.subject = sel_expr(&[], vec![key_in("app", &[app.as_str()]), extra]);
                 p.ingress = Some(vec![rule(
-                    vec![namespaces(sel_expr(&[], vec![key_in("env", &["prod", "staging"])]))],
+                    vec![namespaces(sel_expr(
+                        &[],
+                        vec![key_in("env", &["prod", "staging"])],
+                    ))],
                     vec![any_port(Udp), named(Udp, "statsd")],
                 )]);
             }),
             5 => {
-                if step % 4 == 0 {
+                if step.is_multiple_of(4) {
                     // Pod CIDR blocks are rare in real clusters; one that cuts a namespace's
                     // addresses in two splits its classes.
                     let cidr = format!("10.{other_index}.0.0/16");
                     let except = format!("10.{other_index}.0.128/25");
                     self.add(name("allow-pod-cidr"), |p| {
                         p.subject = subject;
-                        p.ingress = Some(vec![rule(vec![ip_block(&cidr, &[&except])], vec![tcp(8080)])]);
+                        p.ingress = Some(vec![rule(
+                            vec![ip_block(&cidr, &[&except])],
+                            vec![tcp(8080)],
+                        )]);
                     });
                 } else {
                     self.add(name("allow-other-ns-app"), |p| {
                         p.subject = subject;
                         p.ingress = Some(vec![rule(
-                            vec![pods_in(sel(&[(NAMESPACE_NAME_LABEL, &other_ns)]), sel(&[("app", &client)]))],
+                            vec![pods_in(
+                                sel(&[(NAMESPACE_NAME_LABEL, &other_ns)]),
+                                sel(&[("app", &client)]),
+                            )],
                             vec![named(Tcp, "http")],
                         )]);
                     });
@@ -715,15 +818,24 @@ impl PolicyGen<'_> {
             8 => self.add(name("allow-multi"), |p| {
                 p.subject = subject;
                 p.ingress = Some(vec![
-                    rule(vec![pods(sel(&[("tier", "frontend")]))], vec![named(Tcp, "http")]),
                     rule(
-                        vec![pods(sel(&[("app", &client)])), namespaces(sel(&[("team", team)]))],
+                        vec![pods(sel(&[("tier", "frontend")]))],
+                        vec![named(Tcp, "http")],
+                    ),
+                    rule(
+                        vec![
+                            pods(sel(&[("app", &client)])),
+                            namespaces(sel(&[("team", team)])),
+                        ],
                         vec![tcp(9090), udp(8125)],
                     ),
                 ]);
             }),
             9 => self.add(name("allow-monitored-any-port"), |p| {
-                p.subject = sel_expr(&[("app", app.as_str())], vec![key_not_in("tier", &["data"])]);
+                p.subject = sel_expr(
+                    &[("app", app.as_str())],
+                    vec![key_not_in("tier", &["data"])],
+                );
                 p.ingress = Some(vec![rule(
                     vec![pods_in(sel(&[("monitoring", "enabled")]), sel(&[]))],
                     vec![],
@@ -733,7 +845,10 @@ impl PolicyGen<'_> {
                 p.subject = subject;
                 p.ingress = None;
                 p.egress = Some(vec![rule(
-                    vec![pods_in(sel(&[(NAMESPACE_NAME_LABEL, &other_ns)]), sel(&[("app", &client)]))],
+                    vec![pods_in(
+                        sel(&[(NAMESPACE_NAME_LABEL, &other_ns)]),
+                        sel(&[("app", &client)]),
+                    )],
                     vec![named(Tcp, "http"), named(Tcp, "grpc")],
                 )]);
             }),

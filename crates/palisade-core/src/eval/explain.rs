@@ -51,7 +51,9 @@ pub fn peer(policy: &Policy, peer: &Peer) -> String {
             };
             match namespaces {
                 NamespaceScope::Own => format!("{who} in namespace {}", policy.namespace),
-                NamespaceScope::Matching(ns) if ns.is_empty() => format!("{who} in every namespace"),
+                NamespaceScope::Matching(ns) if ns.is_empty() => {
+                    format!("{who} in every namespace")
+                }
                 NamespaceScope::Matching(ns) => {
                     format!("{who} in namespaces matching {}", selector(ns))
                 }
@@ -96,9 +98,7 @@ fn port_item(cluster: &Cluster, item: &PortMatch, dest: Endpoint) -> String {
     let protocol = item.protocol;
     match &item.port {
         PortSpec::Any => format!("every {protocol} port"),
-        PortSpec::Range { first, last } => {
-            PortSet::range(protocol, *first, *last).to_string()
-        }
+        PortSpec::Range { first, last } => PortSet::range(protocol, *first, *last).to_string(),
         PortSpec::Named(name) => {
             let resolved = resolve_named_port(cluster, dest, name, item);
             let dest_name = endpoint(cluster, dest);

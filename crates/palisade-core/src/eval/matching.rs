@@ -158,9 +158,9 @@ pub fn port_matches(cluster: &Cluster, item: &PortMatch, dest: Endpoint, probe: 
     match &item.port {
         PortSpec::Any => true,
         PortSpec::Range { first, last } => (*first..=*last).contains(&probe.port),
-        PortSpec::Named(name) => resolve_named_port(cluster, dest, name, item)
-            .iter()
-            .any(|&port| port == probe.port),
+        PortSpec::Named(name) => {
+            resolve_named_port(cluster, dest, name, item).contains(&probe.port)
+        }
     }
 }
 

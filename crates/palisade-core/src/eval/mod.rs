@@ -62,9 +62,8 @@ impl FromStr for Probe {
         let (protocol, port) = s
             .split_once('/')
             .ok_or_else(|| format!("invalid probe `{s}`: expected PROTOCOL/PORT, e.g. tcp/80"))?;
-        let protocol = Protocol::from_api(&protocol.to_ascii_uppercase()).ok_or_else(|| {
-            format!("invalid probe `{s}`: protocol must be tcp, udp or sctp")
-        })?;
+        let protocol = Protocol::from_api(&protocol.to_ascii_uppercase())
+            .ok_or_else(|| format!("invalid probe `{s}`: protocol must be tcp, udp or sctp"))?;
         let port = port
             .parse::<u16>()
             .map_err(|_| format!("invalid probe `{s}`: port must be a number from 0 to 65535"))?;
@@ -212,7 +211,12 @@ fn side(
         let Some(policy) = cluster.policies.get(policy_index) else {
             continue;
         };
-        for (rule_index, rule) in policy.rules(direction).unwrap_or_default().iter().enumerate() {
+        for (rule_index, rule) in policy
+            .rules(direction)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
             let peers = matching_peers(cluster, policy, &rule.peers, peer);
             let ports = matching_ports(cluster, &rule.ports, dest, probe);
             let base = RuleRef {
@@ -236,7 +240,9 @@ fn side(
                 }
                 (Some(&p), None) => near_misses.push(NearMiss {
                     rule: RuleRef { peer: p, ..base },
-                    reason: reasons::port_missed(cluster, policy, rule, direction, peer, dest, p, probe),
+                    reason: reasons::port_missed(
+                        cluster, policy, rule, direction, peer, dest, p, probe,
+                    ),
                 }),
                 (None, Some(&q)) => near_misses.push(NearMiss {
                     rule: RuleRef { port: q, ..base },
@@ -310,7 +316,10 @@ mod reasons {
         let who = explain::endpoint(cluster, peer);
         let Peers::OneOf(items) = &rule.peers else {
             // Unreachable: a rule without peers matches every peer.
-            return format!("{probe} matches this rule but the {} does not", role(direction));
+            return format!(
+                "{probe} matches this rule but the {} does not",
+                role(direction)
+            );
         };
         let described: Vec<String> = items.iter().map(|i| explain::peer(policy, i)).collect();
         let mut s = format!(
@@ -367,10 +376,7 @@ mod reasons {
                 NamespaceScope::Matching(sel) => {
                     let any_ns = cluster.namespaces.iter().any(|ns| sel.matches(&ns.labels));
                     if !any_ns {
-                        return Some(format!(
-                            "no namespace matches {}",
-                            explain::selector(sel)
-                        ));
+                        return Some(format!("no namespace matches {}", explain::selector(sel)));
                     }
                 }
             }

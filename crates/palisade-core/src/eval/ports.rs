@@ -246,7 +246,11 @@ mod tests {
         let cases: Vec<(&str, PortSet, &str)> = vec![
             ("empty", PortSet::none(), "none"),
             ("every protocol", PortSet::all(), "all"),
-            ("whole protocol", PortSet::protocol(Protocol::Udp), "UDP all"),
+            (
+                "whole protocol",
+                PortSet::protocol(Protocol::Udp),
+                "UDP all",
+            ),
             (
                 "mixed, in TCP/UDP/SCTP order",
                 PortSet::port(Protocol::Udp, 53)
@@ -255,12 +259,12 @@ mod tests {
                     .union(&PortSet::port(Protocol::Tcp, 80)),
                 "TCP 80,443,8000-8080,UDP 53",
             ),
-            ("adjacent ranges merge", tcp(80, 81).union(&tcp(82, 90)), "TCP 80-90"),
             (
-                "explicit 1-65535 is not all",
-                tcp(1, 65535),
-                "TCP 1-65535",
+                "adjacent ranges merge",
+                tcp(80, 81).union(&tcp(82, 90)),
+                "TCP 80-90",
             ),
+            ("explicit 1-65535 is not all", tcp(1, 65535), "TCP 1-65535"),
             (
                 "sctp last",
                 PortSet::port(Protocol::Sctp, 9).union(&PortSet::protocol(Protocol::Tcp)),
@@ -283,12 +287,24 @@ mod tests {
 
     #[test]
     fn contains_and_intersection() {
-        let a = tcp(80, 90).union(&tcp(100, 200)).union(&PortSet::port(Protocol::Udp, 53));
+        let a = tcp(80, 90)
+            .union(&tcp(100, 200))
+            .union(&PortSet::port(Protocol::Udp, 53));
         let b = tcp(85, 150).union(&PortSet::protocol(Protocol::Udp));
         let both = a.intersection(&b);
         assert_eq!(both.to_string(), "TCP 85-90,100-150,UDP 53");
-        for (port, want) in [(84, false), (85, true), (95, false), (150, true), (151, false)] {
-            assert_eq!(both.contains(probe(Protocol::Tcp, port)), want, "tcp/{port}");
+        for (port, want) in [
+            (84, false),
+            (85, true),
+            (95, false),
+            (150, true),
+            (151, false),
+        ] {
+            assert_eq!(
+                both.contains(probe(Protocol::Tcp, port)),
+                want,
+                "tcp/{port}"
+            );
         }
         assert!(!both.contains(probe(Protocol::Sctp, 53)));
         assert_eq!(PortSet::all().intersection(&a), a);

@@ -152,6 +152,10 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "{p}");
         }
-        assert_eq!(atoms.blocks_matching(&[]).iter().next(), None, "no IP, no block");
+        assert_eq!(
+            atoms.blocks_matching(&[]).iter().next(),
+            None,
+            "no IP, no block"
+        );
     }
 }

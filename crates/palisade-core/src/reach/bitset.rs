@@ -69,7 +69,11 @@ mod tests {
         for i in [0, 63, 64, 129, 500] {
             a.insert(i);
         }
-        assert_eq!(a.iter().collect::<Vec<_>>(), vec![0, 63, 64, 129], "500 is out of range");
+        assert_eq!(
+            a.iter().collect::<Vec<_>>(),
+            vec![0, 63, 64, 129],
+            "500 is out of range"
+        );
         let mut b = Bitset::new(130);
         b.insert(5);
         b.union_with(&a);

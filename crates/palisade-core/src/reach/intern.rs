@@ -111,6 +111,10 @@ mod tests {
         assert_eq!(sets.intersection(a, b), NONE);
         assert_eq!(sets.union(a, ALL), ALL);
         assert_eq!(sets.intersection(ALL, b), b);
-        assert_eq!(sets.get(9999), &PortSet::none(), "unknown id reads as empty");
+        assert_eq!(
+            sets.get(9999),
+            &PortSet::none(),
+            "unknown id reads as empty"
+        );
     }
 }

@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap;
 use super::bitset::Bitset;
 use super::classes::{Classes, Vocab};
 use super::intern::{ALL, NONE, PortSets};
-use super::rules::{Compiled, CompiledRule, RulePorts};
+use super::rules::{Compiled, CompiledRule};
 use crate::eval::PortSet;
 use crate::model::Protocol;
 
@@ -63,13 +63,14 @@ impl Builder<'_> {
             .map_or(&[][..], Vec::as_slice)
     }
 
-    fn port_id(&mut self, ports: &RulePorts, named_sig: u32) -> u32 {
-        if ports.named.is_empty() {
-            return ports.fixed;
+    /// A rule's ports with its named ports resolved on a destination with `named_sig`.
+    fn port_id(&mut self, fixed: u32, named: &[u32], named_sig: u32) -> u32 {
+        if named.is_empty() {
+            return fixed;
         }
-        let named = resolve(&ports.named, self.declared(named_sig), self.protocols);
+        let named = resolve(named, self.declared(named_sig), self.protocols);
         let named = self.sets.intern(named);
-        self.sets.union(ports.fixed, named)
+        self.sets.union(fixed, named)
     }
 
     /// Per class: the union, over groups whose peers contain it, of the group's ports (named
@@ -106,11 +107,7 @@ impl Builder<'_> {
                         let mut id = NONE;
                         for (g, group) in chunk.iter().enumerate() {
                             if mask & (1 << g) != 0 {
-                                let ports = RulePorts {
-                                    fixed: group.fixed,
-                                    named: group.named.clone(),
-                                };
-                                let port = self.port_id(&ports, named_sig);
+                                let port = self.port_id(group.fixed, &group.named, named_sig);
                                 id = self.sets.union(id, port);
                             }
                         }
@@ -158,7 +155,7 @@ impl Builder<'_> {
         let mut rules = Vec::new();
         for rule in Builder::rules_of(compiled, policies, 0) {
             // Named ports resolve on the destination: the subject itself.
-            let port = self.port_id(&rule.ports, named_sig);
+            let port = self.port_id(rule.ports.fixed, &rule.ports.named, named_sig);
             if let Some(peers) = compiled.peer_sets.get(rule.peers as usize) {
                 rules.push((port, Vec::new(), peers));
             }
@@ -220,7 +217,8 @@ pub(crate) fn build(
         if policies.is_empty() {
             continue;
         }
-        let uses_named = Builder::rules_of(compiled, policies, 0).any(|r| !r.ports.named.is_empty());
+        let uses_named =
+            Builder::rules_of(compiled, policies, 0).any(|r| !r.ports.named.is_empty());
         let named_sig = if uses_named {
             classes.keys.get(class).map_or(0, |k| k.named_ports)
         } else {

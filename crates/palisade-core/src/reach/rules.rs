@@ -280,7 +280,10 @@ pub(crate) fn compile<'a>(
         peer_sets: Vec::new(),
         peer_set_ids: FxHashMap::default(),
     };
-    let mut isolating = [vec![Vec::new(); classes.len()], vec![Vec::new(); classes.len()]];
+    let mut isolating = [
+        vec![Vec::new(); classes.len()],
+        vec![Vec::new(); classes.len()],
+    ];
     let mut rules = Vec::with_capacity(cluster.policies.len());
     for (index, policy) in cluster.policies.iter().enumerate() {
         let ns = namespaces.id(&policy.namespace);
