@@ -7,8 +7,9 @@
 //!                 └ ports ────────> static PortSet id + named port ids (resolved per destination)
 //! ```
 //!
-//! Selectors are evaluated once per (distinct selector, projected label set), on the real
-//! labels of a pod carrying that label set; namespace selectors once per namespace.
+//! Selectors are evaluated at most once per (distinct selector, projected label set), on the
+//! real labels of a pod carrying that label set, and only on candidates an index of label
+//! pairs leaves; namespace selectors once per namespace.
 
 use rustc_hash::FxHashMap;
 
@@ -16,7 +17,9 @@ use super::bitset::Bitset;
 use super::classes::{ClassKind, Classes, Namespaces, Vocab, id};
 use super::intern::{ALL, PortSets};
 use crate::eval::PortSet;
-use crate::model::{Cluster, Direction, NamespaceScope, Peer, Peers, PortSpec, Ports, Selector};
+use crate::model::{
+    Cluster, Direction, NamespaceScope, Operator, Peer, Peers, PortSpec, Ports, Selector,
+};
 
 #[derive(Debug)]
 pub(crate) struct RulePorts {
@@ -43,6 +46,16 @@ pub(crate) struct Compiled {
     pub(crate) isolating: [Vec<Vec<u32>>; 2],
 }
 
+/// Whether a policy-pod class carries one of the `matching` label sets.
+fn class_matches(classes: &Classes, matching: Option<&Bitset>, class: u32) -> bool {
+    match classes.keys.get(class as usize).map(|k| k.kind) {
+        Some(ClassKind::PolicyPod { labelset, .. }) => {
+            matching.is_some_and(|m| m.contains(labelset as usize))
+        }
+        _ => false,
+    }
+}
+
 pub(crate) fn dir_index(direction: Direction) -> usize {
     match direction {
         Direction::Ingress => 0,
@@ -50,46 +63,92 @@ pub(crate) fn dir_index(direction: Direction) -> usize {
     }
 }
 
-/// `(distinct selector) x (label set)` results, computed on first use.
+/// Which label sets each distinct pod selector matches, computed on first use.
+///
+/// A selector with a `matchLabels` pair or an `In` requirement can only match label sets that
+/// carry one of the pairs it names, so only those candidates (found through an index of
+/// pairs) are tested; other selectors test every label set.
 struct SelectorMemo<'a> {
     ids: FxHashMap<&'a Selector, usize>,
-    /// 0 unknown, 1 no, 2 yes.
-    results: Vec<Vec<u8>>,
+    results: Vec<Bitset>,
+    /// (key, value) -> label sets whose pods carry that label.
+    index: FxHashMap<(&'a str, &'a str), Vec<u32>>,
 }
 
 impl<'a> SelectorMemo<'a> {
-    fn matches(
-        &mut self,
-        selector: &'a Selector,
-        labelset: u32,
-        cluster: &Cluster,
-        classes: &Classes,
-    ) -> bool {
+    fn new(cluster: &'a Cluster, classes: &Classes) -> SelectorMemo<'a> {
+        let mut index: FxHashMap<(&'a str, &'a str), Vec<u32>> = FxHashMap::default();
+        for (labelset, &pod) in classes.labelset_pods.iter().enumerate() {
+            if let Some(pod) = cluster.pods.get(pod) {
+                for (k, v) in &pod.labels {
+                    index.entry((k, v)).or_default().push(id(labelset));
+                }
+            }
+        }
+        SelectorMemo {
+            ids: FxHashMap::default(),
+            results: Vec::new(),
+            index,
+        }
+    }
+
+    /// The smallest candidate list the selector's own pairs give, if any.
+    fn candidates(&self, selector: &Selector) -> Option<Vec<u32>> {
+        let mut best: Option<Vec<u32>> = None;
+        let mut consider = |list: Vec<u32>| {
+            if best.as_ref().is_none_or(|b| list.len() < b.len()) {
+                best = Some(list);
+            }
+        };
+        for (k, v) in &selector.match_labels {
+            let list = self
+                .index
+                .get(&(k.as_str(), v.as_str()))
+                .cloned()
+                .unwrap_or_default();
+            consider(list);
+        }
+        for req in &selector.expressions {
+            if let Operator::In(values) = &req.operator {
+                let mut list: Vec<u32> = values
+                    .iter()
+                    .flat_map(|v| {
+                        self.index
+                            .get(&(req.key.as_str(), v.as_str()))
+                            .map_or(&[][..], Vec::as_slice)
+                    })
+                    .copied()
+                    .collect();
+                list.sort_unstable();
+                list.dedup();
+                consider(list);
+            }
+        }
+        best
+    }
+
+    fn matching(&mut self, selector: &'a Selector, cluster: &Cluster, classes: &Classes) -> usize {
         let next = self.results.len();
         let sel = *self.ids.entry(selector).or_insert(next);
         if sel == next {
-            self.results.push(vec![0; classes.labelset_pods.len()]);
+            let count = classes.labelset_pods.len();
+            let candidates = self
+                .candidates(selector)
+                .unwrap_or_else(|| (0..count).map(id).collect());
+            let mut set = Bitset::new(count);
+            for labelset in candidates {
+                let labels = classes
+                    .labelset_pods
+                    .get(labelset as usize)
+                    .and_then(|&p| cluster.pods.get(p))
+                    .map(|p| &p.labels);
+                if labels.is_some_and(|l| selector.matches(l)) {
+                    set.insert(labelset as usize);
+                }
+            }
+            self.results.push(set);
         }
-        let Some(slot) = self
-            .results
-            .get_mut(sel)
-            .and_then(|r| r.get_mut(labelset as usize))
-        else {
-            return false;
-        };
-        if *slot == 0 {
-            let labels = classes
-                .labelset_pods
-                .get(labelset as usize)
-                .and_then(|&p| cluster.pods.get(p))
-                .map(|p| &p.labels);
-            *slot = if labels.is_some_and(|l| selector.matches(l)) {
-                2
-            } else {
-                1
-            };
-        }
-        *slot == 2
+        sel
     }
 }
 
@@ -125,14 +184,12 @@ impl<'a> Compiler<'a, '_> {
         *self.selector_ids.entry(selector).or_insert(next)
     }
 
-    fn pod_selector_matches(&mut self, selector: &'a Selector, class: u32) -> bool {
-        match self.classes.keys.get(class as usize).map(|k| k.kind) {
-            Some(ClassKind::PolicyPod { labelset, .. }) => {
-                self.selectors
-                    .matches(selector, labelset, self.cluster, self.classes)
-            }
-            _ => false,
-        }
+    /// The label sets a pod selector matches.
+    fn pod_selector(&mut self, selector: &'a Selector) -> Option<&Bitset> {
+        let sel = self
+            .selectors
+            .matching(selector, self.cluster, self.classes);
+        self.selectors.results.get(sel)
     }
 
     fn item(&mut self, policy_ns: u32, item: &'a Peer) -> Bitset {
@@ -175,10 +232,11 @@ impl<'a> Compiler<'a, '_> {
                     }
                 };
                 let classes = self.classes;
+                let matching = self.pod_selector(pods);
                 for ns in in_scope {
                     let members = classes.by_namespace.get(ns).map_or(&[][..], Vec::as_slice);
                     for &class in members {
-                        if self.pod_selector_matches(pods, class) {
+                        if class_matches(classes, matching, class) {
                             set.insert(class as usize);
                         }
                     }
@@ -270,10 +328,7 @@ pub(crate) fn compile<'a>(
         classes,
         vocab,
         namespaces,
-        selectors: SelectorMemo {
-            ids: FxHashMap::default(),
-            results: Vec::new(),
-        },
+        selectors: SelectorMemo::new(cluster, classes),
         selector_ids: FxHashMap::default(),
         ns_matches: FxHashMap::default(),
         peers: FxHashMap::default(),
@@ -291,8 +346,9 @@ pub(crate) fn compile<'a>(
             .by_namespace
             .get(ns as usize)
             .map_or(&[][..], Vec::as_slice);
+        let matching = c.pod_selector(&policy.subject);
         for &class in members {
-            if c.pod_selector_matches(&policy.subject, class) {
+            if class_matches(classes, matching, class) {
                 for direction in [Direction::Ingress, Direction::Egress] {
                     if policy.rules(direction).is_some()
                         && let Some(list) = isolating[dir_index(direction)].get_mut(class as usize)
