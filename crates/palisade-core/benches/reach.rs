@@ -1,1 +1,60 @@
-fn main() {}
+//! All-pairs reachability on synthetic clusters (see BENCHMARKS.md for figures and targets).
+//!
+//! ```text
+//! cargo bench -p palisade-core --bench reach
+//! ```
+
+use std::sync::LazyLock;
+
+use divan::{Bencher, black_box};
+use palisade_core::eval::Probe;
+use palisade_core::model::{Cluster, Protocol};
+use palisade_core::reach::Reachability;
+use palisade_test_support::synth::{SynthParams, generate};
+
+fn main() {
+    divan::main();
+}
+
+static PODS_1K: LazyLock<Cluster> = LazyLock::new(|| {
+    generate(SynthParams {
+        namespaces: 5,
+        pods: 1_000,
+        policies: 300,
+        seed: 1,
+    })
+});
+
+static PODS_10K: LazyLock<Cluster> = LazyLock::new(|| {
+    generate(SynthParams {
+        namespaces: 50,
+        pods: 10_000,
+        policies: 3_000,
+        seed: 1,
+    })
+});
+
+/// 1,000 pods, 5 namespaces, 300 policies.
+#[divan::bench]
+fn compute_1k_pods(bencher: Bencher) {
+    let cluster = &*PODS_1K;
+    bencher.bench(|| Reachability::compute(black_box(cluster), &[]));
+}
+
+/// 10,000 pods, 50 namespaces, 3,000 policies: the PRODUCT.md target (< 2 s, < 1 GiB).
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn compute_10k_pods(bencher: Bencher) {
+    let cluster = &*PODS_10K;
+    bencher.bench(|| Reachability::compute(black_box(cluster), &[]));
+}
+
+/// Expanding one probe's 10,000 x 10,000 truth table from the class matrix.
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn truth_table_10k_pods(bencher: Bencher) {
+    let reach = Reachability::compute(&PODS_10K, &[]);
+    let probe = Probe {
+        protocol: Protocol::Tcp,
+        port: 8080,
+    };
+    bencher.bench(|| reach.allowed_matrix(black_box(probe)));
+}

@@ -121,6 +121,9 @@ fn side(
                     "hostNetwork pod: not subject to NetworkPolicy".to_string()
                 }
                 Unrestricted::SamePod => "same pod: a pod may always reach itself".to_string(),
+                Unrestricted::OwnNode => {
+                    "node traffic: a pod and its own node may always talk".to_string()
+                }
             };
             let _ = writeln!(out, "allowed ({why})");
         }

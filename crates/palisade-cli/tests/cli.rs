@@ -1,0 +1,184 @@
+//! The command line end to end: exit code, stdout and stderr in one snapshot per invocation.
+//! Paths are relative to the workspace root, so snapshots carry no machine paths.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs palisade with `args` (and `stdin` if given) and renders everything a user would see.
+fn run(args: &[&str], stdin: Option<&str>) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(args)
+        .current_dir(workspace())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn palisade");
+    {
+        let mut input = child.stdin.take().expect("stdin is piped");
+        let _ = input.write_all(stdin.unwrap_or("").as_bytes());
+    }
+    let out = child.wait_with_output().expect("palisade runs");
+    format!(
+        "$ palisade {}\nexit: {}\n--- stdout\n{}--- stderr\n{}",
+        args.join(" "),
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+const MISTAKES: &str = "crates/palisade-cli/tests/fixtures/mistakes";
+
+#[test]
+fn check_valid_example_exits_zero() {
+    insta::assert_snapshot!(run(&["check", "examples/shop"], None));
+}
+
+#[test]
+fn check_reports_every_mistake_at_its_line() {
+    insta::assert_snapshot!(run(&["check", MISTAKES], None));
+}
+
+#[test]
+fn check_json() {
+    insta::assert_snapshot!(run(&["check", "--format", "json", MISTAKES], None));
+}
+
+#[test]
+fn check_sarif() {
+    let out = run(&["check", "--format", "sarif", MISTAKES], None);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn check_missing_file_is_an_io_error() {
+    insta::assert_snapshot!(run(&["check", "no/such/dir.yaml"], None));
+}
+
+#[test]
+fn check_reads_stdin() {
+    let doc = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x}\nspec:\n  podSelector: {}\n  policyTypes: [Ingres]\n";
+    insta::assert_snapshot!(run(&["check", "-"], Some(doc)));
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    insta::assert_snapshot!(run(&["reach", "--probe", "icmp/1", "examples/shop"], None));
+}
+
+#[test]
+fn reach_truth_tables() {
+    insta::assert_snapshot!(run(
+        &[
+            "reach",
+            "--probe",
+            "tcp/8080",
+            "--probe",
+            "tcp/5432",
+            "--probe",
+            "udp/53",
+            "examples/shop"
+        ],
+        None
+    ));
+}
+
+#[test]
+fn reach_port_summary() {
+    insta::assert_snapshot!(run(&["reach", "examples/shop"], None));
+}
+
+#[test]
+fn reach_json_with_external() {
+    insta::assert_snapshot!(run(
+        &[
+            "reach",
+            "--format",
+            "json",
+            "--probe",
+            "tcp/80",
+            "--probe",
+            "udp/81",
+            "--external",
+            "192.0.2.10",
+            "examples/shop"
+        ],
+        None
+    ));
+}
+
+#[test]
+fn reach_csv() {
+    insta::assert_snapshot!(run(
+        &["reach", "--format", "csv", "--probe", "tcp/5432", "examples/shop"],
+        None
+    ));
+}
+
+#[test]
+fn explain_example() {
+    insta::assert_snapshot!(run(&["explain", "examples/shop"], None));
+}
+
+#[test]
+fn why_denied() {
+    insta::assert_snapshot!(run(
+        &[
+            "why",
+            "--from",
+            "production/frontend",
+            "--to",
+            "production/postgres",
+            "--probe",
+            "tcp/5432",
+            "examples/shop"
+        ],
+        None
+    ));
+}
+
+#[test]
+fn why_allowed() {
+    insta::assert_snapshot!(run(
+        &[
+            "why",
+            "--from",
+            "production/backend",
+            "--to",
+            "production/postgres",
+            "--probe",
+            "tcp/5432",
+            "examples/shop"
+        ],
+        None
+    ));
+}
+
+#[test]
+fn why_unknown_pod() {
+    insta::assert_snapshot!(run(
+        &[
+            "why",
+            "--from",
+            "postgres",
+            "--to",
+            "production/backend",
+            "--probe",
+            "tcp/80",
+            "examples/shop"
+        ],
+        None
+    ));
+}
+
+#[test]
+fn help_lists_the_commands() {
+    insta::assert_snapshot!(run(&["--help"], None));
+}
