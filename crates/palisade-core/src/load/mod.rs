@@ -13,7 +13,11 @@
 //! problem becomes a [`Diagnostic`]. Nothing here panics on any input.
 
 pub mod decode;
+mod explain;
 pub mod inputs;
+mod json;
+pub mod scalar;
+mod schema;
 pub mod tree;
 pub mod yaml;
 

@@ -54,7 +54,10 @@ impl Node {
     /// The span of the key `name` in this map (to point at an unknown or duplicate field).
     pub fn key_span(&self, name: &str) -> Option<Span> {
         match &self.value {
-            Value::Map(entries) => entries.iter().find(|(k, _)| k.name == name).map(|(k, _)| k.span),
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.name == name)
+                .map(|(k, _)| k.span),
             _ => None,
         }
     }

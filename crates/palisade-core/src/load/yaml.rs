@@ -1,12 +1,1000 @@
-//! YAML/JSON text -> one spanned [`Node`] tree per document. (stub: to be implemented)
+//! YAML/JSON text -> one spanned [`Node`] tree per document.
+//!
+//! ```text
+//!   text ──saphyr-parser events──> frames (one per open map/list) ──> Node per document
+//!          │                         │ anchors kept per document, aliases cloned (capped)
+//!          │                         │ keys typed then stringified, duplicates rejected,
+//!          │                         │ `<<` merge keys applied when the map closes
+//!          └─ syntax error ──> P101, skip to the next `---` line and go on
+//! ```
+//!
+//! Scalars are typed with go-yaml v2's YAML 1.1 rules ([`super::scalar`]) because kubectl
+//! converts YAML to JSON with them before anything reaches the API server. JSON is YAML flow
+//! syntax and takes the same road.
+//!
+//! saphyr reports positions in characters; [`Span`]s hold byte offsets, so every marker is
+//! converted through [`Positions`].
 
-use super::tree::Node;
+use std::collections::hash_map::Entry;
+
+use rustc_hash::FxHashMap;
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span as ParserSpan, Tag};
+
+use super::scalar::{self, CoreScalarTag};
+use super::tree::{Key, Node, Value};
 use crate::diag::Diagnostic;
-use crate::source::FileId;
+use crate::path::FieldPath;
+use crate::source::{FileId, Span};
 
-/// Parses every document of `text`. Syntax errors end the file (YAML cannot resynchronise) but
-/// documents before the error are kept; duplicate keys are reported and the document dropped.
+/// Nodes an alias may add to one document. go-yaml guards the same way against "billion
+/// laughs" documents; a real manifest stays far below.
+pub const ALIAS_EXPANSION_LIMIT: usize = 200_000;
+
+/// Deepest nesting accepted. Kubernetes objects nest about 20 levels (a CronJob's container
+/// ports); the limit keeps every later recursive walk of the tree well inside the stack.
+pub const MAX_DEPTH: usize = 200;
+
+/// Parses every document of `text`. A syntax error drops the document it is in; parsing
+/// resumes at the next `---` line, so later documents are still read (kubectl splits files on
+/// such lines too). Duplicate keys, bad tags and invalid keys are reported and their document
+/// dropped. Empty and null documents are skipped, as `kubectl apply` skips them.
 pub fn parse_documents(file: FileId, text: &str) -> (Vec<Node>, Vec<Diagnostic>) {
-    let _ = (file, text);
-    unimplemented!("yaml parser")
+    let mut builder = Builder {
+        file,
+        text,
+        pos: Positions::new(text),
+        docs: Vec::new(),
+        diags: Vec::new(),
+        doc: DocState::default(),
+        chunk: Chunk::default(),
+    };
+    builder.run();
+    (builder.docs, builder.diags)
+}
+
+/// Character index -> byte offset.
+struct Positions {
+    /// Byte offset of every character, plus the text length; empty for ASCII text, where the
+    /// two coincide.
+    offsets: Vec<usize>,
+    len: usize,
+}
+
+impl Positions {
+    fn new(text: &str) -> Positions {
+        let offsets = if text.is_ascii() {
+            Vec::new()
+        } else {
+            text.char_indices()
+                .map(|(i, _)| i)
+                .chain(std::iter::once(text.len()))
+                .collect()
+        };
+        Positions {
+            offsets,
+            len: text.len(),
+        }
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        if self.offsets.is_empty() {
+            char_index.min(self.len)
+        } else {
+            self.offsets.get(char_index).copied().unwrap_or(self.len)
+        }
+    }
+
+    fn char_index(&self, byte: usize) -> usize {
+        if self.offsets.is_empty() {
+            byte
+        } else {
+            self.offsets.partition_point(|&b| b < byte)
+        }
+    }
+}
+
+/// The slice of the text one parser instance sees: from a line start to the end of the text
+/// or to the first forbidden character.
+#[derive(Debug, Default, Clone, Copy)]
+struct Chunk {
+    start_byte: usize,
+    end_byte: usize,
+    start_char: usize,
+    end_char: usize,
+    /// Lines before the chunk, added to saphyr's 1-based lines.
+    line_offset: usize,
+    /// The chunk stops at a forbidden character: the document running into it is incomplete.
+    poisoned: bool,
+}
+
+/// A finished node on its way to its parent.
+struct Built {
+    node: Node,
+    size: usize,
+    height: usize,
+    /// A plain, untagged `<<` (or `!!merge`) key.
+    merge_key: bool,
+    /// Where the node's text ends in the source: for an alias, the alias itself rather than
+    /// the anchored node it copies.
+    src_end: usize,
+}
+
+struct Anchored {
+    node: Node,
+    size: usize,
+    height: usize,
+}
+
+enum Pending {
+    None,
+    Key(Key),
+    Merge(Span),
+    /// The key was invalid (already reported): drop its value.
+    Skip,
+}
+
+struct MapFrame {
+    entries: Vec<(Key, Node)>,
+    seen: FxHashMap<String, Span>,
+    pending: Pending,
+    merges: Vec<Node>,
+    merge_seen: Option<Span>,
+}
+
+enum FrameKind {
+    Seq(Vec<Node>),
+    Map(MapFrame),
+}
+
+struct Frame {
+    start: Span,
+    anchor: usize,
+    kind: FrameKind,
+    size: usize,
+    height: usize,
+    src_end: usize,
+}
+
+#[derive(Default)]
+struct DocState {
+    frames: Vec<Frame>,
+    /// Depth of collections opened beyond [`MAX_DEPTH`] and not closed yet: their content is
+    /// dropped.
+    skipping: usize,
+    anchors: FxHashMap<usize, Anchored>,
+    failed: bool,
+    expanded: usize,
+    root: Option<Node>,
+    reported_depth: bool,
+}
+
+struct Builder<'t> {
+    file: FileId,
+    text: &'t str,
+    pos: Positions,
+    docs: Vec<Node>,
+    diags: Vec<Diagnostic>,
+    doc: DocState,
+    chunk: Chunk,
+}
+
+impl Builder<'_> {
+    fn run(&mut self) {
+        let mut start = 0;
+        while start <= self.text.len() {
+            let poison = find_forbidden_char(self.text, start);
+            let end = poison.map_or(self.text.len(), |(b, _)| b);
+            self.chunk = Chunk {
+                start_byte: start,
+                end_byte: end,
+                start_char: self.pos.char_index(start),
+                end_char: self.pos.char_index(end),
+                line_offset: line_of(self.text, start) - 1,
+                poisoned: poison.is_some(),
+            };
+            let syntax_error = self.parse_chunk();
+            let stop = match (syntax_error, poison) {
+                (Some(err_byte), _) => err_byte,
+                (None, Some((at, c))) => {
+                    self.report_forbidden_char(at, c);
+                    at
+                }
+                (None, None) => break,
+            };
+            match next_separator_after(self.text, stop) {
+                Some(next) => start = next,
+                None => break,
+            }
+        }
+    }
+
+    /// Runs one parser over the current chunk. Returns the byte offset of a syntax error.
+    fn parse_chunk(&mut self) -> Option<usize> {
+        let chunk = self.chunk;
+        let text = self
+            .text
+            .get(chunk.start_byte..chunk.end_byte)
+            .unwrap_or("");
+        let mut parser = Parser::new_from_str(text);
+        self.doc = DocState::default();
+        loop {
+            match parser.next_event() {
+                None => return None,
+                Some(Ok((event, span))) => self.event(event, span),
+                Some(Err(err)) => {
+                    let at = self.pos.byte(chunk.start_char + err.marker().index());
+                    // A chunk cut short at a forbidden character ends in an error that only
+                    // echoes it; the forbidden character is reported instead.
+                    if chunk.poisoned
+                        && line_of(self.text, at) >= line_of(self.text, chunk.end_byte)
+                    {
+                        return None;
+                    }
+                    self.report_syntax_error(at, err.info());
+                    return Some(at);
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, event: Event<'_>, span: ParserSpan) {
+        match event {
+            Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+            Event::DocumentStart(_) => self.doc = DocState::default(),
+            Event::DocumentEnd => self.end_document(span),
+            Event::Scalar(value, style, anchor, tag) => {
+                if self.doc.skipping > 0 {
+                    return;
+                }
+                let built = self.scalar(&value, style, tag.as_deref(), span);
+                self.register_anchor(anchor, &built);
+                self.attach(built);
+            }
+            Event::Alias(id) => {
+                if self.doc.skipping > 0 {
+                    return;
+                }
+                let built = self.alias(id, span);
+                self.attach(built);
+            }
+            Event::SequenceStart(anchor, tag) => self.open(span, anchor, tag.as_deref(), false),
+            Event::MappingStart(anchor, tag) => self.open(span, anchor, tag.as_deref(), true),
+            Event::SequenceEnd | Event::MappingEnd => self.close(span),
+        }
+    }
+
+    fn end_document(&mut self, span: ParserSpan) {
+        let doc = std::mem::take(&mut self.doc);
+        let end_char = self.chunk.start_char + span.start.index();
+        // The document that runs into a forbidden character is incomplete.
+        let truncated = self.chunk.poisoned && end_char >= self.chunk.end_char;
+        if doc.failed || truncated {
+            return;
+        }
+        if let Some(root) = doc.root
+            && root.value != Value::Null
+        {
+            self.docs.push(root);
+        }
+    }
+
+    // ---- spans ------------------------------------------------------------------------
+
+    fn span(&self, start: Marker, end: Marker) -> Span {
+        let c = self.chunk;
+        let s = self.pos.byte(c.start_char + start.index());
+        let e = self.pos.byte(c.start_char + end.index()).max(s);
+        Span {
+            file: self.file,
+            start: s,
+            end: e,
+            line: to_u32(c.line_offset + start.line()),
+            column: to_u32(start.col() + 1),
+        }
+    }
+
+    /// A span of the character at `byte` (empty at the end of a line or of the text).
+    fn point(&self, byte: usize) -> Span {
+        point_span(self.file, self.text, byte)
+    }
+
+    // ---- scalars and aliases ----------------------------------------------------------
+
+    fn scalar(
+        &mut self,
+        value: &str,
+        style: ScalarStyle,
+        tag: Option<&Tag>,
+        ps: ParserSpan,
+    ) -> Built {
+        let mut span = self.span(ps.start, ps.end);
+        // Block scalars and folded text end after their trailing line breaks; point at the
+        // text itself.
+        let trimmed_end = self.text[span.start..span.end].trim_end().len();
+        span.end = span.start + trimmed_end;
+        let plain = style == ScalarStyle::Plain;
+        let mut merge_key = false;
+        let typed = match classify_tag(tag) {
+            TagKind::None if plain => {
+                merge_key = value == "<<";
+                if value.is_empty() {
+                    // An empty value's span can cover the next line's `---`; keep it empty.
+                    span.end = span.start;
+                }
+                scalar::resolve_plain(value)
+            }
+            TagKind::None | TagKind::NonSpecific => Value::Str(value.to_string()),
+            TagKind::Core(core) => match core_scalar_tag(&core) {
+                Some(t) => match scalar::resolve_tagged(t, value) {
+                    Ok(v) => v,
+                    Err(why) => {
+                        self.fail(
+                            Diagnostic::error("P105", format!("{why} (it is tagged `!!{core}`)"))
+                                .with_span(Some(span))
+                                .with_label(format!("tagged `!!{core}`"))
+                                .with_help(format!(
+                                    "remove the `!!{core}` tag or write {} here",
+                                    t.describe()
+                                )),
+                        );
+                        Value::Str(value.to_string())
+                    }
+                },
+                None if core == "merge" && value == "<<" => {
+                    merge_key = true;
+                    Value::Str(value.to_string())
+                }
+                None => {
+                    self.bad_tag(&format!("!!{core}"), span, "a scalar");
+                    Value::Str(value.to_string())
+                }
+            },
+            TagKind::Other(name) => {
+                self.bad_tag(&name, span, "a scalar");
+                Value::Str(value.to_string())
+            }
+        };
+        Built {
+            src_end: span.end,
+            node: Node { span, value: typed },
+            size: 1,
+            height: 1,
+            merge_key,
+        }
+    }
+
+    fn bad_tag(&mut self, name: &str, span: Span, on: &str) {
+        let known = [
+            "!!str", "!!int", "!!float", "!!bool", "!!null", "!!map", "!!seq",
+        ];
+        let message = if known.contains(&name) {
+            format!("tag `{name}` cannot be used on {on}")
+        } else {
+            format!("unsupported tag `{name}`")
+        };
+        self.fail(
+            Diagnostic::error("P101", message)
+                .with_span(Some(span))
+                .with_label("tag")
+                .with_help(
+                    "remove the tag; kubectl only understands the YAML core tags \
+                     (!!str, !!int, !!float, !!bool, !!null, !!map, !!seq) on matching values",
+                ),
+        );
+    }
+
+    fn register_anchor(&mut self, anchor: usize, built: &Built) {
+        if anchor > 0 {
+            self.doc.anchors.insert(
+                anchor,
+                Anchored {
+                    node: built.node.clone(),
+                    size: built.size,
+                    height: built.height,
+                },
+            );
+        }
+    }
+
+    fn alias(&mut self, id: usize, ps: ParserSpan) -> Built {
+        let span = self.span(ps.start, ps.end);
+        let placeholder = |span: Span| Built {
+            node: Node {
+                span,
+                value: Value::Null,
+            },
+            size: 1,
+            height: 1,
+            merge_key: false,
+            src_end: span.end,
+        };
+        let Some(anchored) = self.doc.anchors.get(&id) else {
+            // saphyr keeps anchors across documents; YAML (and go-yaml) scope them to one.
+            self.fail(
+                Diagnostic::error("P101", "this alias refers to an anchor of another document")
+                    .with_span(Some(span))
+                    .with_label("unknown anchor")
+                    .with_help("anchors (`&name`) only apply inside their own document; define it again here"),
+            );
+            return placeholder(span);
+        };
+        let (size, height) = (anchored.size, anchored.height);
+        if self.doc.expanded + size > ALIAS_EXPANSION_LIMIT {
+            self.fail(
+                Diagnostic::error(
+                    "P101",
+                    format!("aliases expand this document beyond {ALIAS_EXPANSION_LIMIT} nodes"),
+                )
+                .with_span(Some(span))
+                .with_label("expansion limit reached here")
+                .with_help(
+                    "nested aliases multiply (a \"billion laughs\" document); write the values out \
+                     or reduce the aliasing",
+                ),
+            );
+            return placeholder(span);
+        }
+        if self.doc.frames.len() + height > MAX_DEPTH {
+            self.too_deep(span);
+            return placeholder(span);
+        }
+        self.doc.expanded += size;
+        let node = anchored.node.clone();
+        Built {
+            node,
+            size,
+            height,
+            merge_key: false,
+            src_end: span.end,
+        }
+    }
+
+    // ---- collections ------------------------------------------------------------------
+
+    fn open(&mut self, ps: ParserSpan, anchor: usize, tag: Option<&Tag>, is_map: bool) {
+        if self.doc.skipping > 0 || self.doc.frames.len() >= MAX_DEPTH {
+            if self.doc.skipping == 0 {
+                let span = self.span(ps.start, ps.end);
+                self.too_deep(span);
+            }
+            self.doc.skipping += 1;
+            return;
+        }
+        let start = self.span(ps.start, ps.end);
+        let (want, on) = if is_map {
+            ("map", "a map")
+        } else {
+            ("seq", "a list")
+        };
+        match classify_tag(tag) {
+            TagKind::None | TagKind::NonSpecific => {}
+            TagKind::Core(core) if core == want => {}
+            TagKind::Core(core) => self.bad_tag(&format!("!!{core}"), start, on),
+            TagKind::Other(name) => self.bad_tag(&name, start, on),
+        }
+        let kind = if is_map {
+            FrameKind::Map(MapFrame {
+                entries: Vec::new(),
+                seen: FxHashMap::default(),
+                pending: Pending::None,
+                merges: Vec::new(),
+                merge_seen: None,
+            })
+        } else {
+            FrameKind::Seq(Vec::new())
+        };
+        self.doc.frames.push(Frame {
+            start,
+            anchor,
+            kind,
+            size: 1,
+            height: 1,
+            src_end: start.end,
+        });
+    }
+
+    fn close(&mut self, ps: ParserSpan) {
+        if self.doc.skipping > 0 {
+            self.doc.skipping -= 1;
+            if self.doc.skipping == 0 {
+                // Keep the parent's key/value pairing intact; the document is failed anyway.
+                let span = self.span(ps.start, ps.end);
+                self.attach(Built {
+                    node: Node {
+                        span,
+                        value: Value::Null,
+                    },
+                    size: 1,
+                    height: 1,
+                    merge_key: false,
+                    src_end: span.end,
+                });
+            }
+            return;
+        }
+        let Some(frame) = self.doc.frames.pop() else {
+            return;
+        };
+        let close = self.span(ps.start, ps.end);
+        // A flow collection closes with `]` or `}`; a block one just stops after its last
+        // child.
+        let end = if close.end > close.start {
+            close.end
+        } else {
+            frame.src_end
+        };
+        let mut span = frame.start;
+        span.end = end.max(span.start);
+        let value = match frame.kind {
+            FrameKind::Seq(items) => Value::Seq(items),
+            FrameKind::Map(map) => Value::Map(apply_merges(map)),
+        };
+        let built = Built {
+            node: Node { span, value },
+            size: frame.size,
+            height: frame.height,
+            merge_key: false,
+            src_end: end,
+        };
+        self.register_anchor(frame.anchor, &built);
+        self.attach(built);
+    }
+
+    fn attach(&mut self, built: Built) {
+        let Some(frame) = self.doc.frames.last_mut() else {
+            self.doc.root = Some(built.node);
+            return;
+        };
+        frame.size += built.size;
+        frame.height = frame.height.max(built.height + 1);
+        frame.src_end = frame.src_end.max(built.src_end);
+        match &mut frame.kind {
+            FrameKind::Seq(items) => items.push(built.node),
+            FrameKind::Map(map) => match std::mem::replace(&mut map.pending, Pending::None) {
+                Pending::None => self.take_key(built),
+                Pending::Key(key) => self.insert_entry(key, built.node),
+                Pending::Merge(span) => self.add_merge(span, built.node),
+                Pending::Skip => {}
+            },
+        }
+    }
+
+    fn take_key(&mut self, built: Built) {
+        let span = built.node.span;
+        let pending = if built.merge_key {
+            Pending::Merge(span)
+        } else {
+            match scalar::key_string(&built.node.value) {
+                Some(name) => Pending::Key(Key { name, span }),
+                None => {
+                    let found = built.node.type_name();
+                    let help = if built.node.value == Value::Null {
+                        "kubectl cannot turn a null key into JSON; write the key as a quoted string"
+                    } else {
+                        "JSON objects only have string keys; write the key as a plain string"
+                    };
+                    self.fail(
+                        Diagnostic::error(
+                            "P105",
+                            format!("a map key must be a string, found {found}"),
+                        )
+                        .with_span(Some(span))
+                        .with_field(self.current_path().to_string())
+                        .with_label("this key")
+                        .with_help(help),
+                    );
+                    Pending::Skip
+                }
+            }
+        };
+        if let Some(Frame {
+            kind: FrameKind::Map(map),
+            ..
+        }) = self.doc.frames.last_mut()
+        {
+            map.pending = pending;
+        }
+    }
+
+    fn insert_entry(&mut self, key: Key, value: Node) {
+        let path = self.current_path();
+        let Some(Frame {
+            kind: FrameKind::Map(map),
+            ..
+        }) = self.doc.frames.last_mut()
+        else {
+            return;
+        };
+        match map.seen.entry(key.name.clone()) {
+            Entry::Occupied(first) => {
+                let first_line = first.get().line;
+                let diag = duplicate_key(&key, first_line, &path);
+                self.fail(diag);
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(key.span);
+                map.entries.push((key, value));
+            }
+        }
+    }
+
+    fn add_merge(&mut self, key_span: Span, value: Node) {
+        let path = self.current_path();
+        let Some(Frame {
+            kind: FrameKind::Map(map),
+            ..
+        }) = self.doc.frames.last_mut()
+        else {
+            return;
+        };
+        if let Some(first) = map.merge_seen {
+            let key = Key {
+                name: "<<".to_string(),
+                span: key_span,
+            };
+            let diag = duplicate_key(&key, first.line, &path);
+            self.fail(diag);
+            return;
+        }
+        map.merge_seen = Some(key_span);
+        let sources = match value.value {
+            Value::Map(_) => vec![value],
+            Value::Seq(items) if items.iter().all(|n| matches!(n.value, Value::Map(_))) => items,
+            _ => {
+                let found = value.type_name();
+                self.fail(
+                    Diagnostic::error(
+                        "P105",
+                        format!("a merge key `<<` takes a map or a list of maps, found {found}"),
+                    )
+                    .with_span(Some(value.span))
+                    .with_field(path.field("<<").to_string())
+                    .with_label("merged value")
+                    .with_help("merge an anchored map (`<<: *defaults`) or quote `\"<<\"` to use it as a plain key"),
+                );
+                return;
+            }
+        };
+        map.merges.extend(sources);
+    }
+
+    /// The path of the innermost open collection, for diagnostics.
+    fn current_path(&self) -> FieldPath {
+        let mut path = FieldPath::root();
+        for frame in self
+            .doc
+            .frames
+            .iter()
+            .take(self.doc.frames.len().saturating_sub(1))
+        {
+            match &frame.kind {
+                FrameKind::Seq(items) => path = path.index(items.len()),
+                FrameKind::Map(map) => match &map.pending {
+                    Pending::Key(k) => path = path.field(&k.name),
+                    Pending::Merge(_) => path = path.field("<<"),
+                    Pending::None | Pending::Skip => {}
+                },
+            }
+        }
+        path
+    }
+
+    fn too_deep(&mut self, span: Span) {
+        if self.doc.reported_depth {
+            self.doc.failed = true;
+            return;
+        }
+        self.doc.reported_depth = true;
+        self.fail(
+            Diagnostic::error(
+                "P101",
+                format!("this document nests deeper than {MAX_DEPTH} levels"),
+            )
+            .with_span(Some(span))
+            .with_label("too deep")
+            .with_help(
+                "no Kubernetes object nests this deep; check for runaway brackets or aliases",
+            ),
+        );
+    }
+
+    fn fail(&mut self, diag: Diagnostic) {
+        self.doc.failed = true;
+        self.diags.push(diag);
+    }
+
+    // ---- syntax errors ----------------------------------------------------------------
+
+    fn report_forbidden_char(&mut self, at: usize, c: char) {
+        self.diags.push(
+            Diagnostic::error(
+                "P101",
+                format!(
+                    "control character U+{:04X} is not allowed in YAML",
+                    u32::from(c)
+                ),
+            )
+            .with_span(Some(self.point(at)))
+            .with_label("control character")
+            .with_help("remove it; kubectl rejects files that contain control characters"),
+        );
+    }
+
+    fn report_syntax_error(&mut self, at: usize, info: &str) {
+        let explained = explain_syntax_error(self.text, self.chunk.start_byte, at, info);
+        let diag = Diagnostic::error("P101", explained.message)
+            .with_span(Some(self.point(explained.at)))
+            .with_label(format!("parser: {info}"))
+            .with_help(explained.help);
+        self.diags.push(diag);
+    }
+}
+
+fn duplicate_key(key: &Key, first_line: u32, path: &FieldPath) -> Diagnostic {
+    Diagnostic::error("P102", format!("duplicate key `{}`", key.name))
+        .with_span(Some(key.span))
+        .with_field(path.field(&key.name).to_string())
+        .with_label("duplicate key")
+        .with_help(format!(
+            "`{}` is already set on line {first_line}; kubectl and the API server reject \
+             duplicate keys, keep only one",
+            key.name
+        ))
+}
+
+/// YAML merge keys: explicit keys win over merged ones and, in a list of maps, earlier maps
+/// win over later ones (<https://yaml.org/type/merge.html>; go-yaml v2's `merge()` walks the
+/// list backwards so that earlier maps take precedence).
+fn apply_merges(mut map: MapFrame) -> Vec<(Key, Node)> {
+    for source in std::mem::take(&mut map.merges) {
+        if let Value::Map(entries) = source.value {
+            for (key, value) in entries {
+                if !map.seen.contains_key(&key.name) {
+                    map.seen.insert(key.name.clone(), key.span);
+                    map.entries.push((key, value));
+                }
+            }
+        }
+    }
+    map.entries
+}
+
+enum TagKind {
+    None,
+    /// `!`: "not a plain scalar", i.e. a string.
+    NonSpecific,
+    /// `!!name` (`tag:yaml.org,2002:name`).
+    Core(String),
+    Other(String),
+}
+
+fn classify_tag(tag: Option<&Tag>) -> TagKind {
+    let Some(tag) = tag else {
+        return TagKind::None;
+    };
+    if tag.handle.is_empty() && tag.suffix == "!" {
+        return TagKind::NonSpecific;
+    }
+    let full = format!("{}{}", tag.handle, tag.suffix);
+    if let Some(core) = full.strip_prefix("tag:yaml.org,2002:") {
+        return TagKind::Core(core.to_string());
+    }
+    if tag.handle == "!" {
+        TagKind::Other(format!("!{}", tag.suffix))
+    } else {
+        TagKind::Other(format!("!<{full}>"))
+    }
+}
+
+fn core_scalar_tag(name: &str) -> Option<CoreScalarTag> {
+    Some(match name {
+        "str" => CoreScalarTag::Str,
+        "int" => CoreScalarTag::Int,
+        "float" => CoreScalarTag::Float,
+        "bool" => CoreScalarTag::Bool,
+        "null" => CoreScalarTag::Null,
+        _ => return None,
+    })
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+// ---- text helpers shared by the error paths --------------------------------------------
+
+/// Characters go-yaml refuses anywhere in a file (its reader's printable check, YAML 1.1
+/// section 5.1).
+fn is_yaml_printable(c: char) -> bool {
+    matches!(c,
+        '\t' | '\n' | '\r' | '\u{20}'..='\u{7E}' | '\u{85}' | '\u{A0}'..='\u{D7FF}'
+        | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+fn find_forbidden_char(text: &str, from: usize) -> Option<(usize, char)> {
+    text.get(from..)?
+        .char_indices()
+        .find(|&(_, c)| !is_yaml_printable(c))
+        .map(|(i, c)| (from + i, c))
+}
+
+/// Line breaks as saphyr counts them: `\n`, `\r\n` and a lone `\r`.
+fn line_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
+    let bytes = text.as_bytes();
+    std::iter::once(0).chain(bytes.iter().enumerate().filter_map(move |(i, &b)| match b {
+        b'\n' => Some(i + 1),
+        b'\r' if bytes.get(i + 1) != Some(&b'\n') => Some(i + 1),
+        _ => None,
+    }))
+}
+
+/// 1-based line of `byte`.
+fn line_of(text: &str, byte: usize) -> usize {
+    line_starts(text).take_while(|&s| s <= byte).count()
+}
+
+fn line_start_of(text: &str, byte: usize) -> usize {
+    line_starts(text)
+        .take_while(|&s| s <= byte)
+        .last()
+        .unwrap_or(0)
+}
+
+fn line_text(text: &str, start: usize) -> &str {
+    let rest = text.get(start..).unwrap_or("");
+    let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
+    &rest[..end]
+}
+
+fn point_span(file: FileId, text: &str, byte: usize) -> Span {
+    let mut byte = byte.min(text.len());
+    while !text.is_char_boundary(byte) {
+        byte -= 1;
+    }
+    let start = line_start_of(text, byte);
+    // saphyr does not count a byte-order mark as a column.
+    let col_from = if start == 0 && text.starts_with('\u{feff}') {
+        3.min(byte)
+    } else {
+        start
+    };
+    let column = text[col_from..byte].chars().count() + 1;
+    let end = match text[byte..].chars().next() {
+        Some(c) if c != '\n' && c != '\r' => byte + c.len_utf8(),
+        _ => byte,
+    };
+    Span {
+        file,
+        start: byte,
+        end,
+        line: to_u32(line_of(text, byte)),
+        column: to_u32(column),
+    }
+}
+
+/// The start of the first `---` line after the line holding `byte`: where kubectl would
+/// start its next document.
+fn next_separator_after(text: &str, byte: usize) -> Option<usize> {
+    let here = line_start_of(text, byte);
+    line_starts(text).filter(|&s| s > here).find(|&s| {
+        let line = line_text(text, s);
+        line.strip_prefix("---")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
+    })
+}
+
+/// A syntax error in the user's words, and the position that deserves the underline.
+struct Explained {
+    at: usize,
+    message: String,
+    help: String,
+}
+
+fn explain_syntax_error(text: &str, chunk_start: usize, at: usize, info: &str) -> Explained {
+    let mut at = at;
+    let mut message = format!("invalid YAML: {info}");
+    let mut help = "fix the YAML syntax here; kubectl would reject this document too".to_string();
+
+    if info.contains("simple key expect") {
+        // saphyr notices a key without `:` only on the next line: point at the key's line.
+        if let Some(line) = previous_content_line(text, chunk_start, at) {
+            at = line;
+        }
+        message = "invalid YAML: this line is not `key: value` and not a list item".into();
+        help = "every line inside a map needs `key: value`; check this line and its indentation"
+            .into();
+    } else if info.contains("mapping values are not allowed") {
+        message = "invalid YAML: unexpected `:` here".into();
+        help = "if the value contains `: `, quote it; otherwise check the indentation: a nested \
+                map goes on the lines below its key, indented"
+            .into();
+    } else if info.contains("did not find expected key") {
+        message = "invalid YAML: this line does not fit the map above it".into();
+        help = "keys of one map must start in the same column; check the indentation".into();
+    } else if info.contains("expected '-' indicator") || info.contains("block sequence entries") {
+        message = "invalid YAML: this line does not fit the list above it".into();
+        help = "items of one list start with `- ` in the same column; check the indentation".into();
+    } else if info.contains("quoted scalar") {
+        message = "invalid YAML: a quoted string is not closed".into();
+        help = "add the closing quote".into();
+    } else if info.contains("',' or '}'") || info.contains("flow mapping") {
+        message = "invalid YAML: a `{ ... }` map is not closed properly".into();
+        help = "separate entries with `,` and close the map with `}`".into();
+    } else if info.contains("',' or ']'") || info.contains("flow sequence") {
+        message = "invalid YAML: a `[ ... ]` list is not closed properly".into();
+        help = "separate items with `,` and close the list with `]`".into();
+    } else if info.contains("unknown anchor") {
+        message =
+            "invalid YAML: this alias refers to an anchor that is not defined before it".into();
+        help = "define `&name` on a value before using `*name`".into();
+    }
+
+    // Tabs: saphyr may report them on the line before; find the tab that indents a line.
+    if info.contains("tab") || leading_tab(text, line_start_of(text, at)).is_some() {
+        let mut line = line_start_of(text, at);
+        for _ in 0..3 {
+            if let Some(tab) = leading_tab(text, line) {
+                at = tab;
+                message = "invalid YAML: a tab is used for indentation".into();
+                help = "YAML indentation must use spaces; replace the tab characters with spaces"
+                    .into();
+                break;
+            }
+            match line_starts(text).find(|&s| s > line) {
+                Some(next) => line = next,
+                None => break,
+            }
+        }
+    }
+
+    // Text pasted from a web page: list items turned into HTML tags.
+    let line = line_text(text, line_start_of(text, at));
+    if looks_like_html(line) {
+        let start = line_start_of(text, at);
+        at = start + (line.len() - line.trim_start().len());
+        let shown: String = line.trim().chars().take(40).collect();
+        message = format!("invalid YAML: `{shown}` is HTML markup, not YAML");
+        help = "this manifest looks copied from a web page that turned its lists into HTML \
+                (`<ul>`/`<li>`); copy it from the page source or rewrite the list items as \
+                `- item` lines with the original indentation"
+            .into();
+    }
+    Explained { at, message, help }
+}
+
+/// The first non-blank character of the last line before `at`'s line that has content
+/// other than a comment (within the current chunk).
+fn previous_content_line(text: &str, chunk_start: usize, at: usize) -> Option<usize> {
+    let here = line_start_of(text, at);
+    let starts: Vec<usize> = line_starts(text)
+        .filter(|&s| s >= chunk_start && s < here)
+        .collect();
+    starts.into_iter().rev().find_map(|s| {
+        let line = line_text(text, s);
+        let trimmed = line.trim_start();
+        (!trimmed.is_empty() && !trimmed.starts_with('#')).then(|| s + (line.len() - trimmed.len()))
+    })
+}
+
+fn leading_tab(text: &str, line_start: usize) -> Option<usize> {
+    let line = line_text(text, line_start);
+    let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+    line[..indent].find('\t').map(|i| line_start + i)
+}
+
+/// `<ul class="...">`, `<li>Ingress</li>`, `</ul>...`: a line that starts with an HTML tag.
+fn looks_like_html(line: &str) -> bool {
+    let t = line.trim_start();
+    let Some(rest) = t.strip_prefix('<') else {
+        return false;
+    };
+    let rest = rest.strip_prefix('/').unwrap_or(rest);
+    let name: String = rest
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    !name.is_empty()
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && rest[name.len()..].starts_with([' ', '>', '/'])
+        && t.contains('>')
 }
