@@ -166,6 +166,7 @@ struct DocState {
     expanded: usize,
     root: Option<Node>,
     reported_depth: bool,
+    reported_expansion: bool,
 }
 
 struct Builder<'t> {
@@ -201,7 +202,7 @@ impl Builder<'_> {
                 }
                 (None, None) => break,
             };
-            match next_separator_after(self.text, stop) {
+            match next_separator_from(self.text, stop, start) {
                 Some(next) => start = next,
                 None => break,
             }
@@ -420,6 +421,10 @@ impl Builder<'_> {
         };
         let (size, height) = (anchored.size, anchored.height);
         if self.doc.expanded + size > ALIAS_EXPANSION_LIMIT {
+            if std::mem::replace(&mut self.doc.reported_expansion, true) {
+                self.doc.failed = true;
+                return placeholder(span);
+            }
             self.fail(
                 Diagnostic::error(
                     "P101",
@@ -460,7 +465,20 @@ impl Builder<'_> {
             self.doc.skipping += 1;
             return;
         }
-        let start = self.span(ps.start, ps.end);
+        let mut start = self.span(ps.start, ps.end);
+        if !is_map && start.start == start.end {
+            // saphyr starts a list that is not indented under its key (`key:\n- a`) after
+            // the first `- `; move back so that the list starts at its first dash.
+            let before = &self.text[..start.start];
+            let spaces = before.len() - before.trim_end_matches(' ').len();
+            if before[..before.len() - spaces].ends_with('-')
+                && !self.text[start.start..].starts_with('-')
+            {
+                start.start -= spaces + 1;
+                start.end = start.start;
+                start.column = start.column.saturating_sub(to_u32(spaces + 1)).max(1);
+            }
+        }
         let (want, on) = if is_map {
             ("map", "a map")
         } else {
@@ -872,15 +890,18 @@ fn point_span(file: FileId, text: &str, byte: usize) -> Span {
     }
 }
 
-/// The start of the first `---` line after the line holding `byte`: where kubectl would
-/// start its next document.
-fn next_separator_after(text: &str, byte: usize) -> Option<usize> {
+/// The start of the first `---` line at or after the line holding `byte` (but after
+/// `chunk_start`, so that parsing always moves on): where kubectl would start its next
+/// document. The parser often notices an unclosed bracket only at that `---` line.
+fn next_separator_from(text: &str, byte: usize, chunk_start: usize) -> Option<usize> {
     let here = line_start_of(text, byte);
-    line_starts(text).filter(|&s| s > here).find(|&s| {
-        let line = line_text(text, s);
-        line.strip_prefix("---")
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
-    })
+    line_starts(text)
+        .filter(|&s| s >= here && s > chunk_start)
+        .find(|&s| {
+            let line = line_text(text, s);
+            line.strip_prefix("---")
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
+        })
 }
 
 /// A syntax error in the user's words, and the position that deserves the underline.
@@ -902,6 +923,11 @@ fn explain_syntax_error(text: &str, chunk_start: usize, at: usize, info: &str) -
         }
         message = "invalid YAML: this line is not `key: value` and not a list item".into();
         help = "every line inside a map needs `key: value`; check this line and its indentation"
+            .into();
+    } else if info.contains("illegal placement of ':'") {
+        message = "invalid YAML: unexpected `:` here".into();
+        help = "a `[` or `{` above may be missing its closing bracket; otherwise quote the \
+                value that contains `:`"
             .into();
     } else if info.contains("mapping values are not allowed") {
         message = "invalid YAML: unexpected `:` here".into();
@@ -952,7 +978,10 @@ fn explain_syntax_error(text: &str, chunk_start: usize, at: usize, info: &str) -
     if looks_like_html(line) {
         let start = line_start_of(text, at);
         at = start + (line.len() - line.trim_start().len());
-        let shown: String = line.trim().chars().take(40).collect();
+        // The opening tag is enough to recognise the problem.
+        let tag = line.trim();
+        let tag = tag.find('>').map_or(tag, |i| &tag[..=i]);
+        let shown: String = tag.chars().take(80).collect();
         message = format!("invalid YAML: `{shown}` is HTML markup, not YAML");
         help = "this manifest looks copied from a web page that turned its lists into HTML \
                 (`<ul>`/`<li>`); copy it from the page source or rewrite the list items as \
