@@ -111,10 +111,13 @@ fn load_bytes(loaded: &mut Loaded, name: &str, bytes: Vec<u8>) {
         Ok(text) => load_one_text(loaded, name, text),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
+            let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
             loaded.io_errors.push(
                 Diagnostic::error(
                     "P100",
-                    format!("cannot read `{name}`: not valid UTF-8 (invalid byte at offset {at})"),
+                    format!(
+                        "cannot read `{name}`: not valid UTF-8 at line {line} (byte offset {at})"
+                    ),
                 )
                 .with_help("save the file as UTF-8"),
             );
