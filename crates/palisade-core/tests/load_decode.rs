@@ -247,7 +247,9 @@ fn kubectl_get_json_output_is_read() {
 
 #[test]
 fn p103_documents_that_are_not_objects() {
-    let cases: &[(&str, &str, (u32, u32), Option<&str>, &str)] = &[
+    // (label, text, (line, column), field, message)
+    type Case<'a> = (&'a str, &'a str, (u32, u32), Option<&'a str>, &'a str);
+    let cases: &[Case] = &[
         (
             "a list document",
             "- a\n- b\n",
@@ -388,8 +390,9 @@ fn p105_wrong_shapes_and_types() {
             "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: x\nspec:\n  podSelector: {{}}\n{spec}"
         )
     };
-    // (label, text, line, column, field, message, help)
-    let cases: Vec<(&str, String, (u32, u32), &str, &str, &str)> = vec![
+    // (label, text, (line, column), field, message, help)
+    type Case<'a> = (&'a str, String, (u32, u32), &'a str, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "to: {} from a blog post",
             np("  egress:\n  - to: {}\n    ports: [{port: 53, protocol: UDP}]\n"),

@@ -285,6 +285,12 @@ impl Builder<'_> {
         let c = self.chunk;
         let s = self.pos.byte(c.start_char + start.index());
         let e = self.pos.byte(c.start_char + end.index()).max(s);
+        if s >= c.end_byte {
+            // At the end of the input saphyr counts a line break that may not be there.
+            let mut span = self.point(s);
+            span.end = e;
+            return span;
+        }
         Span {
             file: self.file,
             start: s,
