@@ -18,6 +18,7 @@ pub mod inputs;
 mod json;
 pub mod scalar;
 mod schema;
+mod syntax;
 pub mod tree;
 pub mod yaml;
 

@@ -21,6 +21,7 @@ use rustc_hash::FxHashMap;
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span as ParserSpan, Tag};
 
 use super::scalar::{self, CoreScalarTag};
+use super::syntax::{self, Lines, find_forbidden_char, to_u32};
 use super::tree::{Key, Node, Value};
 use crate::diag::Diagnostic;
 use crate::path::FieldPath;
@@ -43,6 +44,7 @@ pub fn parse_documents(file: FileId, text: &str) -> (Vec<Node>, Vec<Diagnostic>)
         file,
         text,
         pos: Positions::new(text),
+        lines: Lines::new(text),
         docs: Vec::new(),
         diags: Vec::new(),
         doc: DocState::default(),
@@ -173,6 +175,7 @@ struct Builder<'t> {
     file: FileId,
     text: &'t str,
     pos: Positions,
+    lines: Lines<'t>,
     docs: Vec<Node>,
     diags: Vec<Diagnostic>,
     doc: DocState,
@@ -190,7 +193,7 @@ impl Builder<'_> {
                 end_byte: end,
                 start_char: self.pos.char_index(start),
                 end_char: self.pos.char_index(end),
-                line_offset: line_of(self.text, start) - 1,
+                line_offset: self.lines.line_of(start) - 1,
                 poisoned: poison.is_some(),
             };
             let syntax_error = self.parse_chunk();
@@ -202,7 +205,7 @@ impl Builder<'_> {
                 }
                 (None, None) => break,
             };
-            match next_separator_from(self.text, stop, start) {
+            match self.lines.next_separator_from(stop, start) {
                 Some(next) => start = next,
                 None => break,
             }
@@ -227,7 +230,7 @@ impl Builder<'_> {
                     // A chunk cut short at a forbidden character ends in an error that only
                     // echoes it; the forbidden character is reported instead.
                     if chunk.poisoned
-                        && line_of(self.text, at) >= line_of(self.text, chunk.end_byte)
+                        && self.lines.line_of(at) >= self.lines.line_of(chunk.end_byte)
                     {
                         return None;
                     }
@@ -302,7 +305,7 @@ impl Builder<'_> {
 
     /// A span of the character at `byte` (empty at the end of a line or of the text).
     fn point(&self, byte: usize) -> Span {
-        point_span(self.file, self.text, byte)
+        self.lines.point(self.file, byte)
     }
 
     // ---- scalars and aliases ----------------------------------------------------------
@@ -745,7 +748,7 @@ impl Builder<'_> {
     }
 
     fn report_syntax_error(&mut self, at: usize, info: &str) {
-        let explained = explain_syntax_error(self.text, self.chunk.start_byte, at, info);
+        let explained = syntax::explain(&self.lines, self.chunk.start_byte, at, info);
         let diag = Diagnostic::error("P101", explained.message)
             .with_span(Some(self.point(explained.at)))
             .with_label(format!("parser: {info}"))
@@ -819,217 +822,4 @@ fn core_scalar_tag(name: &str) -> Option<CoreScalarTag> {
         "null" => CoreScalarTag::Null,
         _ => return None,
     })
-}
-
-fn to_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-// ---- text helpers shared by the error paths --------------------------------------------
-
-/// Characters go-yaml refuses anywhere in a file (its reader's printable check, YAML 1.1
-/// section 5.1).
-fn is_yaml_printable(c: char) -> bool {
-    matches!(c,
-        '\t' | '\n' | '\r' | '\u{20}'..='\u{7E}' | '\u{85}' | '\u{A0}'..='\u{D7FF}'
-        | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
-}
-
-fn find_forbidden_char(text: &str, from: usize) -> Option<(usize, char)> {
-    text.get(from..)?
-        .char_indices()
-        .find(|&(_, c)| !is_yaml_printable(c))
-        .map(|(i, c)| (from + i, c))
-}
-
-/// Line breaks as saphyr counts them: `\n`, `\r\n` and a lone `\r`.
-fn line_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
-    let bytes = text.as_bytes();
-    std::iter::once(0).chain(bytes.iter().enumerate().filter_map(move |(i, &b)| match b {
-        b'\n' => Some(i + 1),
-        b'\r' if bytes.get(i + 1) != Some(&b'\n') => Some(i + 1),
-        _ => None,
-    }))
-}
-
-/// 1-based line of `byte`.
-fn line_of(text: &str, byte: usize) -> usize {
-    line_starts(text).take_while(|&s| s <= byte).count()
-}
-
-fn line_start_of(text: &str, byte: usize) -> usize {
-    line_starts(text)
-        .take_while(|&s| s <= byte)
-        .last()
-        .unwrap_or(0)
-}
-
-fn line_text(text: &str, start: usize) -> &str {
-    let rest = text.get(start..).unwrap_or("");
-    let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
-    &rest[..end]
-}
-
-fn point_span(file: FileId, text: &str, byte: usize) -> Span {
-    let mut byte = byte.min(text.len());
-    while !text.is_char_boundary(byte) {
-        byte -= 1;
-    }
-    let start = line_start_of(text, byte);
-    // saphyr does not count a byte-order mark as a column.
-    let col_from = if start == 0 && text.starts_with('\u{feff}') {
-        3.min(byte)
-    } else {
-        start
-    };
-    let column = text[col_from..byte].chars().count() + 1;
-    let end = match text[byte..].chars().next() {
-        Some(c) if c != '\n' && c != '\r' => byte + c.len_utf8(),
-        _ => byte,
-    };
-    Span {
-        file,
-        start: byte,
-        end,
-        line: to_u32(line_of(text, byte)),
-        column: to_u32(column),
-    }
-}
-
-/// The start of the first `---` line at or after the line holding `byte` (but after
-/// `chunk_start`, so that parsing always moves on): where kubectl would start its next
-/// document. The parser often notices an unclosed bracket only at that `---` line.
-fn next_separator_from(text: &str, byte: usize, chunk_start: usize) -> Option<usize> {
-    let here = line_start_of(text, byte);
-    line_starts(text)
-        .filter(|&s| s >= here && s > chunk_start)
-        .find(|&s| {
-            let line = line_text(text, s);
-            line.strip_prefix("---")
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
-        })
-}
-
-/// A syntax error in the user's words, and the position that deserves the underline.
-struct Explained {
-    at: usize,
-    message: String,
-    help: String,
-}
-
-fn explain_syntax_error(text: &str, chunk_start: usize, at: usize, info: &str) -> Explained {
-    let mut at = at;
-    let mut message = format!("invalid YAML: {info}");
-    let mut help = "fix the YAML syntax here; kubectl would reject this document too".to_string();
-
-    if info.contains("simple key expect") {
-        // saphyr notices a key without `:` only on the next line: point at the key's line.
-        if let Some(line) = previous_content_line(text, chunk_start, at) {
-            at = line;
-        }
-        message = "invalid YAML: this line is not `key: value` and not a list item".into();
-        help = "every line inside a map needs `key: value`; check this line and its indentation"
-            .into();
-    } else if info.contains("illegal placement of ':'") {
-        message = "invalid YAML: unexpected `:` here".into();
-        help = "a `[` or `{` above may be missing its closing bracket; otherwise quote the \
-                value that contains `:`"
-            .into();
-    } else if info.contains("mapping values are not allowed") {
-        message = "invalid YAML: unexpected `:` here".into();
-        help = "if the value contains `: `, quote it; otherwise check the indentation: a nested \
-                map goes on the lines below its key, indented"
-            .into();
-    } else if info.contains("did not find expected key") {
-        message = "invalid YAML: this line does not fit the map above it".into();
-        help = "keys of one map must start in the same column; check the indentation".into();
-    } else if info.contains("expected '-' indicator") || info.contains("block sequence entries") {
-        message = "invalid YAML: this line does not fit the list above it".into();
-        help = "items of one list start with `- ` in the same column; check the indentation".into();
-    } else if info.contains("quoted scalar") {
-        message = "invalid YAML: a quoted string is not closed".into();
-        help = "add the closing quote".into();
-    } else if info.contains("',' or '}'") || info.contains("flow mapping") {
-        message = "invalid YAML: a `{ ... }` map is not closed properly".into();
-        help = "separate entries with `,` and close the map with `}`".into();
-    } else if info.contains("',' or ']'") || info.contains("flow sequence") {
-        message = "invalid YAML: a `[ ... ]` list is not closed properly".into();
-        help = "separate items with `,` and close the list with `]`".into();
-    } else if info.contains("unknown anchor") {
-        message =
-            "invalid YAML: this alias refers to an anchor that is not defined before it".into();
-        help = "define `&name` on a value before using `*name`".into();
-    }
-
-    // Tabs: saphyr may report them on the line before; find the tab that indents a line.
-    if info.contains("tab") || leading_tab(text, line_start_of(text, at)).is_some() {
-        let mut line = line_start_of(text, at);
-        for _ in 0..3 {
-            if let Some(tab) = leading_tab(text, line) {
-                at = tab;
-                message = "invalid YAML: a tab is used for indentation".into();
-                help = "YAML indentation must use spaces; replace the tab characters with spaces"
-                    .into();
-                break;
-            }
-            match line_starts(text).find(|&s| s > line) {
-                Some(next) => line = next,
-                None => break,
-            }
-        }
-    }
-
-    // Text pasted from a web page: list items turned into HTML tags.
-    let line = line_text(text, line_start_of(text, at));
-    if looks_like_html(line) {
-        let start = line_start_of(text, at);
-        at = start + (line.len() - line.trim_start().len());
-        // The opening tag is enough to recognise the problem.
-        let tag = line.trim();
-        let tag = tag.find('>').map_or(tag, |i| &tag[..=i]);
-        let shown: String = tag.chars().take(80).collect();
-        message = format!("invalid YAML: `{shown}` is HTML markup, not YAML");
-        help = "this manifest looks copied from a web page that turned its lists into HTML \
-                (`<ul>`/`<li>`); copy it from the page source or rewrite the list items as \
-                `- item` lines with the original indentation"
-            .into();
-    }
-    Explained { at, message, help }
-}
-
-/// The first non-blank character of the last line before `at`'s line that has content
-/// other than a comment (within the current chunk).
-fn previous_content_line(text: &str, chunk_start: usize, at: usize) -> Option<usize> {
-    let here = line_start_of(text, at);
-    let starts: Vec<usize> = line_starts(text)
-        .filter(|&s| s >= chunk_start && s < here)
-        .collect();
-    starts.into_iter().rev().find_map(|s| {
-        let line = line_text(text, s);
-        let trimmed = line.trim_start();
-        (!trimmed.is_empty() && !trimmed.starts_with('#')).then(|| s + (line.len() - trimmed.len()))
-    })
-}
-
-fn leading_tab(text: &str, line_start: usize) -> Option<usize> {
-    let line = line_text(text, line_start);
-    let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
-    line[..indent].find('\t').map(|i| line_start + i)
-}
-
-/// `<ul class="...">`, `<li>Ingress</li>`, `</ul>...`: a line that starts with an HTML tag.
-fn looks_like_html(line: &str) -> bool {
-    let t = line.trim_start();
-    let Some(rest) = t.strip_prefix('<') else {
-        return false;
-    };
-    let rest = rest.strip_prefix('/').unwrap_or(rest);
-    let name: String = rest
-        .chars()
-        .take_while(char::is_ascii_alphanumeric)
-        .collect();
-    !name.is_empty()
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && rest[name.len()..].starts_with([' ', '>', '/'])
-        && t.contains('>')
 }
