@@ -590,3 +590,17 @@ fn p106_retired_and_wrong_api_versions() {
         Some(&1)
     );
 }
+
+#[test]
+fn diagnostics_of_a_file_come_in_file_order() {
+    // The unknown field (found while decoding) is before the syntax error (found while
+    // parsing) in the file, and is reported first.
+    let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\nbogus: 1\n---\nkey: [\n";
+    let loaded = load_text("t.yaml", text);
+    let codes: Vec<(&str, u32)> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.span.unwrap().line))
+        .collect();
+    assert_eq!(codes, [("P104", 4), ("P101", 7)]);
+}

@@ -177,8 +177,8 @@ impl Decoder<'_> {
         let inherited_api = inherited.as_ref().map(|(a, _)| a.clone());
         let kind_given = kind.is_some();
         let api_given = api_version.is_some();
-        let (kind, kind_span) = match kind.or(inherited_kind.map(|k| (k, first_key))) {
-            Some(k) => k,
+        let kind = match kind.or(inherited_kind.map(|k| (k, first_key))) {
+            Some((k, _)) => k,
             None => {
                 self.missing_type(node, first_key, &base, !api_given);
                 return;
@@ -209,7 +209,6 @@ impl Decoder<'_> {
             }
             return;
         }
-        let _ = kind_span;
         let inject = (!kind_given || !api_given).then(|| (api_version.clone(), kind.clone()));
         let ctx = ObjectCtx {
             doc: self.doc,

@@ -5,6 +5,10 @@
 //! skipping hidden entries and not following symlinked directories (which could loop). A file
 //! named explicitly is read whatever its name. Names are shown as the user gave them, joined
 //! with the path inside the directory, never canonicalised.
+//!
+//! What cannot be read at all (missing, unreadable, not UTF-8) goes to `Loaded::io_errors`
+//! (P100). A directory holding no manifest is only a warning (P100 in `Loaded::diagnostics`):
+//! the run can go on with the other inputs.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -32,13 +36,16 @@ pub fn load(inputs: &[Input]) -> Loaded {
 }
 
 /// Parses and decodes one text, adding it to `loaded.sources` under `name`.
+/// The file's diagnostics come out in file order, whichever stage found them.
 pub fn load_one_text(loaded: &mut Loaded, name: &str, text: String) {
     let file = loaded.sources.add(name, text);
     let (documents, diagnostics) = yaml::parse_documents(file, &loaded.sources.get(file).text);
+    let first = loaded.diagnostics.len();
     loaded.diagnostics.extend(diagnostics);
     for doc in documents {
         decode::decode_document(loaded, file, doc);
     }
+    loaded.diagnostics[first..].sort_by_key(|d| d.span.map_or(usize::MAX, |s| s.start));
 }
 
 fn load_path(loaded: &mut Loaded, path: &Path) {

@@ -15,8 +15,6 @@
 //! saphyr reports positions in characters; [`Span`]s hold byte offsets, so every marker is
 //! converted through [`Positions`].
 
-use std::collections::hash_map::Entry;
-
 use rustc_hash::FxHashMap;
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span as ParserSpan, Tag};
 
@@ -137,10 +135,42 @@ enum Pending {
 
 struct MapFrame {
     entries: Vec<(Key, Node)>,
-    seen: FxHashMap<String, Span>,
+    /// Key name -> line, built once the map is large enough for a scan to cost more.
+    index: Option<FxHashMap<String, u32>>,
     pending: Pending,
     merges: Vec<Node>,
     merge_seen: Option<Span>,
+}
+
+impl MapFrame {
+    /// Small maps are scanned; from this size on, keys are hashed.
+    const INDEX_FROM: usize = 16;
+
+    /// The line of the entry named `name`, if there is one.
+    fn line_of(&self, name: &str) -> Option<u32> {
+        match &self.index {
+            Some(index) => index.get(name).copied(),
+            None => self
+                .entries
+                .iter()
+                .find(|(k, _)| k.name == name)
+                .map(|(k, _)| k.span.line),
+        }
+    }
+
+    fn push(&mut self, key: Key, value: Node) {
+        if self.index.is_none() && self.entries.len() + 1 >= Self::INDEX_FROM {
+            let index = self
+                .entries
+                .iter()
+                .map(|(k, _)| (k.name.clone(), k.span.line));
+            self.index = Some(index.collect());
+        }
+        if let Some(index) = &mut self.index {
+            index.insert(key.name.clone(), key.span.line);
+        }
+        self.entries.push((key, value));
+    }
 }
 
 enum FrameKind {
@@ -502,7 +532,7 @@ impl Builder<'_> {
         let kind = if is_map {
             FrameKind::Map(MapFrame {
                 entries: Vec::new(),
-                seen: FxHashMap::default(),
+                index: None,
                 pending: Pending::None,
                 merges: Vec::new(),
                 merge_seen: None,
@@ -624,7 +654,6 @@ impl Builder<'_> {
     }
 
     fn insert_entry(&mut self, key: Key, value: Node) {
-        let path = self.current_path();
         let Some(Frame {
             kind: FrameKind::Map(map),
             ..
@@ -632,16 +661,12 @@ impl Builder<'_> {
         else {
             return;
         };
-        match map.seen.entry(key.name.clone()) {
-            Entry::Occupied(first) => {
-                let first_line = first.get().line;
-                let diag = duplicate_key(&key, first_line, &path);
+        match map.line_of(&key.name) {
+            Some(first_line) => {
+                let diag = duplicate_key(&key, first_line, &self.current_path());
                 self.fail(diag);
             }
-            Entry::Vacant(slot) => {
-                slot.insert(key.span);
-                map.entries.push((key, value));
-            }
+            None => map.push(key, value),
         }
     }
 
@@ -771,14 +796,15 @@ fn duplicate_key(key: &Key, first_line: u32, path: &FieldPath) -> Diagnostic {
 
 /// YAML merge keys: explicit keys win over merged ones and, in a list of maps, earlier maps
 /// win over later ones (<https://yaml.org/type/merge.html>; go-yaml v2's `merge()` walks the
-/// list backwards so that earlier maps take precedence).
+/// list backwards so that earlier maps take precedence). go-yaml v2 applies `<<` where it
+/// stands, so an explicit key written *before* `<<` loses there; this follows the spec (and
+/// go-yaml v3) instead, the reading a user expects.
 fn apply_merges(mut map: MapFrame) -> Vec<(Key, Node)> {
     for source in std::mem::take(&mut map.merges) {
         if let Value::Map(entries) = source.value {
             for (key, value) in entries {
-                if !map.seen.contains_key(&key.name) {
-                    map.seen.insert(key.name.clone(), key.span);
-                    map.entries.push((key, value));
+                if map.line_of(&key.name).is_none() {
+                    map.push(key, value);
                 }
             }
         }
