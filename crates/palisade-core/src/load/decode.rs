@@ -11,6 +11,10 @@
 //!             └─ anything else ─────────────────────────────> Loaded::skipped[kind] += 1
 //! ```
 //!
+//! A known kind name in a group Kubernetes never used for it (Calico's
+//! `crd.projectcalico.org/v1` NetworkPolicy) is a different resource: it is skipped and counted
+//! as `NetworkPolicy (crd.projectcalico.org/v1)` so that the summary does not mislead.
+//!
 //! An object whose only problems are unknown fields is still returned (the errors stay in the
 //! diagnostics), so validation can report everything else that is wrong with it in the same
 //! run. Workloads are decoded in full, strictly, and then reduced to their pod template.
