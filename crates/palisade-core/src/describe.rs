@@ -1,6 +1,6 @@
 //! Policies and pod isolation in plain words. (stub: to be implemented)
 
-use crate::model::{Cluster, Pod, Policy};
+use crate::model::{Cluster, Policy, Pod};
 
 /// What `policy` does, in sentences a careful colleague would write.
 pub fn policy(cluster: &Cluster, policy: &Policy) -> String {

@@ -52,9 +52,7 @@ pub struct Namespace {
 pub enum PodOrigin {
     Pod,
     /// e.g. `Deployment`; the pod stands for every replica of the workload.
-    Template {
-        kind: String,
-    },
+    Template { kind: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
