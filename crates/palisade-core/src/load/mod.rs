@@ -16,7 +16,7 @@ pub mod decode;
 mod explain;
 pub mod inputs;
 mod json;
-pub mod scalar;
+mod scalar;
 mod schema;
 mod syntax;
 pub mod tree;
