@@ -49,7 +49,12 @@ fn answers(text: &str) -> String {
     let mut out = String::new();
     for i in 0..names.len() {
         for j in 0..names.len() {
-            out.push_str(&format!("{} => {}: {}\n", names[i], names[j], reach.ports(i, j)));
+            out.push_str(&format!(
+                "{} => {}: {}\n",
+                names[i],
+                names[j],
+                reach.ports(i, j)
+            ));
         }
     }
     for policy in &analysis.cluster.policies {
