@@ -255,7 +255,10 @@ pub(crate) fn remove_namespaces(names: &[String]) -> Result<Vec<i32>> {
     }
     let deadline = Instant::now() + Duration::from_secs(1);
     while !pids.is_empty() && Instant::now() < deadline {
-        if pids.iter().all(|&p| !alive(p) || !pids_in(names).contains(&p)) {
+        if pids
+            .iter()
+            .all(|&p| !alive(p) || !pids_in(names).contains(&p))
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -277,7 +280,10 @@ pub(crate) fn remove_namespaces(names: &[String]) -> Result<Vec<i32>> {
             "removing namespaces",
             format!(
                 "still present: {}",
-                left.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+                left.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
             ),
         ))
     }

@@ -210,35 +210,39 @@ pub fn plan(cluster: &Cluster, config: &LabConfig) -> Result<Plan> {
     })
 }
 
-/// IPv6 when anything in the cluster or the externals is IPv6; IPv4 unless only IPv6 occurs.
+/// IPv6 when anything in the cluster or the externals is IPv6. IPv4 too, unless the addresses
+/// given (pod IPs, externals) are all IPv6: an IPv6 ipBlock alone does not make a cluster
+/// IPv6-only, it makes allocated pods dual stack.
 fn families(cluster: &Cluster, externals: &[IpAddr]) -> Families {
-    let mut seen_v4 = false;
-    let mut seen_v6 = false;
-    let mut note = |v6: bool| {
-        if v6 {
-            seen_v6 = true;
-        } else {
-            seen_v4 = true;
-        }
-    };
-    for ip in cluster.pods.iter().flat_map(|p| &p.ips).chain(externals) {
-        note(ip.is_ipv6());
-    }
-    for policy in &cluster.policies {
-        let rules = policy.ingress.iter().chain(&policy.egress).flatten();
-        for rule in rules {
-            if let Peers::OneOf(items) = &rule.peers {
-                for item in items {
-                    if let Peer::IpBlock { cidr, .. } = item {
-                        note(matches!(cidr, IpNet::V6(_)));
-                    }
+    let addresses: Vec<&IpAddr> = cluster
+        .pods
+        .iter()
+        .flat_map(|p| &p.ips)
+        .chain(externals)
+        .collect();
+    let v4_address = addresses.iter().any(|ip| ip.is_ipv4());
+    let v6_address = addresses.iter().any(|ip| ip.is_ipv6());
+    let v6_block = cluster
+        .policies
+        .iter()
+        .flat_map(|policy| policy.ingress.iter().chain(&policy.egress).flatten())
+        .filter_map(|rule| match &rule.peers {
+            Peers::OneOf(items) => Some(items),
+            Peers::Any => None,
+        })
+        .flatten()
+        .any(|item| {
+            matches!(
+                item,
+                Peer::IpBlock {
+                    cidr: IpNet::V6(_),
+                    ..
                 }
-            }
-        }
-    }
+            )
+        });
     Families {
-        v4: seen_v4 || !seen_v6,
-        v6: seen_v6,
+        v4: v4_address || !v6_address,
+        v6: v6_address || v6_block,
     }
 }
 
@@ -330,16 +334,7 @@ fn node_range(index: usize, v6: bool, node: bool) -> Box<dyn Iterator<Item = IpA
     };
     if v6 {
         Box::new((first..=0xfffe).map(move |host| {
-            IpAddr::V6(Ipv6Addr::new(
-                0xfd00,
-                base6,
-                u16::from(n),
-                0,
-                0,
-                0,
-                0,
-                host,
-            ))
+            IpAddr::V6(Ipv6Addr::new(0xfd00, base6, u16::from(n), 0, 0, 0, 0, host))
         }))
     } else {
         Box::new(
@@ -371,7 +366,10 @@ fn check_unique(endpoints: &[EndpointPlan], nodes: &[NodePlan]) -> Result<()> {
                     n.name
                 )));
             }
-            owner.insert(*ip, (format!("node:{}", n.name), format!("node {}", n.name)));
+            owner.insert(
+                *ip,
+                (format!("node:{}", n.name), format!("node {}", n.name)),
+            );
         }
     }
     for e in endpoints {

@@ -76,9 +76,9 @@ fn classify(e: &io::Error, settings: Settings) -> Outcome {
             "{e}: the destination has a listener on this port, so something refused it"
         )),
         // ICMP unreachable / administratively prohibited from a reject rule, or a local drop.
-        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable | ErrorKind::PermissionDenied => {
-            Outcome::Blocked(BlockReason::Rejected(e.to_string()))
-        }
+        ErrorKind::HostUnreachable
+        | ErrorKind::NetworkUnreachable
+        | ErrorKind::PermissionDenied => Outcome::Blocked(BlockReason::Rejected(e.to_string())),
         _ => Outcome::Error(e.to_string()),
     }
 }
@@ -116,7 +116,9 @@ fn udp(job: &Job, settings: Settings) -> Outcome {
                 return Ok(Outcome::Blocked(BlockReason::TimedOut));
             }
             socket.send(payload.as_bytes())?;
-            socket.set_read_timeout(Some(slice.min(deadline - now).max(Duration::from_millis(1))))?;
+            socket.set_read_timeout(Some(
+                slice.min(deadline - now).max(Duration::from_millis(1)),
+            ))?;
             match socket.recv(&mut buf) {
                 Ok(n) if buf.get(..n) == Some(payload.as_bytes()) => return Ok(Outcome::Allowed),
                 Ok(_) => {}

@@ -273,15 +273,19 @@ impl LabReport {
     pub fn render_table(&self) -> String {
         let mut out = String::new();
         let width = self.endpoints.iter().map(String::len).max().unwrap_or(1);
-        for ext in self.placements.iter().filter(|p| {
-            matches!(p.placement, crate::plan::Placement::External { .. })
-        }) {
+        for ext in self
+            .placements
+            .iter()
+            .filter(|p| matches!(p.placement, crate::plan::Placement::External { .. }))
+        {
             let _ = writeln!(out, "external {}", ext.name);
         }
         for table in &self.tables {
             let _ = write!(out, "probe {}", probe_name(table.probe));
             if table.verified_by == VerifiedBy::RawPackets {
-                out.push_str("  # verified by raw packets: SCTP INIT seen or not seen at the destination");
+                out.push_str(
+                    "  # verified by raw packets: SCTP INIT seen or not seen at the destination",
+                );
             }
             out.push('\n');
             let mut header = format!("{:width$}", "-");
@@ -344,6 +348,8 @@ impl LabReport {
 
     /// Whether any table was verified by raw SCTP packets.
     pub fn has_sctp(&self) -> bool {
-        self.tables.iter().any(|t| t.probe.protocol == Protocol::Sctp)
+        self.tables
+            .iter()
+            .any(|t| t.probe.protocol == Protocol::Sctp)
     }
 }

@@ -23,6 +23,7 @@ use crate::cleanup;
 use crate::config::LabConfig;
 use crate::enforcer::{Enforcer, NodeHandle, RunningEnforcer};
 use crate::error::{LabError, Result};
+use crate::manifests;
 use crate::names::{self, RunNames};
 use crate::netns;
 use crate::plan::{self, Placement, Plan};
@@ -32,7 +33,6 @@ use crate::report::{
 };
 use crate::servers::{ServeSpec, Servers};
 use crate::topology::Topology;
-use crate::manifests;
 
 /// Fails with [`LabError::Precondition`] unless the lab can run here: root, `ip`, `nft`.
 pub fn check_preconditions() -> Result<()> {

@@ -93,7 +93,9 @@ impl Topology {
             .enumerate()
             .map(|(i, e)| match e.placement {
                 Placement::Pod { .. } => names.pod(i),
-                Placement::HostNetwork { node } => node_netns.get(node).cloned().unwrap_or_default(),
+                Placement::HostNetwork { node } => {
+                    node_netns.get(node).cloned().unwrap_or_default()
+                }
                 Placement::External { index } => names.external(index),
             })
             .collect();
@@ -255,9 +257,7 @@ impl Topology {
                 Ok(())
             })
             .join()
-            .unwrap_or_else(|_| {
-                Err(crate::error::LabError::setup("sysctl thread", "panicked"))
-            })
+            .unwrap_or_else(|_| Err(crate::error::LabError::setup("sysctl thread", "panicked")))
         })
     }
 

@@ -82,10 +82,7 @@ fn no_enforcer_lets_every_pair_through() {
     let config = config(&["tcp/80", "udp/53", "sctp/9"], &["192.0.2.10"]);
     let report = run(&cluster, &config, &NoEnforcer).expect("lab run");
     eprintln!("{}", report.render_table());
-    assert_eq!(
-        report.endpoints,
-        ["x/a", "x/b", "y/a", "y/b", "192.0.2.10"]
-    );
+    assert_eq!(report.endpoints, ["x/a", "x/b", "y/a", "y/b", "192.0.2.10"]);
     // Round robin in cluster order puts x/a and y/a on node-1, the b pods on node-2.
     let nodes: Vec<_> = report
         .cluster
@@ -169,14 +166,22 @@ fn nft_drop_rules_block_exactly_the_named_pairs() {
     expect("tcp/443", &|_, _| false);
     // No policies: the prediction is all-allowed, so the disagreements are exactly the drops.
     let n = report.endpoints.len();
-    assert_eq!(report.disagreements.len(), 3 * (n - 1), "{:#?}", report.disagreements);
+    assert_eq!(
+        report.disagreements.len(),
+        3 * (n - 1),
+        "{:#?}",
+        report.disagreements
+    );
     assert!(report.disagreements.iter().all(|d| d.predicted));
     let tcp_blocked = report
         .disagreements
         .iter()
         .find(|d| d.probe == probe("tcp/80"))
         .expect("a tcp disagreement");
-    assert_eq!(tcp_blocked.observed, Outcome::Blocked(BlockReason::TimedOut));
+    assert_eq!(
+        tcp_blocked.observed,
+        Outcome::Blocked(BlockReason::TimedOut)
+    );
     assert!(report.problems.is_empty(), "{:#?}", report.problems);
     assert!(!report.passed());
     assert_eq!(leftovers(&report.run_prefix), Vec::<String>::new());
@@ -217,8 +222,17 @@ fn dual_stack_and_host_network_endpoints_are_probed_per_family() {
         }
     }
     assert_eq!(report.problems.len(), 4, "{:#?}", report.problems);
-    assert!(report.problems.iter().all(|p| matches!(p.outcome, Outcome::NotTestable(_))));
-    assert!(report.disagreements.is_empty(), "{:#?}", report.disagreements);
+    assert!(
+        report
+            .problems
+            .iter()
+            .all(|p| matches!(p.outcome, Outcome::NotTestable(_)))
+    );
+    assert!(
+        report.disagreements.is_empty(),
+        "{:#?}",
+        report.disagreements
+    );
     assert!(!report.passed(), "untestable pairs never count as passed");
     assert_eq!(leftovers(&report.run_prefix), Vec::<String>::new());
 }
