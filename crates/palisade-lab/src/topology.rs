@@ -15,14 +15,18 @@
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::cleanup;
-use crate::error::Result;
+use crate::error::{LabError, Result};
 use crate::names::RunNames;
 use crate::netns::{self, IpBatch};
 use crate::plan::{
     FABRIC_GATEWAY_V4, FABRIC_GATEWAY_V6, POD_GATEWAY_V4, POD_GATEWAY_V6, Placement, Plan,
 };
+
+const LINKS_UP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The namespaces of a run. Dropping it kills what runs inside them and deletes them.
 #[derive(Debug)]
@@ -227,7 +231,59 @@ impl Topology {
             batches.push(xb);
         }
         batches.push(fab);
-        netns::run_batches(&batches)
+        netns::run_batches(&batches)?;
+        self.wait_until_up()
+    }
+
+    /// Waits until every link of the run is operationally up. The kernel attaches a link's real
+    /// queueing discipline only when its link watcher runs (a workqueue, late under load);
+    /// until then packets are silently dropped, and a dropped first ARP reply would look
+    /// exactly like a blocked connection.
+    fn wait_until_up(&self) -> Result<()> {
+        let prefix = self.names.prefix();
+        let deadline = Instant::now() + LINKS_UP_TIMEOUT;
+        let mut pending: Vec<&String> = self.all.iter().collect();
+        loop {
+            let children: Vec<_> = pending
+                .iter()
+                .map(|ns| {
+                    Command::new("ip")
+                        .args(["-n", ns, "-o", "link", "show"])
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::null())
+                        .spawn()
+                })
+                .collect();
+            let mut still = Vec::new();
+            for (ns, child) in pending.iter().zip(children) {
+                let out = child
+                    .and_then(|c| c.wait_with_output())
+                    .map_err(|e| LabError::io("running `ip link show`", e))?;
+                let text = String::from_utf8_lossy(&out.stdout);
+                let down = text
+                    .lines()
+                    .filter(|l| l.contains(&prefix))
+                    .any(|l| !l.contains(" state UP "));
+                if down || !out.status.success() {
+                    still.push(*ns);
+                }
+            }
+            if still.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let names: Vec<&str> = still.iter().map(|s| s.as_str()).collect();
+                return Err(LabError::setup(
+                    "waiting for links to come up",
+                    format!(
+                        "still down after {LINKS_UP_TIMEOUT:?} in {}",
+                        names.join(" ")
+                    ),
+                ));
+            }
+            pending = still;
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Forwarding on in nodes and the fabric only; no duplicate address detection anywhere, so
@@ -257,7 +313,7 @@ impl Topology {
                 Ok(())
             })
             .join()
-            .unwrap_or_else(|_| Err(crate::error::LabError::setup("sysctl thread", "panicked")))
+            .unwrap_or_else(|_| Err(LabError::setup("sysctl thread", "panicked")))
         })
     }
 
