@@ -81,6 +81,7 @@ fn interrupted() -> Result<()> {
 /// The run's directory: owner pid (so `clean` leaves a live run alone) and the manifests.
 #[derive(Debug)]
 struct RunDir {
+    names: RunNames,
     path: PathBuf,
     manifests: PathBuf,
 }
@@ -93,9 +94,13 @@ impl RunDir {
         loop {
             let names = RunNames::fresh(&netns::list());
             let path = names.run_dir();
+            // Registered before anything exists, so a `clean` in this process never mistakes
+            // a run being set up for a leftover.
+            cleanup::register(&names);
             match std::fs::create_dir(&path) {
                 Ok(()) => {
                     let dir = RunDir {
+                        names: names.clone(),
                         manifests: path.join("manifests"),
                         path,
                     };
@@ -105,8 +110,14 @@ impl RunDir {
                         .map_err(|e| LabError::io("creating the manifests directory", e))?;
                     return Ok((names, dir));
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(LabError::io(format!("creating {}", path.display()), e)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    cleanup::unregister(&names);
+                    continue;
+                }
+                Err(e) => {
+                    cleanup::unregister(&names);
+                    return Err(LabError::io(format!("creating {}", path.display()), e));
+                }
             }
         }
     }
@@ -123,6 +134,7 @@ impl RunDir {
 impl Drop for RunDir {
     fn drop(&mut self) {
         let _ = self.remove();
+        cleanup::unregister(&self.names);
     }
 }
 
@@ -317,17 +329,6 @@ pub fn run_plan(plan: &Plan, config: &LabConfig, enforcer: &dyn Enforcer) -> Res
                     .map(family)
                     .filter(|f| dst.ips.iter().any(|ip| family(ip) == *f))
                     .collect();
-                if families.is_empty() {
-                    problems.push(Problem {
-                        probe,
-                        from: src.name.clone(),
-                        to: dst.name.clone(),
-                        family: None,
-                        outcome: Outcome::NotTestable(
-                            "the two endpoints share no IP family".to_string(),
-                        ),
-                    });
-                }
                 if probe.protocol == Protocol::Sctp
                     && let Some(why) = &servers.sctp_unavailable
                 {
@@ -339,6 +340,17 @@ pub fn run_plan(plan: &Plan, config: &LabConfig, enforcer: &dyn Enforcer) -> Res
                         outcome: Outcome::NotTestable(why.clone()),
                     });
                     continue;
+                }
+                if families.is_empty() {
+                    problems.push(Problem {
+                        probe,
+                        from: src.name.clone(),
+                        to: dst.name.clone(),
+                        family: None,
+                        outcome: Outcome::NotTestable(
+                            "the two endpoints share no IP family".to_string(),
+                        ),
+                    });
                 }
                 for f in families {
                     let pick = |ips: &[IpAddr]| ips.iter().copied().find(|ip| family(ip) == f);

@@ -1,5 +1,8 @@
 //! Shared helpers of the root-only lab tests.
 
+// Each test binary uses a different subset.
+#![allow(dead_code)]
+
 use std::net::IpAddr;
 use std::time::Duration;
 
