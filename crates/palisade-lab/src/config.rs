@@ -22,7 +22,7 @@ pub struct LabConfig {
     pub externals: Vec<IpAddr>,
     /// How long one probe may take before it counts as blocked. Default 1 s.
     pub timeout: Duration,
-    /// Probes in flight at once. Default 32.
+    /// Probes in flight at once. Default 64: a blocked probe just waits out its timeout.
     pub parallelism: usize,
     /// Treat a refused TCP connection (RST) or a UDP port-unreachable as blocked, for enforcers
     /// that reject instead of dropping. Default false: every probed port has a listener, so a
@@ -48,7 +48,7 @@ impl Default for LabConfig {
             ],
             externals: Vec::new(),
             timeout: Duration::from_secs(1),
-            parallelism: 32,
+            parallelism: 64,
             refused_is_blocked: false,
             settle: Duration::ZERO,
         }

@@ -17,7 +17,7 @@ use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use palisade_core::eval::Probe;
-use palisade_core::model::{Cluster, Protocol};
+use palisade_core::model::Cluster;
 use serde_json::json;
 
 use crate::plan::{EndpointPlan, NodePlan};
@@ -268,9 +268,9 @@ impl LabReport {
         })
     }
 
-    /// The observed tables in the `.`/`X` notation (`?` where nothing was observed), then
-    /// disagreements, problems and timings.
-    pub fn render_table(&self) -> String {
+    /// The observed tables in the notation of `expected.txt` (`external` lines, then `probe`
+    /// blocks), `?` where nothing was observed: without `?` the text parses as an expectation.
+    pub fn render_tables(&self) -> String {
         let mut out = String::new();
         let width = self.endpoints.iter().map(String::len).max().unwrap_or(1);
         for ext in self
@@ -309,6 +309,17 @@ impl LabReport {
             }
             out.push('\n');
         }
+        out
+    }
+
+    /// [`Self::render_tables`], then [`Self::render_findings`].
+    pub fn render_table(&self) -> String {
+        format!("{}{}", self.render_tables(), self.render_findings())
+    }
+
+    /// Disagreements with the prediction, unobserved attempts, and timings.
+    pub fn render_findings(&self) -> String {
+        let mut out = String::new();
         if self.disagreements.is_empty() {
             out.push_str("no disagreement with the prediction\n");
         } else {
@@ -344,12 +355,5 @@ impl LabReport {
             t.probes.as_millis(),
         );
         out
-    }
-
-    /// Whether any table was verified by raw SCTP packets.
-    pub fn has_sctp(&self) -> bool {
-        self.tables
-            .iter()
-            .any(|t| t.probe.protocol == Protocol::Sctp)
     }
 }

@@ -13,7 +13,6 @@
 //! routes each node's pods via that node. No bridges: bridged traffic skips the `inet` forward
 //! hook the agent enforces in. Nothing is ever created in, or routed to, the root namespace.
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -332,23 +331,6 @@ impl Topology {
         let result = cleanup::remove_namespaces(&self.all).map(|_| ());
         cleanup::unregister(&self.names);
         result
-    }
-
-    /// A short description for reports: how many namespaces and links.
-    pub fn summary(&self, plan: &Plan) -> String {
-        let pods = plan
-            .endpoints
-            .iter()
-            .filter(|e| matches!(e.placement, Placement::Pod { .. }))
-            .count();
-        let mut s = String::new();
-        let _ = write!(
-            s,
-            "{} namespaces, {} veth pairs",
-            self.all.len(),
-            plan.nodes.len() + pods + plan.externals.len()
-        );
-        s
     }
 }
 

@@ -13,10 +13,11 @@ use palisade_core::model::Cluster;
 use palisade_lab::report::{BlockReason, Outcome, VerifiedBy};
 use palisade_lab::topology::Topology;
 use palisade_lab::{
-    Enforcer, EnforcerError, LabReport, NftEnforcer, NoEnforcer, NodeHandle, RunningEnforcer,
-    names::RunNames, plan, run,
+    CommandEnforcer, Enforcer, EnforcerError, LabError, LabReport, NftEnforcer, NoEnforcer,
+    NodeHandle, RunningEnforcer, names::RunNames, plan, run,
 };
 use palisade_test_support::builders::mk_pod;
+use palisade_test_support::truth_table;
 
 use common::*;
 
@@ -95,6 +96,13 @@ fn no_enforcer_lets_every_pair_through() {
     assert!(report.passed(), "{}", report.render_table());
     let sctp = report.tables.iter().find(|t| t.probe == probe("sctp/9"));
     assert_eq!(sctp.map(|t| t.verified_by), Some(VerifiedBy::RawPackets));
+    // The rendered tables are an `expected.txt` of their own.
+    let parsed = truth_table::parse(&report.render_tables()).expect("rendered tables parse");
+    assert_eq!(parsed.externals, ["192.0.2.10"]);
+    for ((name, table), observed) in parsed.tables.iter().zip(&report.tables) {
+        assert_eq!(name, &palisade_lab::report::probe_name(observed.probe));
+        assert_eq!(table.cells, observed.allowed());
+    }
     let json = report.to_json();
     assert_eq!(json["endpoints"][4], "192.0.2.10");
     assert_eq!(json["probes"][1]["protocol"], "UDP");
@@ -285,4 +293,92 @@ fn a_panic_mid_run_still_removes_everything() {
             .join(id)
             .exists()
     );
+}
+
+/// Processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
+                .filter(|pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline"))
+                        .map(|c| String::from_utf8_lossy(&c).contains(marker))
+                        .unwrap_or(false)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn command_enforcer_runs_in_the_node_namespace_and_is_stopped() {
+    if !lab_available("command_enforcer_runs_in_the_node_namespace_and_is_stopped") {
+        return;
+    }
+    // A stand-in for `palisade agent`: loads rules into the namespace it runs in, says ready,
+    // then stays up. Blocking observed on node-1's pods proves it ran in node-1's namespace.
+    let marker = "61.98765";
+    let cluster = four_pods(["10.1.0.10", "10.1.0.11", "10.2.0.10", "10.2.0.11"]);
+    let agent = CommandEnforcer::new(
+        "fake agent",
+        move |node: &NodeHandle| {
+            let rules = if node.name == "node-1" {
+                "table inet fake { chain f { type filter hook forward priority 0; ip daddr 10.1.0.10 tcp dport 80 drop; }; }"
+            } else {
+                ""
+            };
+            let mut cmd = node.command("sh");
+            cmd.args([
+                "-c",
+                &format!("test -f \"$1/cluster.json\" || exit 9; echo \"{rules}\" | nft -f - && echo agent ready && exec sleep {marker}"),
+                "sh",
+            ])
+            .arg(&node.manifests_dir);
+            cmd
+        },
+        "agent ready",
+    );
+    let report = run(&cluster, &config(&["tcp/80"], &[]), &agent).expect("lab run");
+    let blocked: Vec<(usize, usize)> = report.tables[0]
+        .allowed()
+        .iter()
+        .enumerate()
+        .flat_map(|(i, row)| {
+            row.iter()
+                .enumerate()
+                .filter(|(_, a)| !**a)
+                .map(move |(j, _)| (i, j))
+        })
+        .collect();
+    assert_eq!(
+        blocked,
+        vec![(1, 0), (2, 0), (3, 0)],
+        "{}",
+        report.render_table()
+    );
+    assert_eq!(
+        processes_with(marker),
+        Vec::<u32>::new(),
+        "the agents were stopped"
+    );
+
+    // An agent that dies before it is ready fails the run with its own words.
+    let broken = CommandEnforcer::new(
+        "broken agent",
+        |node: &NodeHandle| {
+            let mut cmd = node.command("sh");
+            cmd.args(["-c", "echo cannot parse manifests >&2; exit 3"]);
+            cmd
+        },
+        "agent ready",
+    );
+    match run(&cluster, &config(&["tcp/80"], &[]), &broken) {
+        Err(LabError::Enforcer { node, message }) => {
+            assert!(node.starts_with("node-"), "{node}");
+            assert!(message.contains("exited before it was ready"), "{message}");
+            assert!(message.contains("cannot parse manifests"), "{message}");
+        }
+        other => panic!("expected an enforcer error, got {other:?}"),
+    }
 }
