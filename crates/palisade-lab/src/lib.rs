@@ -11,6 +11,10 @@
 //!        └────────> LabReport: observed tables, predicted tables, disagreements    (report)
 //! ```
 //!
+//! Enforcers: [`NoEnforcer`], [`NftEnforcer`] (fixed rulesets, for tests) and [`CommandEnforcer`]
+//! (a process per node inside its namespace, e.g. `palisade agent --node N --manifests DIR`,
+//! ready when it prints a marker line).
+//!
 //! Every namespace and link is named `pl-<run id>-...`; guards remove them on every exit path,
 //! [`install_signal_cleanup`] covers Ctrl-C, and [`clean`] removes what a killed run left.
 //! Traffic never leaves the namespaces a run created: nothing is added to the root namespace.

@@ -31,19 +31,6 @@ pub fn enter(ns: &File, name: &str) -> Result<()> {
         .map_err(|e| LabError::setup(format!("entering namespace {name}"), e.to_string()))
 }
 
-/// Runs `f` on a fresh thread inside namespace `name` and returns its result.
-pub fn run_in<T: Send>(name: &str, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
-    let ns = open(name)?;
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            enter(&ns, name)?;
-            f()
-        })
-        .join()
-        .unwrap_or_else(|_| Err(LabError::setup(format!("thread in {name}"), "panicked")))
-    })
-}
-
 /// Writes a sysctl of the calling thread's namespace (`/proc/sys/net` follows the thread).
 pub fn sysctl(key: &str, value: &str) -> Result<()> {
     let file = Path::new("/proc/sys").join(key.replace('.', "/"));

@@ -378,9 +378,10 @@ fn check_unique(endpoints: &[EndpointPlan], nodes: &[NodePlan]) -> Result<()> {
                 format!("node:{}", nodes.get(node).map_or("", |n| n.name.as_str())),
                 format!("hostNetwork pod {}", e.name),
             ),
-            Placement::Pod { .. } => (format!("ep:{}", e.name), format!("pod {}", e.name)),
-            Placement::External { .. } => {
-                (format!("ep:{}", e.name), format!("external {}", e.name))
+            Placement::Pod { .. } => (format!("pod:{}", e.name), format!("pod {}", e.name)),
+            // By index: two externals with one address are two hosts, which cannot be.
+            Placement::External { index } => {
+                (format!("ext:{index}"), format!("external {}", e.name))
             }
         };
         for ip in &e.ips {

@@ -13,6 +13,7 @@
 //! `expected.txt`, `?` where nothing could be observed) and [`LabReport::to_json`] (exactly the
 //! `reach --probe` JSON shape, with observed values).
 
+use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::time::Duration;
 
@@ -203,6 +204,8 @@ pub struct LabReport {
     pub cluster: Cluster,
     pub nodes: Vec<NodePlan>,
     pub placements: Vec<EndpointPlan>,
+    /// `spec.nodeName`s that are not lab nodes, and the lab node each was mapped to.
+    pub node_mapping: BTreeMap<String, String>,
     pub tables: Vec<ObservedTable>,
     /// The engine's tables for the adjusted cluster, same endpoint order.
     pub predicted: Vec<(Probe, Vec<Vec<bool>>)>,

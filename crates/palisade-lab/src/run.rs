@@ -432,6 +432,7 @@ pub fn run_plan(plan: &Plan, config: &LabConfig, enforcer: &dyn Enforcer) -> Res
         cluster: plan.cluster.clone(),
         nodes: plan.nodes.clone(),
         placements: plan.endpoints.clone(),
+        node_mapping: plan.node_mapping.clone(),
         tables,
         predicted,
         disagreements: Vec::new(),

@@ -288,7 +288,8 @@ impl Topology {
     /// Forwarding on in nodes and the fabric only; no duplicate address detection anywhere, so
     /// IPv6 addresses are usable at once.
     fn sysctls(&self, v6: bool) -> Result<()> {
-        let routers: Vec<&String> = std::iter::once(&self.all[0])
+        let fabric = self.names.fabric();
+        let routers: Vec<&String> = std::iter::once(&fabric)
             .chain(self.node_netns.iter())
             .collect();
         let all = self.all.clone();

@@ -253,6 +253,13 @@ fn layouts_the_lab_cannot_build_are_refused_with_the_culprit() {
             message: "external 10.0.0.1 and pod x/a both use address 10.0.0.1",
         },
         Case {
+            label: "the same external twice",
+            pods: vec![],
+            externals: vec!["192.0.2.10", "192.0.2.10"],
+            nodes: 2,
+            message: "external 192.0.2.10 and external 192.0.2.10 both use address 192.0.2.10",
+        },
+        Case {
             label: "link-local pod IP collides with the gateways",
             pods: vec![pod("x", "a", &[], "169.254.1.1")],
             externals: vec![],
