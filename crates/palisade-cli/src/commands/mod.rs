@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod explain;
+pub mod lab;
 pub mod reach;
 pub mod why;
 
