@@ -49,10 +49,13 @@ struct Update {
     /// Per surviving set: elements to delete, elements to add (same kind as the set).
     set_elements: BTreeMap<String, (SetElements, SetElements)>,
     /// Per map: keys to delete, entries to add.
-    map_elements: BTreeMap<(MapKind, Family), (BTreeSet<IpAddr>, BTreeMap<IpAddr, MapEntry>)>,
+    map_elements: BTreeMap<(MapKind, Family), MapChange>,
     removed_chains: BTreeSet<String>,
     removed_sets: BTreeSet<String>,
 }
+
+/// Keys to delete from a verdict map, then entries to add.
+type MapChange = (BTreeSet<IpAddr>, BTreeMap<IpAddr, MapEntry>);
 
 /// Counts of what a diff does (for logs and metrics).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -303,7 +306,11 @@ impl Diff {
                 continue;
             };
             match (&mut set.elements, removed, added) {
-                (SetElements::Addresses(s), SetElements::Addresses(r), SetElements::Addresses(a)) => {
+                (
+                    SetElements::Addresses(s),
+                    SetElements::Addresses(r),
+                    SetElements::Addresses(a),
+                ) => {
                     s.retain(|x| !r.contains(x));
                     s.extend(a.iter().copied());
                 }
@@ -326,7 +333,8 @@ impl Diff {
             map.retain(|ip, _| !removed.contains(ip));
             map.extend(added.iter().map(|(ip, e)| (*ip, e.clone())));
         }
-        out.chains.retain(|name, _| !up.removed_chains.contains(name));
+        out.chains
+            .retain(|name, _| !up.removed_chains.contains(name));
         out.sets.retain(|name, _| !up.removed_sets.contains(name));
         out
     }

@@ -33,6 +33,5 @@ pub use diff::{Diff, DiffStats, diff};
 pub use interp::{Decision, Packet, Transport};
 pub use ruleset::{
     AddrField, AddrRange, AddressConflict, BASE_CHAIN, BASE_PRIORITY, Chain, Family, MapEntry,
-    MapKind, Match, Rule, Ruleset, Set, SetElements, SetKind, Stats, TABLE, TABLE_FAMILY,
-    Verdict,
+    MapKind, Match, Rule, Ruleset, Set, SetElements, SetKind, Stats, TABLE, TABLE_FAMILY, Verdict,
 };

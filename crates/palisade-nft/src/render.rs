@@ -59,7 +59,10 @@ pub(crate) fn render_match(m: &Match) -> String {
         }
         Match::Ports(set) => ports_match(set),
         Match::AddressPort { family, set } => {
-            format!("{} daddr . meta l4proto . th dport @{set}", family.keyword())
+            format!(
+                "{} daddr . meta l4proto . th dport @{set}",
+                family.keyword()
+            )
         }
     }
 }

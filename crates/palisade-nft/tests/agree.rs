@@ -65,7 +65,12 @@ fn corpus_cases_agree_with_evaluate() {
             }
             if pod.ips.is_empty() && !pod.host_network {
                 next += 1;
-                pod.ips = vec![IpAddr::from([10, 254, (next / 250) as u8, (next % 250) as u8 + 1])];
+                pod.ips = vec![IpAddr::from([
+                    10,
+                    254,
+                    (next / 250) as u8,
+                    (next % 250) as u8 + 1,
+                ])];
             }
         }
         if let Err(e) = check_agreement(&cluster, &externals, &NODES, &probes) {

@@ -9,8 +9,8 @@ use palisade_core::eval::{Endpoint, Probe, evaluate};
 use palisade_core::model::{Cluster, Pod, Protocol};
 use palisade_nft::{Decision, Packet, Ruleset, Transport, compile};
 use palisade_test_support::builders::{
-    any_port, cport, ip, ip_block, labels, mk_cluster, mk_ns, mk_pod, mk_policy, named,
-    namespaces, ns, pods, port_range, rule, sctp, sel, tcp, udp,
+    any_port, cport, ip, ip_block, labels, mk_cluster, mk_ns, mk_pod, mk_policy, named, namespaces,
+    ns, pods, port_range, rule, sctp, sel, tcp, udp,
 };
 
 const NODE: &str = "n1";
@@ -98,7 +98,13 @@ fn scenarios() {
             ),
             vec![
                 ("ingress denies", "10.0.1.1", "10.0.1.2", "tcp/80", false),
-                ("b -> a: a's ingress is open", "10.0.1.2", "10.0.1.1", "tcp/80", true),
+                (
+                    "b -> a: a's ingress is open",
+                    "10.0.1.2",
+                    "10.0.1.1",
+                    "tcp/80",
+                    true,
+                ),
             ],
         ),
         (
@@ -117,14 +123,29 @@ fn scenarios() {
                     }),
                     mk_policy("prod", "web-in", |p| {
                         p.subject = sel(&[("app", "web")]);
-                        p.ingress = Some(vec![rule(vec![pods(sel(&[("app", "api")]))], vec![tcp(8080)])]);
+                        p.ingress = Some(vec![rule(
+                            vec![pods(sel(&[("app", "api")]))],
+                            vec![tcp(8080)],
+                        )]);
                     }),
                 ],
             ),
             vec![
-                ("api -> web 8080 on n1", "10.0.2.1", "10.0.1.1", "tcp/8080", true),
+                (
+                    "api -> web 8080 on n1",
+                    "10.0.2.1",
+                    "10.0.1.1",
+                    "tcp/8080",
+                    true,
+                ),
                 ("api -> web 9090", "10.0.2.1", "10.0.1.1", "tcp/9090", false),
-                ("web -> api: web's egress denies", "10.0.1.1", "10.0.2.1", "tcp/80", false),
+                (
+                    "web -> api: web's egress denies",
+                    "10.0.1.1",
+                    "10.0.2.1",
+                    "tcp/80",
+                    false,
+                ),
             ],
         ),
         (
@@ -148,9 +169,21 @@ fn scenarios() {
                 ("first", "10.0.2.1", "10.0.1.1", "tcp/32000", true),
                 ("last", "10.0.2.1", "10.0.1.1", "tcp/32768", true),
                 ("past the end", "10.0.2.1", "10.0.1.1", "tcp/32769", false),
-                ("udp is another protocol", "10.0.2.1", "10.0.1.1", "udp/32000", false),
+                (
+                    "udp is another protocol",
+                    "10.0.2.1",
+                    "10.0.1.1",
+                    "udp/32000",
+                    false,
+                ),
                 ("sctp", "10.0.2.1", "10.0.1.1", "sctp/9000", true),
-                ("sctp other port", "10.0.2.1", "10.0.1.1", "sctp/9001", false),
+                (
+                    "sctp other port",
+                    "10.0.2.1",
+                    "10.0.1.1",
+                    "sctp/9001",
+                    false,
+                ),
             ],
         ),
         (
@@ -248,7 +281,13 @@ fn scenarios() {
                 ("db-1 5432", "10.0.1.1", "10.0.2.1", "tcp/5432", true),
                 ("db-1 not 6432", "10.0.1.1", "10.0.2.1", "tcp/6432", false),
                 ("db-2 6432", "10.0.1.1", "10.0.2.2", "tcp/6432", true),
-                ("hostNetwork pod: no named port", "10.0.1.1", "10.0.3.1", "tcp/5432", false),
+                (
+                    "hostNetwork pod: no named port",
+                    "10.0.1.1",
+                    "10.0.3.1",
+                    "tcp/5432",
+                    false,
+                ),
                 ("non-pod address", "10.0.1.1", "10.9.9.9", "tcp/5432", false),
             ],
         ),
@@ -263,12 +302,21 @@ fn scenarios() {
                 ],
                 vec![mk_policy("prod", "web-in", |p| {
                     p.subject = sel(&[("app", "web")]);
-                    p.ingress = Some(vec![rule(vec![ip_block("10.0.2.0/24", &[])], vec![tcp(80)])]);
+                    p.ingress = Some(vec![rule(
+                        vec![ip_block("10.0.2.0/24", &[])],
+                        vec![tcp(80)],
+                    )]);
                 })],
             ),
             vec![
                 ("v4", "10.0.2.1", "10.0.1.1", "tcp/80", true),
-                ("v6 of the same pod", "fd00::2:1", "fd00::1:1", "tcp/80", true),
+                (
+                    "v6 of the same pod",
+                    "fd00::2:1",
+                    "fd00::1:1",
+                    "tcp/80",
+                    true,
+                ),
                 ("other v6", "fd00::3:1", "fd00::1:1", "tcp/80", false),
             ],
         ),
@@ -284,13 +332,21 @@ fn scenarios() {
                 ],
                 vec![mk_policy("prod", "web-in", |p| {
                     p.subject = sel(&[("app", "web")]);
-                    p.ingress =
-                        Some(vec![rule(vec![namespaces(sel(&[("team", "ops")]))], vec![any_port(Protocol::Tcp)])]);
+                    p.ingress = Some(vec![rule(
+                        vec![namespaces(sel(&[("team", "ops")]))],
+                        vec![any_port(Protocol::Tcp)],
+                    )]);
                 })],
             ),
             vec![
                 ("prom", "10.0.2.1", "10.0.1.1", "tcp/9100", true),
-                ("api, other namespace", "10.0.2.2", "10.0.1.1", "tcp/9100", false),
+                (
+                    "api, other namespace",
+                    "10.0.2.2",
+                    "10.0.1.1",
+                    "tcp/9100",
+                    false,
+                ),
                 ("non-pod", "192.0.2.10", "10.0.1.1", "tcp/9100", false),
                 ("udp not listed", "10.0.2.1", "10.0.1.1", "udp/9100", false),
             ],
@@ -323,8 +379,14 @@ fn protocols_without_ports() {
         ],
     );
     let rs = compile(&cluster, NODE);
-    assert_eq!(decide(&rs, "10.0.1.2", "10.0.1.1", Transport::Other), Decision::Accept);
-    assert_eq!(decide(&rs, "10.0.1.1", "10.0.1.2", Transport::Other), Decision::Drop);
+    assert_eq!(
+        decide(&rs, "10.0.1.2", "10.0.1.1", Transport::Other),
+        Decision::Accept
+    );
+    assert_eq!(
+        decide(&rs, "10.0.1.1", "10.0.1.2", Transport::Other),
+        Decision::Drop
+    );
 }
 
 #[test]
@@ -342,11 +404,17 @@ fn same_policy_view_shares_a_chain_and_rules_share_sets() {
         vec![
             mk_policy("prod", "web-in", |p| {
                 p.subject = sel(&[("app", "web")]);
-                p.ingress = Some(vec![rule(vec![pods(sel(&[("app", "api")]))], vec![tcp(80)])]);
+                p.ingress = Some(vec![rule(
+                    vec![pods(sel(&[("app", "api")]))],
+                    vec![tcp(80)],
+                )]);
             }),
             mk_policy("prod", "api-in", |p| {
                 p.subject = sel(&[("app", "api")]);
-                p.ingress = Some(vec![rule(vec![pods(sel(&[("app", "api")]))], vec![tcp(9090)])]);
+                p.ingress = Some(vec![rule(
+                    vec![pods(sel(&[("app", "api")]))],
+                    vec![tcp(9090)],
+                )]);
             }),
         ],
     );
@@ -357,14 +425,22 @@ fn same_policy_view_shares_a_chain_and_rules_share_sets() {
         .collect();
     assert_eq!(web_chains.len(), 1, "replicas share one chain");
     assert_eq!(rs.chains.len(), 2, "{:?}", rs.chains.keys());
-    assert!(!rs.ingress.contains_key(&ip("10.0.2.1")), "remote pods are not in the maps");
+    assert!(
+        !rs.ingress.contains_key(&ip("10.0.2.1")),
+        "remote pods are not in the maps"
+    );
     assert!(rs.egress.is_empty(), "nobody is isolated for egress");
     let api_sets: Vec<&String> = rs
         .sets
         .keys()
         .filter(|n| n.starts_with("pods4-prod-app-api-"))
         .collect();
-    assert_eq!(api_sets.len(), 1, "both policies read one set: {:?}", rs.sets.keys());
+    assert_eq!(
+        api_sets.len(),
+        1,
+        "both policies read one set: {:?}",
+        rs.sets.keys()
+    );
     assert_eq!(compile(&cluster, NODE), rs, "deterministic");
 }
 
@@ -402,97 +478,37 @@ fn stats_count_every_part() {
         ],
         vec![mk_policy("prod", "web-in", |p| {
             p.subject = sel(&[("app", "web")]);
-            p.ingress = Some(vec![rule(vec![pods(sel(&[("app", "api")]))], vec![tcp(80)])]);
+            p.ingress = Some(vec![rule(
+                vec![pods(sel(&[("app", "api")]))],
+                vec![tcp(80)],
+            )]);
         })],
     );
     let stats = compile(&cluster, NODE).stats();
     // forward + one ingress chain; pods4 + pods6; 2 map entries + 1 set element;
     // 5 base rules + (v4 rule, v6 rule, drop).
     assert_eq!(
-        (stats.chains, stats.sets, stats.maps, stats.elements, stats.rules),
+        (
+            stats.chains,
+            stats.sets,
+            stats.maps,
+            stats.elements,
+            stats.rules
+        ),
         (2, 2, 4, 3, 8)
     );
-}
-
-fn example() -> Cluster {
-    mk_cluster(
-        vec![ns("production", &[("env", "prod")]), ns("monitoring", &[])],
-        vec![
-            mk_pod("production", "web-1", |p| {
-                p.labels = labels(&[("app", "web")]);
-                p.ips = vec![ip("10.0.1.1"), ip("fd00::1:1")];
-                p.node = Some("n1".into());
-                p.ports = vec![cport("http", Protocol::Tcp, 8080)];
-            }),
-            mk_pod("production", "web-2", |p| {
-                p.labels = labels(&[("app", "web")]);
-                p.ips = vec![ip("10.0.2.1")];
-                p.node = Some("n2".into());
-                p.ports = vec![cport("http", Protocol::Tcp, 8080)];
-            }),
-            mk_pod("production", "db-1", |p| {
-                p.labels = labels(&[("app", "db")]);
-                p.ips = vec![ip("10.0.1.2")];
-                p.node = Some("n1".into());
-                p.ports = vec![cport("pg", Protocol::Tcp, 5432)];
-            }),
-            mk_pod("production", "db-2", |p| {
-                p.labels = labels(&[("app", "db")]);
-                p.node = Some("n1".into());
-            }),
-            mk_pod("monitoring", "prometheus", |p| {
-                p.labels = labels(&[("app", "prometheus")]);
-                p.ips = vec![ip("10.0.2.9")];
-                p.node = Some("n2".into());
-            }),
-        ],
-        vec![
-            mk_policy("production", "default-deny", |p| {
-                p.egress = Some(vec![]);
-            }),
-            mk_policy("production", "allow-web", |p| {
-                p.subject = sel(&[("app", "web")]);
-                p.ingress = Some(vec![
-                    rule(vec![], vec![tcp(8080), port_range(Protocol::Tcp, 9000, 9100)]),
-                    rule(
-                        vec![namespaces(sel(&[("kubernetes.io/metadata.name", "monitoring")]))],
-                        vec![named(Protocol::Tcp, "http")],
-                    ),
-                ]);
-                p.egress = Some(vec![
-                    rule(
-                        vec![pods(sel(&[("app", "db")]))],
-                        vec![named(Protocol::Tcp, "pg"), udp(53)],
-                    ),
-                    rule(vec![ip_block("0.0.0.0/0", &["10.0.0.0/8"])], vec![tcp(443)]),
-                ]);
-            }),
-            mk_policy("production", "allow-db", |p| {
-                p.subject = sel(&[("app", "db")]);
-                p.ingress = Some(vec![rule(
-                    vec![pods(sel(&[("app", "web")]))],
-                    vec![tcp(5432), any_port(Protocol::Sctp)],
-                )]);
-            }),
-        ],
-    )
 }
 
 /// The example of the crate documentation and the report, rendered.
 #[test]
 fn example_script_snapshot() {
-    let rs = compile(&example(), NODE);
+    let rs = compile(&common::example(), NODE);
     insta::assert_snapshot!(rs.to_nft());
-}
-
-/// The example is also a fixture for the kernel tests.
-pub fn example_cluster() -> Cluster {
-    example()
 }
 
 #[test]
 fn evaluate_is_the_reference_for_the_example() {
-    let cluster = example();
+    let cluster = common::example();
     let web = Endpoint::Pod(
         cluster
             .pods
@@ -500,7 +516,13 @@ fn evaluate_is_the_reference_for_the_example() {
             .position(|p| p.name == "web-1")
             .unwrap_or(usize::MAX),
     );
-    let db = Endpoint::Pod(cluster.pods.iter().position(|p| p.name == "db-1").unwrap_or(usize::MAX));
+    let db = Endpoint::Pod(
+        cluster
+            .pods
+            .iter()
+            .position(|p| p.name == "db-1")
+            .unwrap_or(usize::MAX),
+    );
     let rs = compile(&cluster, NODE);
     for p in ["tcp/5432", "udp/53", "tcp/80"] {
         let want = evaluate(&cluster, web, db, probe(p)).allowed;

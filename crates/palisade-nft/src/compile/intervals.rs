@@ -161,8 +161,14 @@ mod tests {
     #[test]
     fn cidr_minus_except_table() {
         let v4 = Family::V4;
-        let cases: Vec<(&str, Vec<(&str, &[&str])>, Family, Vec<&str>)> = vec![
-            ("plain cidr", vec![("10.0.0.0/24", &[])], v4, vec!["10.0.0.0/24"]),
+        type Case<'a> = (&'a str, Vec<(&'a str, &'a [&'a str])>, Family, Vec<&'a str>);
+        let cases: Vec<Case> = vec![
+            (
+                "plain cidr",
+                vec![("10.0.0.0/24", &[])],
+                v4,
+                vec!["10.0.0.0/24"],
+            ),
             (
                 "hole in the middle",
                 vec![("10.0.0.0/16", &["10.0.1.0/24"])],
@@ -193,7 +199,12 @@ mod tests {
                 v4,
                 vec!["10.0.0.0/24"],
             ),
-            ("everything", vec![("0.0.0.0/0", &[])], v4, vec!["0.0.0.0/0"]),
+            (
+                "everything",
+                vec![("0.0.0.0/0", &[])],
+                v4,
+                vec!["0.0.0.0/0"],
+            ),
             (
                 "except of the other family removes nothing",
                 vec![("10.0.0.0/31", &["fd00::/64"])],
@@ -206,7 +217,12 @@ mod tests {
                 v4,
                 vec![],
             ),
-            ("whole IPv6 space", vec![("::/0", &[])], Family::V6, vec!["::/0"]),
+            (
+                "whole IPv6 space",
+                vec![("::/0", &[])],
+                Family::V6,
+                vec!["::/0"],
+            ),
             (
                 "IPv6 hole",
                 vec![("fd00::/64", &["fd00::/65"])],

@@ -25,9 +25,7 @@ use std::collections::btree_map::Entry;
 use std::net::IpAddr;
 
 use palisade_core::eval::{Endpoint, PortSet, isolating_policies, resolve_named_port};
-use palisade_core::model::{
-    Cluster, ContainerPort, Direction, Peers, PortMatch, PortSpec, Ports,
-};
+use palisade_core::model::{Cluster, ContainerPort, Direction, Peers, PortMatch, PortSpec, Ports};
 use rustc_hash::FxHashMap;
 
 use crate::names;

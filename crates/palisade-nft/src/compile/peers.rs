@@ -26,8 +26,8 @@ use std::rc::Rc;
 use ipnet::IpNet;
 use palisade_core::eval::{ip_block_contains, namespace_labels};
 use palisade_core::model::{
-    Cluster, Labels, NAMESPACE_NAME_LABEL, NamespaceScope, Operator, Peer, Peers, Pod, PortMatch, PortSpec, Protocol,
-    Selector,
+    Cluster, Labels, NAMESPACE_NAME_LABEL, NamespaceScope, Operator, Peer, Peers, Pod, PortMatch,
+    PortSpec, Protocol, Selector,
 };
 use rustc_hash::FxHashMap;
 
@@ -98,7 +98,12 @@ impl<'a> Index<'a> {
     }
 
     /// Pods subject to policy matched by one pod item of a policy in `policy_ns`.
-    fn pods_matching(&self, policy_ns: &str, scope: &NamespaceScope, pods: &Selector) -> Vec<usize> {
+    fn pods_matching(
+        &self,
+        policy_ns: &str,
+        scope: &NamespaceScope,
+        pods: &Selector,
+    ) -> Vec<usize> {
         let mut out = Vec::new();
         for ns in &self.namespaces {
             let in_scope = match scope {
@@ -376,9 +381,9 @@ impl<'a> SetTable<'a> {
                     continue;
                 }
                 for cp in &pod.ports {
-                    let wanted = ports
-                        .iter()
-                        .any(|(name, proto)| cp.protocol == *proto && cp.name.as_ref() == Some(name));
+                    let wanted = ports.iter().any(|(name, proto)| {
+                        cp.protocol == *proto && cp.name.as_ref() == Some(name)
+                    });
                     if !wanted {
                         continue;
                     }

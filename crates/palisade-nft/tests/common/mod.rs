@@ -12,9 +12,12 @@ use palisade_core::model::{
     PortMatch, PortSpec, Ports, Protocol, Requirement, Rule, Selector,
 };
 use palisade_nft::{Decision, Packet, Ruleset, Transport, compile};
+use palisade_test_support::builders as b;
 use palisade_test_support::builders::{ip, labels, mk_cluster, mk_ns, mk_pod, mk_policy, net};
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
+
+pub mod kernel;
 
 pub const NODES: [&str; 2] = ["n1", "n2"];
 const NAMESPACES: [&str; 3] = ["a", "b", "c"];
@@ -227,10 +230,7 @@ pub fn cluster() -> impl Strategy<Value = (Cluster, Vec<IpAddr>)> {
     (
         prop::collection::vec(label_map(), NAMESPACES.len()),
         prop::collection::vec(pod(), 0..=7),
-        prop::collection::vec(
-            (0..NAMESPACES.len(), selector(), rules(), rules()),
-            0..=5,
-        ),
+        prop::collection::vec((0..NAMESPACES.len(), selector(), rules(), rules()), 0..=5),
         Just(IPS.to_vec()).prop_shuffle(),
         0..=2usize,
     )
@@ -426,7 +426,9 @@ pub fn check_structure(rs: &Ruleset) -> Result<(), String> {
             for m in &rule.matches {
                 let (family, set, kind) = match m {
                     Match::Address { family, set, .. } => (family, set, None),
-                    Match::AddressPort { family, set } => (family, set, Some(SetKind::AddressPorts)),
+                    Match::AddressPort { family, set } => {
+                        (family, set, Some(SetKind::AddressPorts))
+                    }
                     Match::Ports(ports) => {
                         if ports.is_all() || ports.is_empty() {
                             return Err(format!("{name}: port match of everything or nothing"));
@@ -453,7 +455,8 @@ pub fn check_structure(rs: &Ruleset) -> Result<(), String> {
             palisade_nft::SetElements::Addresses(a) => a.iter().all(family_ok),
             palisade_nft::SetElements::AddressPorts(a) => a.iter().all(|(ip, _, _)| family_ok(ip)),
             palisade_nft::SetElements::Intervals(r) => {
-                r.iter().all(|x| family_ok(&x.first) && family_ok(&x.last) && x.first <= x.last)
+                r.iter()
+                    .all(|x| family_ok(&x.first) && family_ok(&x.last) && x.first <= x.last)
                     && r.windows(2).all(|w| w[0].last < w[1].first)
             }
         };
@@ -462,4 +465,81 @@ pub fn check_structure(rs: &Ruleset) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A small cluster using most features: the example of the report and the kernel golden test.
+pub fn example() -> Cluster {
+    b::mk_cluster(
+        vec![
+            b::ns("production", &[("env", "prod")]),
+            b::ns("monitoring", &[]),
+        ],
+        vec![
+            b::mk_pod("production", "web-1", |p| {
+                p.labels = b::labels(&[("app", "web")]);
+                p.ips = vec![b::ip("10.0.1.1"), b::ip("fd00::1:1")];
+                p.node = Some("n1".into());
+                p.ports = vec![b::cport("http", Protocol::Tcp, 8080)];
+            }),
+            b::mk_pod("production", "web-2", |p| {
+                p.labels = b::labels(&[("app", "web")]);
+                p.ips = vec![b::ip("10.0.2.1")];
+                p.node = Some("n2".into());
+                p.ports = vec![b::cport("http", Protocol::Tcp, 8080)];
+            }),
+            b::mk_pod("production", "db-1", |p| {
+                p.labels = b::labels(&[("app", "db")]);
+                p.ips = vec![b::ip("10.0.1.2")];
+                p.node = Some("n1".into());
+                p.ports = vec![b::cport("pg", Protocol::Tcp, 5432)];
+            }),
+            b::mk_pod("production", "db-2", |p| {
+                p.labels = b::labels(&[("app", "db")]);
+                p.node = Some("n1".into());
+            }),
+            b::mk_pod("monitoring", "prometheus", |p| {
+                p.labels = b::labels(&[("app", "prometheus")]);
+                p.ips = vec![b::ip("10.0.2.9")];
+                p.node = Some("n2".into());
+            }),
+        ],
+        vec![
+            b::mk_policy("production", "default-deny", |p| {
+                p.egress = Some(vec![]);
+            }),
+            b::mk_policy("production", "allow-web", |p| {
+                p.subject = b::sel(&[("app", "web")]);
+                p.ingress = Some(vec![
+                    b::rule(
+                        vec![],
+                        vec![b::tcp(8080), b::port_range(Protocol::Tcp, 9000, 9100)],
+                    ),
+                    b::rule(
+                        vec![b::namespaces(b::sel(&[(
+                            "kubernetes.io/metadata.name",
+                            "monitoring",
+                        )]))],
+                        vec![b::named(Protocol::Tcp, "http")],
+                    ),
+                ]);
+                p.egress = Some(vec![
+                    b::rule(
+                        vec![b::pods(b::sel(&[("app", "db")]))],
+                        vec![b::named(Protocol::Tcp, "pg"), b::udp(53)],
+                    ),
+                    b::rule(
+                        vec![b::ip_block("0.0.0.0/0", &["10.0.0.0/8"])],
+                        vec![b::tcp(443)],
+                    ),
+                ]);
+            }),
+            b::mk_policy("production", "allow-db", |p| {
+                p.subject = b::sel(&[("app", "db")]);
+                p.ingress = Some(vec![b::rule(
+                    vec![b::pods(b::sel(&[("app", "web")]))],
+                    vec![b::tcp(5432), b::any_port(Protocol::Sctp)],
+                )]);
+            }),
+        ],
+    )
 }
