@@ -61,7 +61,8 @@ pub(crate) fn name(prefix: &str, hint: &str, key: &str) -> String {
 pub(crate) fn comment(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(COMMENT_MAX));
     for c in text.chars() {
-        if out.len() >= COMMENT_MAX {
+        if out.len() >= COMMENT_MAX - 3 && text.len() > COMMENT_MAX {
+            out.push_str("...");
             break;
         }
         out.push(match c {
@@ -112,6 +113,8 @@ mod tests {
     #[test]
     fn comment_is_quoted_safely() {
         assert_eq!(comment("a \"b\" \\ c\n"), "a 'b' ' c?");
-        assert!(comment(&"y".repeat(500)).len() <= COMMENT_MAX);
+        let long = comment(&"y".repeat(500));
+        assert!(long.len() <= COMMENT_MAX && long.ends_with("..."), "{long}");
+        assert_eq!(comment(&"z".repeat(COMMENT_MAX)), "z".repeat(COMMENT_MAX));
     }
 }

@@ -153,7 +153,7 @@ pub fn normalize(listing: &str) -> String {
             }
             continue;
         }
-        lines.push(line.to_string());
+        lines.push(anonymous_sets_sorted(line));
     }
     // The table line, its blocks (sets, maps, chains: grouped by brace depth), its `}`.
     let lines: Vec<String> = lines.into_iter().filter(|l| !l.is_empty()).collect();
@@ -170,7 +170,9 @@ pub fn normalize(listing: &str) -> String {
         current.push_str(&"  ".repeat(indent));
         current.push_str(line);
         current.push('\n');
-        depth += line.matches('{').count() as i32 - line.matches('}').count() as i32;
+        // Braces inside quoted comments do not count.
+        let code: String = line.split('"').step_by(2).collect();
+        depth += code.matches('{').count() as i32 - code.matches('}').count() as i32;
         if depth == 0 {
             blocks.push(std::mem::take(&mut current));
         }
@@ -180,6 +182,28 @@ pub fn normalize(listing: &str) -> String {
     }
     blocks.sort();
     format!("{first}\n{}{last}\n", blocks.concat())
+}
+
+/// A rule with the items of its anonymous sets (`{ tcp . 80, udp . 53 }`) sorted: the kernel
+/// lists them in its own order.
+fn anonymous_sets_sorted(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(open) = rest.find("{ ") {
+        let Some(len) = rest[open..].find(" }") else {
+            break;
+        };
+        let inner = &rest[open + 2..open + len];
+        let mut items: Vec<&str> = inner.split(", ").collect();
+        items.sort_unstable();
+        out.push_str(&rest[..open]);
+        out.push_str("{ ");
+        out.push_str(&items.join(", "));
+        out.push_str(" }");
+        rest = &rest[open + len + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `elements = { a, b }` as sorted lines.
