@@ -37,12 +37,27 @@ pub enum Command {
     Reach(ReachArgs),
     /// Why a connection is allowed or denied: the verdict and the rules on each side.
     Why(WhyArgs),
+    /// The nftables ruleset a node would run, as `nft -f` text (a script that replaces the
+    /// `inet palisade` table in one transaction and touches nothing else).
+    Compile(CompileArgs),
     /// Prove it: build a cluster of network namespaces, enforce with the real agent, send real
     /// packets between every pair and compare with the prediction. Needs root, nft and ip.
     ///
     /// Exit status: 0 every observation matches the prediction, 1 disagreements or unobserved
     /// pairs, 2 usage error or missing prerequisite (root, nftables, iproute2).
     Lab(LabArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    /// The node whose pods (spec.nodeName) the ruleset programs; peers come from every node.
+    #[arg(long, value_name = "NAME")]
+    pub node: String,
+    /// Print ruleset statistics (chains, sets, elements, rules) to stderr.
+    #[arg(long, default_value_t = false)]
+    pub stats: bool,
+    #[command(flatten)]
+    pub inputs: Inputs,
 }
 
 #[derive(Debug, Args)]
