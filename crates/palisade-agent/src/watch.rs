@@ -1,0 +1,213 @@
+//! File events -> "the directory needs a scan, and when".
+//!
+//! The watcher (inotify through `notify`, recursive) only says that something changed; which
+//! files changed is found by the scan, which reads them all. What events decide is timing:
+//!
+//! - a scan runs as soon as the first event arrives, but never sooner than `min_gap` after the
+//!   previous scan started, so a burst of writes costs one scan per gap, not one per event;
+//! - while a manifest is open for writing (data written, not yet closed) the scan waits for the
+//!   close, up to `settle`: a file caught half-written might parse as valid with fewer objects
+//!   (an empty file is a valid empty manifest) and open a hole for a moment;
+//! - the agent's own reads (open, close without writing) and its ready file are not changes.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind};
+use notify::{Event, EventKind};
+
+use crate::scan::is_manifest_name;
+
+/// Changes seen since the last scan started.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// When the first change since the last scan arrived; `None`: nothing to do.
+    since: Option<Instant>,
+    /// Manifests written to and not closed yet.
+    writing: BTreeSet<PathBuf>,
+    /// Paths whose events are the agent's own doing (the ready file and its temporary).
+    ignored: Vec<PathBuf>,
+}
+
+impl Pending {
+    pub fn new(ignored: Vec<PathBuf>) -> Pending {
+        Pending {
+            ignored,
+            ..Pending::default()
+        }
+    }
+
+    /// Takes one watcher event (or watcher error, which forces a scan).
+    pub fn note(&mut self, event: &notify::Result<Event>, now: Instant) {
+        let event = match event {
+            Ok(event) => event,
+            Err(err) => {
+                tracing::warn!(%err, "file watcher error; rescanning");
+                self.since.get_or_insert(now);
+                return;
+            }
+        };
+        if !event.paths.is_empty() && event.paths.iter().all(|p| self.is_ignored(p)) {
+            return;
+        }
+        match event.kind {
+            // Reads, including the scan's own: not a change.
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+                for path in &event.paths {
+                    self.writing.remove(path);
+                }
+            }
+            EventKind::Access(_) => return,
+            EventKind::Modify(ModifyKind::Data(_)) | EventKind::Create(CreateKind::File) => {
+                self.writing
+                    .extend(event.paths.iter().filter(|p| tracked(p)).cloned());
+            }
+            // Removed or renamed away: nobody will close it under this name.
+            _ => {
+                for path in &event.paths {
+                    self.writing.remove(path);
+                }
+            }
+        }
+        self.since.get_or_insert(now);
+    }
+
+    /// The same path, or the same name in the same directory however the two were spelled
+    /// (the watcher joins names onto the directory as it was given, maybe relative).
+    fn is_ignored(&self, path: &Path) -> bool {
+        self.ignored.iter().any(|ignored| {
+            ignored == path
+                || (ignored.file_name() == path.file_name()
+                    && canonical_parent(ignored).is_some()
+                    && canonical_parent(ignored) == canonical_parent(path))
+        })
+    }
+
+    /// Whether a change is waiting for a scan.
+    pub fn is_dirty(&self) -> bool {
+        self.since.is_some()
+    }
+
+    /// When the scan for the waiting change may run; `None` when nothing waits.
+    pub fn due(&self, last_scan: Option<Instant>, min_gap: Duration, settle: Duration) -> Option<Instant> {
+        let since = self.since?;
+        let settled = if self.writing.is_empty() {
+            since
+        } else {
+            since + settle
+        };
+        Some(match last_scan {
+            Some(last) => settled.max(last + min_gap),
+            None => settled,
+        })
+    }
+
+    /// A scan is starting: what happens from now on is a new change.
+    pub fn clear(&mut self) {
+        self.since = None;
+        self.writing.clear();
+    }
+}
+
+fn canonical_parent(path: &Path) -> Option<PathBuf> {
+    let parent = path.parent()?;
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    parent.canonicalize().ok()
+}
+
+/// Manifests whose writes are worth waiting for; editors' hidden swap files are not.
+fn tracked(path: &Path) -> bool {
+    is_manifest_name(path)
+        && !path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{DataChange, RemoveKind, RenameMode};
+
+    fn ev(kind: EventKind, path: &str) -> notify::Result<Event> {
+        Ok(Event::new(kind).add_path(PathBuf::from(path)))
+    }
+
+    const GAP: Duration = Duration::from_millis(10);
+    const SETTLE: Duration = Duration::from_millis(200);
+
+    #[test]
+    fn scan_timing_follows_the_events() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let data = EventKind::Modify(ModifyKind::Data(DataChange::Any));
+        let close_write = EventKind::Access(AccessKind::Close(AccessMode::Write));
+        let open = EventKind::Access(AccessKind::Open(AccessMode::Any));
+        let close_read = EventKind::Access(AccessKind::Close(AccessMode::Read));
+        let rename = EventKind::Modify(ModifyKind::Name(RenameMode::To));
+        let remove = EventKind::Remove(RemoveKind::File);
+
+        // (label, events at ms offsets, last scan, expected due)
+        type Case<'a> = (&'a str, Vec<(u64, EventKind, &'a str)>, Option<u64>, Option<u64>);
+        let cases: Vec<Case> = vec![
+            ("nothing", vec![], None, None),
+            ("own reads are not changes", vec![(1, open, "d/a.yaml"), (2, close_read, "d/a.yaml")], None, None),
+            ("rename into place: at once", vec![(5, rename, "d/a.yaml")], None, Some(5)),
+            ("rename soon after a scan: after the gap", vec![(5, rename, "d/a.yaml")], Some(0), Some(10)),
+            ("half-written: wait for settle", vec![(5, data, "d/a.yaml")], None, Some(205)),
+            (
+                "written and closed: at once",
+                vec![(5, data, "d/a.yaml"), (6, close_write, "d/a.yaml")],
+                None,
+                Some(5),
+            ),
+            (
+                "one of two closed: still waiting",
+                vec![(5, data, "d/a.yaml"), (6, data, "d/b.yaml"), (7, close_write, "d/a.yaml")],
+                None,
+                Some(205),
+            ),
+            ("written then removed: at once", vec![(5, data, "d/a.yaml"), (6, remove, "d/a.yaml")], None, Some(5)),
+            ("swap file writes do not hold the scan", vec![(5, data, "d/.a.yaml.swp")], None, Some(5)),
+            ("hidden manifest-named temp file neither", vec![(5, data, "d/.a.yaml")], None, Some(5)),
+            ("ready file is ignored", vec![(5, data, "d/ready"), (6, close_write, "d/ready")], None, None),
+        ];
+        for (label, events, last, expected) in cases {
+            let mut pending = Pending::new(vec![PathBuf::from("d/ready")]);
+            for (at, kind, path) in events {
+                pending.note(&ev(kind, path), ms(at));
+            }
+            assert_eq!(
+                pending.due(last.map(ms), GAP, SETTLE),
+                expected.map(ms),
+                "{label}"
+            );
+        }
+    }
+
+    #[test]
+    fn clear_forgets_everything() {
+        let t0 = Instant::now();
+        let mut pending = Pending::new(vec![]);
+        pending.note(
+            &ev(EventKind::Modify(ModifyKind::Data(notify::event::DataChange::Any)), "a.yaml"),
+            t0,
+        );
+        assert!(pending.is_dirty());
+        pending.clear();
+        assert!(!pending.is_dirty());
+        assert_eq!(pending.due(None, GAP, SETTLE), None);
+    }
+
+    #[test]
+    fn a_watcher_error_forces_a_scan() {
+        let t0 = Instant::now();
+        let mut pending = Pending::new(vec![]);
+        pending.note(&Err(notify::Error::generic("queue overflow")), t0);
+        assert_eq!(pending.due(None, GAP, SETTLE), Some(t0));
+    }
+}
