@@ -62,7 +62,8 @@ fn wrap(paragraph: &str, indent: &str) -> String {
     let options = textwrap::Options::new(100)
         .initial_indent(indent)
         .subsequent_indent(&rest)
-        .break_words(false);
+        .break_words(false)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
     let mut out = textwrap::fill(paragraph, options);
     out.push('\n');
     out

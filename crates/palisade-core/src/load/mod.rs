@@ -13,7 +13,12 @@
 //! problem becomes a [`Diagnostic`]. Nothing here panics on any input.
 
 pub mod decode;
+mod explain;
 pub mod inputs;
+mod json;
+mod scalar;
+mod schema;
+mod syntax;
 pub mod tree;
 pub mod yaml;
 

@@ -1,12 +1,851 @@
-//! YAML/JSON text -> one spanned [`Node`] tree per document. (stub: to be implemented)
+//! YAML/JSON text -> one spanned [`Node`] tree per document.
+//!
+//! ```text
+//!   text ──saphyr-parser events──> frames (one per open map/list) ──> Node per document
+//!          │                         │ anchors kept per document, aliases cloned (capped)
+//!          │                         │ keys typed then stringified, duplicates rejected,
+//!          │                         │ `<<` merge keys applied when the map closes
+//!          └─ syntax error ──> P101, skip to the next `---` line and go on
+//! ```
+//!
+//! Scalars are typed with go-yaml v2's YAML 1.1 rules ([`super::scalar`]) because kubectl
+//! converts YAML to JSON with them before anything reaches the API server. JSON is YAML flow
+//! syntax and takes the same road.
+//!
+//! saphyr reports positions in characters; [`Span`]s hold byte offsets, so every marker is
+//! converted through [`Positions`].
 
-use super::tree::Node;
+use rustc_hash::FxHashMap;
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span as ParserSpan, Tag};
+
+use super::scalar::{self, CoreScalarTag};
+use super::syntax::{self, Lines, find_forbidden_char, to_u32};
+use super::tree::{Key, Node, Value};
 use crate::diag::Diagnostic;
-use crate::source::FileId;
+use crate::path::FieldPath;
+use crate::source::{FileId, Span};
 
-/// Parses every document of `text`. Syntax errors end the file (YAML cannot resynchronise) but
-/// documents before the error are kept; duplicate keys are reported and the document dropped.
+/// Nodes an alias may add to one document. go-yaml guards the same way against "billion
+/// laughs" documents; a real manifest stays far below.
+pub const ALIAS_EXPANSION_LIMIT: usize = 200_000;
+
+/// Deepest nesting accepted. Kubernetes objects nest about 20 levels (a CronJob's container
+/// ports); the limit keeps every later recursive walk of the tree well inside the stack.
+pub const MAX_DEPTH: usize = 200;
+
+/// Parses every document of `text`. A syntax error drops the document it is in; parsing
+/// resumes at the next `---` line, so later documents are still read (kubectl splits files on
+/// such lines too). Duplicate keys, bad tags and invalid keys are reported and their document
+/// dropped. Empty and null documents are skipped, as `kubectl apply` skips them.
 pub fn parse_documents(file: FileId, text: &str) -> (Vec<Node>, Vec<Diagnostic>) {
-    let _ = (file, text);
-    unimplemented!("yaml parser")
+    let mut builder = Builder {
+        file,
+        text,
+        pos: Positions::new(text),
+        lines: Lines::new(text),
+        docs: Vec::new(),
+        diags: Vec::new(),
+        doc: DocState::default(),
+        chunk: Chunk::default(),
+    };
+    builder.run();
+    (builder.docs, builder.diags)
+}
+
+/// Character index -> byte offset.
+struct Positions {
+    /// Byte offset of every character, plus the text length; empty for ASCII text, where the
+    /// two coincide.
+    offsets: Vec<usize>,
+    len: usize,
+}
+
+impl Positions {
+    fn new(text: &str) -> Positions {
+        let offsets = if text.is_ascii() {
+            Vec::new()
+        } else {
+            text.char_indices()
+                .map(|(i, _)| i)
+                .chain(std::iter::once(text.len()))
+                .collect()
+        };
+        Positions {
+            offsets,
+            len: text.len(),
+        }
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        if self.offsets.is_empty() {
+            char_index.min(self.len)
+        } else {
+            self.offsets.get(char_index).copied().unwrap_or(self.len)
+        }
+    }
+
+    fn char_index(&self, byte: usize) -> usize {
+        if self.offsets.is_empty() {
+            byte
+        } else {
+            self.offsets.partition_point(|&b| b < byte)
+        }
+    }
+}
+
+/// The slice of the text one parser instance sees: from a line start to the end of the text
+/// or to the first forbidden character.
+#[derive(Debug, Default, Clone, Copy)]
+struct Chunk {
+    start_byte: usize,
+    end_byte: usize,
+    start_char: usize,
+    end_char: usize,
+    /// Lines before the chunk, added to saphyr's 1-based lines.
+    line_offset: usize,
+    /// The chunk stops at a forbidden character: the document running into it is incomplete.
+    poisoned: bool,
+}
+
+/// A finished node on its way to its parent.
+struct Built {
+    node: Node,
+    size: usize,
+    height: usize,
+    /// A plain, untagged `<<` (or `!!merge`) key.
+    merge_key: bool,
+    /// Where the node's text ends in the source: for an alias, the alias itself rather than
+    /// the anchored node it copies.
+    src_end: usize,
+}
+
+struct Anchored {
+    node: Node,
+    size: usize,
+    height: usize,
+}
+
+enum Pending {
+    None,
+    Key(Key),
+    Merge(Span),
+    /// The key was invalid (already reported): drop its value.
+    Skip,
+}
+
+struct MapFrame {
+    entries: Vec<(Key, Node)>,
+    /// Key name -> line, built once the map is large enough for a scan to cost more.
+    index: Option<FxHashMap<String, u32>>,
+    pending: Pending,
+    merges: Vec<Node>,
+    merge_seen: Option<Span>,
+}
+
+impl MapFrame {
+    /// Small maps are scanned; from this size on, keys are hashed.
+    const INDEX_FROM: usize = 16;
+
+    /// The line of the entry named `name`, if there is one.
+    fn line_of(&self, name: &str) -> Option<u32> {
+        match &self.index {
+            Some(index) => index.get(name).copied(),
+            None => self
+                .entries
+                .iter()
+                .find(|(k, _)| k.name == name)
+                .map(|(k, _)| k.span.line),
+        }
+    }
+
+    fn push(&mut self, key: Key, value: Node) {
+        if self.index.is_none() && self.entries.len() + 1 >= Self::INDEX_FROM {
+            let index = self
+                .entries
+                .iter()
+                .map(|(k, _)| (k.name.clone(), k.span.line));
+            self.index = Some(index.collect());
+        }
+        if let Some(index) = &mut self.index {
+            index.insert(key.name.clone(), key.span.line);
+        }
+        self.entries.push((key, value));
+    }
+}
+
+enum FrameKind {
+    Seq(Vec<Node>),
+    Map(MapFrame),
+}
+
+struct Frame {
+    start: Span,
+    anchor: usize,
+    kind: FrameKind,
+    size: usize,
+    height: usize,
+    src_end: usize,
+}
+
+#[derive(Default)]
+struct DocState {
+    frames: Vec<Frame>,
+    /// Depth of collections opened beyond [`MAX_DEPTH`] and not closed yet: their content is
+    /// dropped.
+    skipping: usize,
+    anchors: FxHashMap<usize, Anchored>,
+    failed: bool,
+    expanded: usize,
+    root: Option<Node>,
+    reported_depth: bool,
+    reported_expansion: bool,
+}
+
+struct Builder<'t> {
+    file: FileId,
+    text: &'t str,
+    pos: Positions,
+    lines: Lines<'t>,
+    docs: Vec<Node>,
+    diags: Vec<Diagnostic>,
+    doc: DocState,
+    chunk: Chunk,
+}
+
+impl Builder<'_> {
+    fn run(&mut self) {
+        let mut start = 0;
+        while start <= self.text.len() {
+            let poison = find_forbidden_char(self.text, start);
+            let end = poison.map_or(self.text.len(), |(b, _)| b);
+            self.chunk = Chunk {
+                start_byte: start,
+                end_byte: end,
+                start_char: self.pos.char_index(start),
+                end_char: self.pos.char_index(end),
+                line_offset: self.lines.line_of(start) - 1,
+                poisoned: poison.is_some(),
+            };
+            let syntax_error = self.parse_chunk();
+            let stop = match (syntax_error, poison) {
+                (Some(err_byte), _) => err_byte,
+                (None, Some((at, c))) => {
+                    self.report_forbidden_char(at, c);
+                    at
+                }
+                (None, None) => break,
+            };
+            match self.lines.next_separator_from(stop, start) {
+                Some(next) => start = next,
+                None => break,
+            }
+        }
+    }
+
+    /// Runs one parser over the current chunk. Returns the byte offset of a syntax error.
+    fn parse_chunk(&mut self) -> Option<usize> {
+        let chunk = self.chunk;
+        let text = self
+            .text
+            .get(chunk.start_byte..chunk.end_byte)
+            .unwrap_or("");
+        let mut parser = Parser::new_from_str(text);
+        self.doc = DocState::default();
+        loop {
+            match parser.next_event() {
+                None => return None,
+                Some(Ok((event, span))) => self.event(event, span),
+                Some(Err(err)) => {
+                    let at = self.pos.byte(chunk.start_char + err.marker().index());
+                    // A chunk cut short at a forbidden character ends in an error that only
+                    // echoes it; the forbidden character is reported instead.
+                    if chunk.poisoned
+                        && self.lines.line_of(at) >= self.lines.line_of(chunk.end_byte)
+                    {
+                        return None;
+                    }
+                    self.report_syntax_error(at, err.info());
+                    return Some(at);
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, event: Event<'_>, span: ParserSpan) {
+        match event {
+            Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+            Event::DocumentStart(_) => self.doc = DocState::default(),
+            Event::DocumentEnd => self.end_document(span),
+            Event::Scalar(value, style, anchor, tag) => {
+                if self.doc.skipping > 0 {
+                    return;
+                }
+                let built = self.scalar(&value, style, tag.as_deref(), span);
+                self.register_anchor(anchor, &built);
+                self.attach(built);
+            }
+            Event::Alias(id) => {
+                if self.doc.skipping > 0 {
+                    return;
+                }
+                let built = self.alias(id, span);
+                self.attach(built);
+            }
+            Event::SequenceStart(anchor, tag) => self.open(span, anchor, tag.as_deref(), false),
+            Event::MappingStart(anchor, tag) => self.open(span, anchor, tag.as_deref(), true),
+            Event::SequenceEnd | Event::MappingEnd => self.close(span),
+        }
+    }
+
+    fn end_document(&mut self, span: ParserSpan) {
+        let doc = std::mem::take(&mut self.doc);
+        let end_char = self.chunk.start_char + span.start.index();
+        // The document that runs into a forbidden character is incomplete.
+        let truncated = self.chunk.poisoned && end_char >= self.chunk.end_char;
+        if doc.failed || truncated {
+            return;
+        }
+        if let Some(root) = doc.root
+            && root.value != Value::Null
+        {
+            self.docs.push(root);
+        }
+    }
+
+    // ---- spans ------------------------------------------------------------------------
+
+    fn span(&self, start: Marker, end: Marker) -> Span {
+        let c = self.chunk;
+        let s = self.pos.byte(c.start_char + start.index());
+        let e = self.pos.byte(c.start_char + end.index()).max(s);
+        if s >= c.end_byte {
+            // At the end of the input saphyr counts a line break that may not be there.
+            let mut span = self.point(s);
+            span.end = e;
+            return span;
+        }
+        Span {
+            file: self.file,
+            start: s,
+            end: e,
+            line: to_u32(c.line_offset + start.line()),
+            column: to_u32(start.col() + 1),
+        }
+    }
+
+    /// A span of the character at `byte` (empty at the end of a line or of the text).
+    fn point(&self, byte: usize) -> Span {
+        self.lines.point(self.file, byte)
+    }
+
+    // ---- scalars and aliases ----------------------------------------------------------
+
+    fn scalar(
+        &mut self,
+        value: &str,
+        style: ScalarStyle,
+        tag: Option<&Tag>,
+        ps: ParserSpan,
+    ) -> Built {
+        let mut span = self.span(ps.start, ps.end);
+        // Block scalars and folded text end after their trailing line breaks; point at the
+        // text itself.
+        let trimmed_end = self.text[span.start..span.end].trim_end().len();
+        span.end = span.start + trimmed_end;
+        let plain = style == ScalarStyle::Plain;
+        let mut merge_key = false;
+        let typed = match classify_tag(tag) {
+            TagKind::None if plain => {
+                merge_key = value == "<<";
+                if value.is_empty() {
+                    // An empty value's span can cover the next line's `---`; keep it empty.
+                    span.end = span.start;
+                }
+                scalar::resolve_plain(value)
+            }
+            TagKind::None | TagKind::NonSpecific => Value::Str(value.to_string()),
+            TagKind::Core(core) => match core_scalar_tag(&core) {
+                Some(t) => match scalar::resolve_tagged(t, value) {
+                    Ok(v) => v,
+                    Err(why) => {
+                        self.fail(
+                            Diagnostic::error("P105", format!("{why} (it is tagged `!!{core}`)"))
+                                .with_span(Some(span))
+                                .with_label(format!("tagged `!!{core}`"))
+                                .with_help(format!(
+                                    "remove the `!!{core}` tag or write {} here",
+                                    t.describe()
+                                )),
+                        );
+                        Value::Str(value.to_string())
+                    }
+                },
+                None if core == "merge" && value == "<<" => {
+                    merge_key = true;
+                    Value::Str(value.to_string())
+                }
+                None => {
+                    self.bad_tag(&format!("!!{core}"), span, "a scalar");
+                    Value::Str(value.to_string())
+                }
+            },
+            TagKind::Other(name) => {
+                self.bad_tag(&name, span, "a scalar");
+                Value::Str(value.to_string())
+            }
+        };
+        Built {
+            src_end: span.end,
+            node: Node { span, value: typed },
+            size: 1,
+            height: 1,
+            merge_key,
+        }
+    }
+
+    fn bad_tag(&mut self, name: &str, span: Span, on: &str) {
+        let known = [
+            "!!str", "!!int", "!!float", "!!bool", "!!null", "!!map", "!!seq",
+        ];
+        let message = if known.contains(&name) {
+            format!("tag `{name}` cannot be used on {on}")
+        } else {
+            format!("unsupported tag `{name}`")
+        };
+        self.fail(
+            Diagnostic::error("P101", message)
+                .with_span(Some(span))
+                .with_label("tag")
+                .with_help(
+                    "remove the tag; kubectl only understands the YAML core tags \
+                     (!!str, !!int, !!float, !!bool, !!null, !!map, !!seq) on matching values",
+                ),
+        );
+    }
+
+    fn register_anchor(&mut self, anchor: usize, built: &Built) {
+        if anchor > 0 {
+            self.doc.anchors.insert(
+                anchor,
+                Anchored {
+                    node: built.node.clone(),
+                    size: built.size,
+                    height: built.height,
+                },
+            );
+        }
+    }
+
+    fn alias(&mut self, id: usize, ps: ParserSpan) -> Built {
+        let span = self.span(ps.start, ps.end);
+        let placeholder = |span: Span| Built {
+            node: Node {
+                span,
+                value: Value::Null,
+            },
+            size: 1,
+            height: 1,
+            merge_key: false,
+            src_end: span.end,
+        };
+        let Some(anchored) = self.doc.anchors.get(&id) else {
+            // saphyr keeps anchors across documents; YAML (and go-yaml) scope them to one.
+            self.fail(
+                Diagnostic::error("P101", "this alias refers to an anchor of another document")
+                    .with_span(Some(span))
+                    .with_label("unknown anchor")
+                    .with_help("anchors (`&name`) only apply inside their own document; define it again here"),
+            );
+            return placeholder(span);
+        };
+        let (size, height) = (anchored.size, anchored.height);
+        if self.doc.expanded + size > ALIAS_EXPANSION_LIMIT {
+            if std::mem::replace(&mut self.doc.reported_expansion, true) {
+                self.doc.failed = true;
+                return placeholder(span);
+            }
+            self.fail(
+                Diagnostic::error(
+                    "P101",
+                    format!("aliases expand this document beyond {ALIAS_EXPANSION_LIMIT} nodes"),
+                )
+                .with_span(Some(span))
+                .with_label("expansion limit reached here")
+                .with_help(
+                    "nested aliases multiply (a \"billion laughs\" document); write the values out \
+                     or reduce the aliasing",
+                ),
+            );
+            return placeholder(span);
+        }
+        if self.doc.frames.len() + height > MAX_DEPTH {
+            self.too_deep(span);
+            return placeholder(span);
+        }
+        self.doc.expanded += size;
+        let node = anchored.node.clone();
+        Built {
+            node,
+            size,
+            height,
+            merge_key: false,
+            src_end: span.end,
+        }
+    }
+
+    // ---- collections ------------------------------------------------------------------
+
+    fn open(&mut self, ps: ParserSpan, anchor: usize, tag: Option<&Tag>, is_map: bool) {
+        if self.doc.skipping > 0 || self.doc.frames.len() >= MAX_DEPTH {
+            if self.doc.skipping == 0 {
+                let span = self.span(ps.start, ps.end);
+                self.too_deep(span);
+            }
+            self.doc.skipping += 1;
+            return;
+        }
+        let mut start = self.span(ps.start, ps.end);
+        if !is_map && start.start == start.end {
+            // saphyr starts a list that is not indented under its key (`key:\n- a`) after
+            // the first `- `; move back so that the list starts at its first dash.
+            let before = &self.text[..start.start];
+            let spaces = before.len() - before.trim_end_matches(' ').len();
+            if before[..before.len() - spaces].ends_with('-')
+                && !self.text[start.start..].starts_with('-')
+            {
+                start.start -= spaces + 1;
+                start.end = start.start;
+                start.column = start.column.saturating_sub(to_u32(spaces + 1)).max(1);
+            }
+        }
+        let (want, on) = if is_map {
+            ("map", "a map")
+        } else {
+            ("seq", "a list")
+        };
+        match classify_tag(tag) {
+            TagKind::None | TagKind::NonSpecific => {}
+            TagKind::Core(core) if core == want => {}
+            TagKind::Core(core) => self.bad_tag(&format!("!!{core}"), start, on),
+            TagKind::Other(name) => self.bad_tag(&name, start, on),
+        }
+        let kind = if is_map {
+            FrameKind::Map(MapFrame {
+                entries: Vec::new(),
+                index: None,
+                pending: Pending::None,
+                merges: Vec::new(),
+                merge_seen: None,
+            })
+        } else {
+            FrameKind::Seq(Vec::new())
+        };
+        self.doc.frames.push(Frame {
+            start,
+            anchor,
+            kind,
+            size: 1,
+            height: 1,
+            src_end: start.end,
+        });
+    }
+
+    fn close(&mut self, ps: ParserSpan) {
+        if self.doc.skipping > 0 {
+            self.doc.skipping -= 1;
+            if self.doc.skipping == 0 {
+                // Keep the parent's key/value pairing intact; the document is failed anyway.
+                let span = self.span(ps.start, ps.end);
+                self.attach(Built {
+                    node: Node {
+                        span,
+                        value: Value::Null,
+                    },
+                    size: 1,
+                    height: 1,
+                    merge_key: false,
+                    src_end: span.end,
+                });
+            }
+            return;
+        }
+        let Some(frame) = self.doc.frames.pop() else {
+            return;
+        };
+        let close = self.span(ps.start, ps.end);
+        // A flow collection closes with `]` or `}`; a block one just stops after its last
+        // child.
+        let end = if close.end > close.start {
+            close.end
+        } else {
+            frame.src_end
+        };
+        let mut span = frame.start;
+        span.end = end.max(span.start);
+        let value = match frame.kind {
+            FrameKind::Seq(items) => Value::Seq(items),
+            FrameKind::Map(map) => Value::Map(apply_merges(map)),
+        };
+        let built = Built {
+            node: Node { span, value },
+            size: frame.size,
+            height: frame.height,
+            merge_key: false,
+            src_end: end,
+        };
+        self.register_anchor(frame.anchor, &built);
+        self.attach(built);
+    }
+
+    fn attach(&mut self, built: Built) {
+        let Some(frame) = self.doc.frames.last_mut() else {
+            self.doc.root = Some(built.node);
+            return;
+        };
+        frame.size += built.size;
+        frame.height = frame.height.max(built.height + 1);
+        frame.src_end = frame.src_end.max(built.src_end);
+        match &mut frame.kind {
+            FrameKind::Seq(items) => items.push(built.node),
+            FrameKind::Map(map) => match std::mem::replace(&mut map.pending, Pending::None) {
+                Pending::None => self.take_key(built),
+                Pending::Key(key) => self.insert_entry(key, built.node),
+                Pending::Merge(span) => self.add_merge(span, built.node),
+                Pending::Skip => {}
+            },
+        }
+    }
+
+    fn take_key(&mut self, built: Built) {
+        let span = built.node.span;
+        let pending = if built.merge_key {
+            Pending::Merge(span)
+        } else {
+            match scalar::key_string(&built.node.value) {
+                Some(name) => Pending::Key(Key { name, span }),
+                None => {
+                    let found = built.node.type_name();
+                    let help = if built.node.value == Value::Null {
+                        "kubectl cannot turn a null key into JSON; write the key as a quoted string"
+                    } else {
+                        "JSON objects only have string keys; write the key as a plain string"
+                    };
+                    self.fail(
+                        Diagnostic::error(
+                            "P105",
+                            format!("a map key must be a string, found {found}"),
+                        )
+                        .with_span(Some(span))
+                        .with_field(self.current_path().to_string())
+                        .with_label("this key")
+                        .with_help(help),
+                    );
+                    Pending::Skip
+                }
+            }
+        };
+        if let Some(Frame {
+            kind: FrameKind::Map(map),
+            ..
+        }) = self.doc.frames.last_mut()
+        {
+            map.pending = pending;
+        }
+    }
+
+    fn insert_entry(&mut self, key: Key, value: Node) {
+        let Some(Frame {
+            kind: FrameKind::Map(map),
+            ..
+        }) = self.doc.frames.last_mut()
+        else {
+            return;
+        };
+        match map.line_of(&key.name) {
+            Some(first_line) => {
+                let diag = duplicate_key(&key, first_line, &self.current_path());
+                self.fail(diag);
+            }
+            None => map.push(key, value),
+        }
+    }
+
+    fn add_merge(&mut self, key_span: Span, value: Node) {
+        let path = self.current_path();
+        let Some(Frame {
+            kind: FrameKind::Map(map),
+            ..
+        }) = self.doc.frames.last_mut()
+        else {
+            return;
+        };
+        if let Some(first) = map.merge_seen {
+            let key = Key {
+                name: "<<".to_string(),
+                span: key_span,
+            };
+            let diag = duplicate_key(&key, first.line, &path);
+            self.fail(diag);
+            return;
+        }
+        map.merge_seen = Some(key_span);
+        let sources = match value.value {
+            Value::Map(_) => vec![value],
+            Value::Seq(items) if items.iter().all(|n| matches!(n.value, Value::Map(_))) => items,
+            _ => {
+                let found = value.type_name();
+                self.fail(
+                    Diagnostic::error(
+                        "P105",
+                        format!("a merge key `<<` takes a map or a list of maps, found {found}"),
+                    )
+                    .with_span(Some(value.span))
+                    .with_field(path.field("<<").to_string())
+                    .with_label("merged value")
+                    .with_help("merge an anchored map (`<<: *defaults`) or quote `\"<<\"` to use it as a plain key"),
+                );
+                return;
+            }
+        };
+        map.merges.extend(sources);
+    }
+
+    /// The path of the innermost open collection, for diagnostics.
+    fn current_path(&self) -> FieldPath {
+        let mut path = FieldPath::root();
+        for frame in self
+            .doc
+            .frames
+            .iter()
+            .take(self.doc.frames.len().saturating_sub(1))
+        {
+            match &frame.kind {
+                FrameKind::Seq(items) => path = path.index(items.len()),
+                FrameKind::Map(map) => match &map.pending {
+                    Pending::Key(k) => path = path.field(&k.name),
+                    Pending::Merge(_) => path = path.field("<<"),
+                    Pending::None | Pending::Skip => {}
+                },
+            }
+        }
+        path
+    }
+
+    fn too_deep(&mut self, span: Span) {
+        if self.doc.reported_depth {
+            self.doc.failed = true;
+            return;
+        }
+        self.doc.reported_depth = true;
+        self.fail(
+            Diagnostic::error(
+                "P101",
+                format!("this document nests deeper than {MAX_DEPTH} levels"),
+            )
+            .with_span(Some(span))
+            .with_label("too deep")
+            .with_help(
+                "no Kubernetes object nests this deep; check for runaway brackets or aliases",
+            ),
+        );
+    }
+
+    fn fail(&mut self, diag: Diagnostic) {
+        self.doc.failed = true;
+        self.diags.push(diag);
+    }
+
+    // ---- syntax errors ----------------------------------------------------------------
+
+    fn report_forbidden_char(&mut self, at: usize, c: char) {
+        self.diags.push(
+            Diagnostic::error(
+                "P101",
+                format!(
+                    "control character U+{:04X} is not allowed in YAML",
+                    u32::from(c)
+                ),
+            )
+            .with_span(Some(self.point(at)))
+            .with_label("control character")
+            .with_help("remove it; kubectl rejects files that contain control characters"),
+        );
+    }
+
+    fn report_syntax_error(&mut self, at: usize, info: &str) {
+        let explained = syntax::explain(&self.lines, self.chunk.start_byte, at, info);
+        let diag = Diagnostic::error("P101", explained.message)
+            .with_span(Some(self.point(explained.at)))
+            .with_label(format!("parser: {info}"))
+            .with_help(explained.help);
+        self.diags.push(diag);
+    }
+}
+
+fn duplicate_key(key: &Key, first_line: u32, path: &FieldPath) -> Diagnostic {
+    Diagnostic::error("P102", format!("duplicate key `{}`", key.name))
+        .with_span(Some(key.span))
+        .with_field(path.field(&key.name).to_string())
+        .with_label("duplicate key")
+        .with_help(format!(
+            "`{}` is already set on line {first_line}; kubectl and the API server reject \
+             duplicate keys, keep only one",
+            key.name
+        ))
+}
+
+/// YAML merge keys: explicit keys win over merged ones and, in a list of maps, earlier maps
+/// win over later ones (<https://yaml.org/type/merge.html>; go-yaml v2's `merge()` walks the
+/// list backwards so that earlier maps take precedence). go-yaml v2 applies `<<` where it
+/// stands, so an explicit key written *before* `<<` loses there; this follows the spec (and
+/// go-yaml v3) instead, the reading a user expects.
+fn apply_merges(mut map: MapFrame) -> Vec<(Key, Node)> {
+    for source in std::mem::take(&mut map.merges) {
+        if let Value::Map(entries) = source.value {
+            for (key, value) in entries {
+                if map.line_of(&key.name).is_none() {
+                    map.push(key, value);
+                }
+            }
+        }
+    }
+    map.entries
+}
+
+enum TagKind {
+    None,
+    /// `!`: "not a plain scalar", i.e. a string.
+    NonSpecific,
+    /// `!!name` (`tag:yaml.org,2002:name`).
+    Core(String),
+    Other(String),
+}
+
+fn classify_tag(tag: Option<&Tag>) -> TagKind {
+    let Some(tag) = tag else {
+        return TagKind::None;
+    };
+    if tag.handle.is_empty() && tag.suffix == "!" {
+        return TagKind::NonSpecific;
+    }
+    let full = format!("{}{}", tag.handle, tag.suffix);
+    if let Some(core) = full.strip_prefix("tag:yaml.org,2002:") {
+        return TagKind::Core(core.to_string());
+    }
+    if tag.handle == "!" {
+        TagKind::Other(format!("!{}", tag.suffix))
+    } else {
+        TagKind::Other(format!("!<{full}>"))
+    }
+}
+
+fn core_scalar_tag(name: &str) -> Option<CoreScalarTag> {
+    Some(match name {
+        "str" => CoreScalarTag::Str,
+        "int" => CoreScalarTag::Int,
+        "float" => CoreScalarTag::Float,
+        "bool" => CoreScalarTag::Bool,
+        "null" => CoreScalarTag::Null,
+        _ => return None,
+    })
 }
