@@ -35,5 +35,7 @@ pub use local::{LocalConfig, run_local};
 pub use logging::{diagnostic as render_diagnostic, init_tracing};
 pub use palisade_dataplane::FailurePolicy;
 pub use ready::ReadyInfo;
-pub use shutdown::{Shutdown, ShutdownHandle, channel as shutdown_channel, on_signals as shutdown_on_signals};
+pub use shutdown::{
+    Shutdown, ShutdownHandle, channel as shutdown_channel, on_signals as shutdown_on_signals,
+};
 pub use source::RulesetSource;

@@ -143,7 +143,9 @@ pub fn run_local<S: RulesetSource>(
                 Ok(w) => {
                     watcher = w;
                     agent.watch_broken = false;
-                    agent.pending.note(&Err(notify::Error::generic("watch renewed")), now);
+                    agent
+                        .pending
+                        .note(&Err(notify::Error::generic("watch renewed")), now);
                     tracing::info!("manifests directory is back; watching it again");
                 }
                 Err(err) => tracing::debug!(%err, "cannot watch manifests directory yet"),
@@ -185,10 +187,11 @@ impl<S: RulesetSource> Agent<'_, '_, S> {
         if let Some((at, _)) = self.retry {
             deadline = deadline.min(at);
         }
-        if let Some(due) =
-            self.pending
-                .due(self.last_pass, self.config.min_gap, self.config.write_settle)
-        {
+        if let Some(due) = self.pending.due(
+            self.last_pass,
+            self.config.min_gap,
+            self.config.write_settle,
+        ) {
             deadline = deadline.min(due);
         }
         deadline
@@ -262,7 +265,11 @@ impl<S: RulesetSource> Agent<'_, '_, S> {
                 "rules in force"
             );
         } else {
-            tracing::debug!(generation = self.generation, elapsed_us = elapsed.as_micros() as u64, "nothing changed");
+            tracing::debug!(
+                generation = self.generation,
+                elapsed_us = elapsed.as_micros() as u64,
+                "nothing changed"
+            );
         }
         if let Some(path) = &self.config.ready_file {
             let info = ReadyInfo {

@@ -1,5 +1,6 @@
 //! Log output: a subscriber for binaries, and diagnostics as one log line each.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use palisade_core::diag::Diagnostic;
@@ -12,6 +13,7 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 
@@ -21,7 +23,12 @@ pub fn diagnostic(path: &Path, d: &Diagnostic) -> String {
         Some(span) => format!("{}:{}:{}: ", path.display(), span.line, span.column),
         None => format!("{}: ", path.display()),
     };
-    line.push_str(&format!("{}[{}]: {}", d.severity.as_str(), d.code, d.message));
+    line.push_str(&format!(
+        "{}[{}]: {}",
+        d.severity.as_str(),
+        d.code,
+        d.message
+    ));
     match (&d.object, &d.field) {
         (Some(object), Some(field)) => line.push_str(&format!(" ({object}, {field})")),
         (Some(object), None) => line.push_str(&format!(" ({object})")),
@@ -59,6 +66,9 @@ mod tests {
              spec.ingress[0].ports[0].port); help: use a port number between 1 and 65535"
         );
         let bare = Diagnostic::warning("P100", "empty");
-        assert_eq!(diagnostic(Path::new("x.yaml"), &bare), "x.yaml: warning[P100]: empty");
+        assert_eq!(
+            diagnostic(Path::new("x.yaml"), &bare),
+            "x.yaml: warning[P100]: empty"
+        );
     }
 }

@@ -110,7 +110,10 @@ mod tests {
                 rejected: 0,
             };
             info.write(&path).expect("write");
-            assert_eq!(ReadyInfo::read(&path).map(|i| i.generation), Some(generation));
+            assert_eq!(
+                ReadyInfo::read(&path).map(|i| i.generation),
+                Some(generation)
+            );
         }
         assert!(!temporary(&path).exists(), "temporary file renamed away");
     }

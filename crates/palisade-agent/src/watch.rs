@@ -90,7 +90,12 @@ impl Pending {
     }
 
     /// When the scan for the waiting change may run; `None` when nothing waits.
-    pub fn due(&self, last_scan: Option<Instant>, min_gap: Duration, settle: Duration) -> Option<Instant> {
+    pub fn due(
+        &self,
+        last_scan: Option<Instant>,
+        min_gap: Duration,
+        settle: Duration,
+    ) -> Option<Instant> {
         let since = self.since?;
         let settled = if self.writing.is_empty() {
             since
@@ -152,13 +157,38 @@ mod tests {
         let remove = EventKind::Remove(RemoveKind::File);
 
         // (label, events at ms offsets, last scan, expected due)
-        type Case<'a> = (&'a str, Vec<(u64, EventKind, &'a str)>, Option<u64>, Option<u64>);
+        type Case<'a> = (
+            &'a str,
+            Vec<(u64, EventKind, &'a str)>,
+            Option<u64>,
+            Option<u64>,
+        );
         let cases: Vec<Case> = vec![
             ("nothing", vec![], None, None),
-            ("own reads are not changes", vec![(1, open, "d/a.yaml"), (2, close_read, "d/a.yaml")], None, None),
-            ("rename into place: at once", vec![(5, rename, "d/a.yaml")], None, Some(5)),
-            ("rename soon after a scan: after the gap", vec![(5, rename, "d/a.yaml")], Some(0), Some(10)),
-            ("half-written: wait for settle", vec![(5, data, "d/a.yaml")], None, Some(205)),
+            (
+                "own reads are not changes",
+                vec![(1, open, "d/a.yaml"), (2, close_read, "d/a.yaml")],
+                None,
+                None,
+            ),
+            (
+                "rename into place: at once",
+                vec![(5, rename, "d/a.yaml")],
+                None,
+                Some(5),
+            ),
+            (
+                "rename soon after a scan: after the gap",
+                vec![(5, rename, "d/a.yaml")],
+                Some(0),
+                Some(10),
+            ),
+            (
+                "half-written: wait for settle",
+                vec![(5, data, "d/a.yaml")],
+                None,
+                Some(205),
+            ),
             (
                 "written and closed: at once",
                 vec![(5, data, "d/a.yaml"), (6, close_write, "d/a.yaml")],
@@ -167,14 +197,38 @@ mod tests {
             ),
             (
                 "one of two closed: still waiting",
-                vec![(5, data, "d/a.yaml"), (6, data, "d/b.yaml"), (7, close_write, "d/a.yaml")],
+                vec![
+                    (5, data, "d/a.yaml"),
+                    (6, data, "d/b.yaml"),
+                    (7, close_write, "d/a.yaml"),
+                ],
                 None,
                 Some(205),
             ),
-            ("written then removed: at once", vec![(5, data, "d/a.yaml"), (6, remove, "d/a.yaml")], None, Some(5)),
-            ("swap file writes do not hold the scan", vec![(5, data, "d/.a.yaml.swp")], None, Some(5)),
-            ("hidden manifest-named temp file neither", vec![(5, data, "d/.a.yaml")], None, Some(5)),
-            ("ready file is ignored", vec![(5, data, "d/ready"), (6, close_write, "d/ready")], None, None),
+            (
+                "written then removed: at once",
+                vec![(5, data, "d/a.yaml"), (6, remove, "d/a.yaml")],
+                None,
+                Some(5),
+            ),
+            (
+                "swap file writes do not hold the scan",
+                vec![(5, data, "d/.a.yaml.swp")],
+                None,
+                Some(5),
+            ),
+            (
+                "hidden manifest-named temp file neither",
+                vec![(5, data, "d/.a.yaml")],
+                None,
+                Some(5),
+            ),
+            (
+                "ready file is ignored",
+                vec![(5, data, "d/ready"), (6, close_write, "d/ready")],
+                None,
+                None,
+            ),
         ];
         for (label, events, last, expected) in cases {
             let mut pending = Pending::new(vec![PathBuf::from("d/ready")]);
@@ -194,7 +248,10 @@ mod tests {
         let t0 = Instant::now();
         let mut pending = Pending::new(vec![]);
         pending.note(
-            &ev(EventKind::Modify(ModifyKind::Data(notify::event::DataChange::Any)), "a.yaml"),
+            &ev(
+                EventKind::Modify(ModifyKind::Data(notify::event::DataChange::Any)),
+                "a.yaml",
+            ),
             t0,
         );
         assert!(pending.is_dirty());
