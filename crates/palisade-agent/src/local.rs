@@ -94,6 +94,10 @@ pub fn run_local<S: RulesetSource>(
 
     // Watch before the first scan, so that no change between the two is missed.
     let mut watcher = watch(&config.manifests, &shutdown)?;
+    // The watcher names events under the directory made absolute (not canonical).
+    let watch_root = std::env::current_dir()
+        .map(|cwd| cwd.join(&config.manifests))
+        .unwrap_or_else(|_| config.manifests.clone());
     let mut agent = Agent {
         config,
         index: ManifestIndex::new(),
@@ -103,7 +107,7 @@ pub fn run_local<S: RulesetSource>(
             Dataplane::with_nft(&config.nft),
             config.failure_policy,
         ),
-        pending: Pending::new(ignored_paths(config.ready_file.as_deref())),
+        pending: Pending::new(watch_root, ignored_paths(config.ready_file.as_deref())),
         generation: 0,
         compiled_revision: None,
         last_pass: None,
@@ -223,6 +227,7 @@ impl<S: RulesetSource> Agent<'_, '_, S> {
                 return Ok(());
             }
         };
+        let scanned_us = started.elapsed().as_micros() as u64;
         let revision = self.index.revision();
         let unchanged = mode == Mode::Change
             && self.retry.is_none()
@@ -233,12 +238,23 @@ impl<S: RulesetSource> Agent<'_, '_, S> {
             Applied::Unchanged
         } else {
             let (cluster, diagnostics) = self.index.cluster();
+            tracing::debug!(
+                cluster_us = started.elapsed().as_micros() as u64,
+                "cluster built"
+            );
             if self.compiled_revision != Some(revision) {
-                for d in &diagnostics {
-                    tracing::warn!("{}", crate::logging::diagnostic(Path::new("manifests"), d));
+                for d in diagnostics {
+                    // Which file a cluster-level problem sits in is not tracked: name the
+                    // directory and the object, not a line of some file.
+                    let d = palisade_core::diag::Diagnostic {
+                        span: None,
+                        ..d.clone()
+                    };
+                    let dir = &self.config.manifests;
+                    tracing::warn!("{}", crate::logging::diagnostic(dir, &d));
                 }
             }
-            match self.reconciler.reconcile(&cluster, mode) {
+            match self.reconciler.reconcile(cluster, mode) {
                 Ok(applied) => {
                     self.compiled_revision = Some(revision);
                     self.retry = None;
@@ -261,6 +277,7 @@ impl<S: RulesetSource> Agent<'_, '_, S> {
                 ruleset = %applied,
                 files = report.files,
                 rejected = self.index.rejected(),
+                scan_us = scanned_us,
                 elapsed_us = elapsed.as_micros() as u64,
                 "rules in force"
             );

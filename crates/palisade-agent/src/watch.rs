@@ -3,18 +3,23 @@
 //! The watcher (inotify through `notify`, recursive) only says that something changed; which
 //! files changed is found by the scan, which reads them all. What events decide is timing:
 //!
-//! - a scan runs as soon as the first event arrives, but never sooner than `min_gap` after the
+//! - a scan runs as soon as a relevant event arrives, but never sooner than `min_gap` after the
 //!   previous scan started, so a burst of writes costs one scan per gap, not one per event;
 //! - while a manifest is open for writing (data written, not yet closed) the scan waits for the
 //!   close, up to `settle`: a file caught half-written might parse as valid with fewer objects
 //!   (an empty file is a valid empty manifest) and open a hole for a moment;
-//! - the agent's own reads (open, close without writing) and its ready file are not changes.
+//! - not relevant: the agent's own reads (open, close without writing), its ready file, and
+//!   writes to files the scan does not read (hidden ones such as an editor's `.np.yaml.swp` or
+//!   the temporary of an atomic write, other extensions). Renames, directory changes and
+//!   watcher errors always are: a ConfigMap volume, for one, changes by renaming a hidden
+//!   symlink. The price: an edit in place of a file inside a hidden directory that a visible
+//!   symlink points to is seen at the next resync only.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind};
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind};
 use notify::{Event, EventKind};
 
 use crate::scan::is_manifest_name;
@@ -22,6 +27,8 @@ use crate::scan::is_manifest_name;
 /// Changes seen since the last scan started.
 #[derive(Debug, Default)]
 pub struct Pending {
+    /// The watched directory, spelled as the watcher spells event paths (absolute).
+    root: PathBuf,
     /// When the first change since the last scan arrived; `None`: nothing to do.
     since: Option<Instant>,
     /// Manifests written to and not closed yet.
@@ -31,8 +38,9 @@ pub struct Pending {
 }
 
 impl Pending {
-    pub fn new(ignored: Vec<PathBuf>) -> Pending {
+    pub fn new(root: impl Into<PathBuf>, ignored: Vec<PathBuf>) -> Pending {
         Pending {
+            root: root.into(),
             ignored,
             ..Pending::default()
         }
@@ -48,20 +56,31 @@ impl Pending {
                 return;
             }
         };
-        if !event.paths.is_empty() && event.paths.iter().all(|p| self.is_ignored(p)) {
-            return;
-        }
+        // Events about one file's content or metadata; the rest (renames, directories,
+        // overflows) may change what the scan finds anywhere.
+        let file_event = matches!(
+            event.kind,
+            EventKind::Access(AccessKind::Close(AccessMode::Write))
+                | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Metadata(_))
+                | EventKind::Create(CreateKind::File)
+                | EventKind::Remove(RemoveKind::File)
+        );
         match event.kind {
-            // Reads, including the scan's own: not a change.
             EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
                 for path in &event.paths {
                     self.writing.remove(path);
                 }
             }
+            // Reads, including the scan's own: not a change.
             EventKind::Access(_) => return,
             EventKind::Modify(ModifyKind::Data(_)) | EventKind::Create(CreateKind::File) => {
-                self.writing
-                    .extend(event.paths.iter().filter(|p| tracked(p)).cloned());
+                let scanned: Vec<PathBuf> = event
+                    .paths
+                    .iter()
+                    .filter(|p| self.is_scanned(p))
+                    .cloned()
+                    .collect();
+                self.writing.extend(scanned);
             }
             // Removed or renamed away: nobody will close it under this name.
             _ => {
@@ -70,7 +89,26 @@ impl Pending {
                 }
             }
         }
-        self.since.get_or_insert(now);
+        let relevant = event.paths.is_empty()
+            || event
+                .paths
+                .iter()
+                .any(|p| !self.is_ignored(p) && (!file_event || self.is_scanned(p)));
+        if relevant {
+            tracing::trace!(kind = ?event.kind, paths = ?event.paths, "manifests changed");
+            self.since.get_or_insert(now);
+        }
+    }
+
+    /// Whether the scan reads this path: a manifest name, nothing hidden below the root.
+    fn is_scanned(&self, path: &Path) -> bool {
+        let Ok(relative) = path.strip_prefix(&self.root) else {
+            return true;
+        };
+        is_manifest_name(path)
+            && !relative
+                .components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
     }
 
     /// The same path, or the same name in the same directory however the two were spelled
@@ -125,21 +163,14 @@ fn canonical_parent(path: &Path) -> Option<PathBuf> {
     parent.canonicalize().ok()
 }
 
-/// Manifests whose writes are worth waiting for; editors' hidden swap files are not.
-fn tracked(path: &Path) -> bool {
-    is_manifest_name(path)
-        && !path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use notify::event::{DataChange, RemoveKind, RenameMode};
+    use notify::event::{DataChange, RenameMode};
 
+    /// An event about `path` under the watched root `/r`.
     fn ev(kind: EventKind, path: &str) -> notify::Result<Event> {
-        Ok(Event::new(kind).add_path(PathBuf::from(path)))
+        Ok(Event::new(kind).add_path(Path::new("/r").join(path)))
     }
 
     const GAP: Duration = Duration::from_millis(10);
@@ -155,6 +186,7 @@ mod tests {
         let close_read = EventKind::Access(AccessKind::Close(AccessMode::Read));
         let rename = EventKind::Modify(ModifyKind::Name(RenameMode::To));
         let remove = EventKind::Remove(RemoveKind::File);
+        let create_file = EventKind::Create(CreateKind::File);
 
         // (label, events at ms offsets, last scan, expected due)
         type Case<'a> = (
@@ -212,14 +244,46 @@ mod tests {
                 Some(5),
             ),
             (
-                "swap file writes do not hold the scan",
-                vec![(5, data, "d/.a.yaml.swp")],
+                "editor swap file: not read by the scan, not a change",
+                vec![
+                    (5, data, "d/.a.yaml.swp"),
+                    (6, close_write, "d/.a.yaml.swp"),
+                ],
                 None,
-                Some(5),
+                None,
             ),
             (
-                "hidden manifest-named temp file neither",
-                vec![(5, data, "d/.a.yaml")],
+                "other extension: not a change",
+                vec![(5, create_file, "d/notes.txt"), (6, data, "d/notes.txt")],
+                None,
+                None,
+            ),
+            (
+                "atomic write: the temporary is nothing, the rename is the change",
+                vec![
+                    (5, create_file, "d/.a.yaml.tmp"),
+                    (6, data, "d/.a.yaml.tmp"),
+                    (7, close_write, "d/.a.yaml.tmp"),
+                    (8, rename, "d/a.yaml"),
+                ],
+                None,
+                Some(8),
+            ),
+            (
+                "ConfigMap volume: renaming the hidden ..data symlink is a change",
+                vec![(5, create_file, "..data_tmp"), (6, rename, "..data")],
+                None,
+                Some(6),
+            ),
+            (
+                "file in a hidden directory: not read, not a change",
+                vec![(5, data, "..2026_01/a.yaml")],
+                None,
+                None,
+            ),
+            (
+                "new directory: a change",
+                vec![(5, EventKind::Create(CreateKind::Folder), "sub")],
                 None,
                 Some(5),
             ),
@@ -231,7 +295,7 @@ mod tests {
             ),
         ];
         for (label, events, last, expected) in cases {
-            let mut pending = Pending::new(vec![PathBuf::from("d/ready")]);
+            let mut pending = Pending::new("/r", vec![PathBuf::from("/r/d/ready")]);
             for (at, kind, path) in events {
                 pending.note(&ev(kind, path), ms(at));
             }
@@ -244,9 +308,25 @@ mod tests {
     }
 
     #[test]
+    fn a_hidden_watched_directory_is_not_itself_hidden_content() {
+        // Temporary directories are often hidden (`/tmp/.tmpAbc`): only what lies below the
+        // root counts.
+        let mut pending = Pending::new("/tmp/.tmpAbc", vec![]);
+        let event = Event::new(EventKind::Modify(ModifyKind::Data(DataChange::Any)))
+            .add_path(PathBuf::from("/tmp/.tmpAbc/np.yaml"));
+        let t0 = Instant::now();
+        pending.note(&Ok(event), t0);
+        assert_eq!(
+            pending.due(None, GAP, SETTLE),
+            Some(t0 + SETTLE),
+            "tracked as being written"
+        );
+    }
+
+    #[test]
     fn clear_forgets_everything() {
         let t0 = Instant::now();
-        let mut pending = Pending::new(vec![]);
+        let mut pending = Pending::new("/r", vec![]);
         pending.note(
             &ev(
                 EventKind::Modify(ModifyKind::Data(notify::event::DataChange::Any)),
@@ -263,7 +343,7 @@ mod tests {
     #[test]
     fn a_watcher_error_forces_a_scan() {
         let t0 = Instant::now();
-        let mut pending = Pending::new(vec![]);
+        let mut pending = Pending::new("/r", vec![]);
         pending.note(&Err(notify::Error::generic("queue overflow")), t0);
         assert_eq!(pending.due(None, GAP, SETTLE), Some(t0));
     }

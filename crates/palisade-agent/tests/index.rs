@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{PODS, extra_pod, policy};
+use common::{PODS, current, extra_pod, policy, with_diagnostics};
 use palisade_agent::index::{FileOutcome, FileStatus, ManifestIndex};
 use palisade_agent::scan;
 use palisade_core::eval::{Endpoint, Probe, evaluate};
@@ -53,7 +53,7 @@ fn files_add_replace_and_remove_their_objects() {
     let mut index = ManifestIndex::new();
     loaded(&mut index, "m/pods.yaml", PODS);
     loaded(&mut index, "m/np.yaml", &policy("db", 5432));
-    let (cluster, diagnostics) = index.cluster();
+    let (cluster, diagnostics) = with_diagnostics(&mut index);
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
     assert_eq!(pod_names(&cluster), ["shop/cache", "shop/db", "shop/web"]);
     assert_eq!(policy_names(&cluster), ["shop/db"]);
@@ -64,7 +64,7 @@ fn files_add_replace_and_remove_their_objects() {
     assert!(!allowed(&cluster, "shop/web", "shop/db", 6543));
 
     loaded(&mut index, "m/np.yaml", &policy("db", 6543));
-    let (cluster, _) = index.cluster();
+    let cluster = current(&mut index);
     assert!(
         !allowed(&cluster, "shop/web", "shop/db", 5432),
         "old port gone"
@@ -75,7 +75,7 @@ fn files_add_replace_and_remove_their_objects() {
     );
 
     assert!(index.delete(Path::new("m/np.yaml")));
-    let (cluster, _) = index.cluster();
+    let cluster = current(&mut index);
     assert!(cluster.policies.is_empty());
     assert!(
         allowed(&cluster, "shop/cache", "shop/db", 5432),
@@ -113,7 +113,7 @@ fn a_broken_file_keeps_its_previous_good_objects() {
         let mut index = ManifestIndex::new();
         loaded(&mut index, "m/pods.yaml", PODS);
         loaded(&mut index, "m/np.yaml", &policy("db", 5432));
-        let (before, _) = index.cluster();
+        let before = current(&mut index);
         let revision = index.revision();
 
         match index.apply(Path::new("m/np.yaml"), text.clone()) {
@@ -141,7 +141,7 @@ fn a_broken_file_keeps_its_previous_good_objects() {
             revision,
             "{label}: nothing in force changed"
         );
-        let (after, _) = index.cluster();
+        let after = current(&mut index);
         assert_eq!(
             after.policies, before.policies,
             "{label}: policy kept as it was"
@@ -159,7 +159,7 @@ fn a_broken_file_keeps_its_previous_good_objects() {
 
         // Fixing the file puts the new version in force.
         loaded(&mut index, "m/np.yaml", &policy("db", 6543));
-        let (fixed, _) = index.cluster();
+        let fixed = current(&mut index);
         assert!(
             allowed(&fixed, "shop/web", "shop/db", 6543),
             "{label}: fix applied"
@@ -180,7 +180,7 @@ fn a_file_that_was_never_good_contributes_nothing() {
         index.status(Path::new("m/np.yaml")),
         Some(&FileStatus::Rejected { errors: 1, kept: 0 })
     );
-    assert!(index.cluster().0.policies.is_empty());
+    assert!(current(&mut index).policies.is_empty());
     assert_eq!(index.rejected(), 1);
 }
 
@@ -211,7 +211,7 @@ fn an_unreadable_file_keeps_its_objects_and_is_read_again() {
         index.status(Path::new("m/pods.yaml")),
         Some(&FileStatus::Unreadable { kept: 4 })
     );
-    assert_eq!(index.cluster().0.pods.len(), 3);
+    assert_eq!(current(&mut index).pods.len(), 3);
     // Readable again with the same text: parsed (and in force) again.
     assert!(matches!(
         index.apply(Path::new("m/pods.yaml"), PODS.to_string()),
@@ -226,7 +226,7 @@ fn an_object_defined_in_two_files_is_reported_and_one_wins() {
     loaded(&mut index, "m/pods.yaml", PODS);
     loaded(&mut index, "m/a.yaml", &policy("db", 5432));
     loaded(&mut index, "m/b.yaml", &policy("db", 5432));
-    let (cluster, diagnostics) = index.cluster();
+    let (cluster, diagnostics) = with_diagnostics(&mut index);
     assert_eq!(policy_names(&cluster), ["shop/db"]);
     assert!(
         diagnostics.iter().any(|d| d.code == "P301"),
@@ -256,7 +256,7 @@ fn scanning_a_directory_follows_its_files() {
     let report = scan::scan(root, &mut index).expect("scan");
     assert_eq!((report.files, report.updated), (2, 2), "{report:?}");
     assert_eq!(
-        policy_names(&index.cluster().0),
+        policy_names(&current(&mut index)),
         ["shop/db"],
         "hidden and non-manifest files skipped"
     );
@@ -269,7 +269,7 @@ fn scanning_a_directory_follows_its_files() {
     let report = scan::scan(root, &mut index).expect("scan");
     assert_eq!(report.rejected, 1, "{report:?}");
     assert_eq!(
-        policy_names(&index.cluster().0),
+        policy_names(&current(&mut index)),
         ["shop/db"],
         "bad edit keeps the policy"
     );
@@ -278,7 +278,7 @@ fn scanning_a_directory_follows_its_files() {
     let report = scan::scan(root, &mut index).expect("scan");
     assert_eq!(report.removed, 1, "{report:?}");
     assert!(
-        index.cluster().0.policies.is_empty(),
+        current(&mut index).policies.is_empty(),
         "deleted file withdraws its objects"
     );
 
@@ -288,7 +288,7 @@ fn scanning_a_directory_follows_its_files() {
     );
     scan::scan(root, &mut index).expect("scan");
     assert!(
-        pod_names(&index.cluster().0).contains(&"shop/j".to_string()),
+        pod_names(&current(&mut index)).contains(&"shop/j".to_string()),
         "json read"
     );
 }
@@ -304,7 +304,7 @@ fn a_missing_directory_changes_nothing() {
     std::fs::remove_dir_all(&root).expect("rm");
     assert!(scan::scan(&root, &mut index).is_err());
     assert_eq!(
-        policy_names(&index.cluster().0),
+        policy_names(&current(&mut index)),
         ["shop/db"],
         "outage is not deletion"
     );

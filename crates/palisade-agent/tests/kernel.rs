@@ -409,39 +409,59 @@ fn restart_after_kill_adopts_the_table_without_a_gap() {
 #[test]
 #[ignore = "benchmark: cargo test -p palisade-agent --release --test kernel -- --ignored latency_benchmark --nocapture"]
 fn latency_benchmark() {
+    palisade_agent::init_tracing();
     let dir = manifests();
     let ready = dir.path().join("ready");
+    // Background objects the agent must carry on every pass (half the pods on this node).
+    let bulk: usize = std::env::var("PALISADE_BENCH_PODS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if bulk > 0 {
+        let mut text = String::new();
+        for i in 0..bulk {
+            let node = if i % 2 == 0 { "node-a" } else { "node-b" };
+            text.push_str(&format!(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bulk-{i}\n  namespace: shop\n  labels:\n    app: bulk{}\nspec:\n  nodeName: {node}\n  containers:\n  - name: main\n    image: x\nstatus:\n  podIP: 10.{}.{}.{}\n---\n",
+                i % 50,
+                100 + i / 65536,
+                (i / 256) % 256,
+                i % 256
+            ));
+        }
+        for i in 0..bulk / 3 {
+            text.push_str(&policy(&format!("bulk-{i}"), 1 + (i % 60000) as u32));
+            text.push_str("---\n");
+        }
+        std::fs::write(dir.path().join("bulk.yaml"), text).expect("write bulk");
+    }
     let rounds: u32 = std::env::var("PALISADE_BENCH_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
     with_agent(dir.path(), &ready, || {
+        let started = Instant::now();
         wait_generation(&ready, 0);
+        println!("first apply ({bulk} bulk pods): {:?}", started.elapsed());
         let mut by_kind: Vec<(&str, Vec<Duration>)> = vec![
             ("pod added/replaced (set elements)", Vec::new()),
             ("policy changed (chain replaced)", Vec::new()),
         ];
         for round in 0..rounds {
             let before = generation(&ready);
-            let started = Instant::now();
             let kind = (round % 2) as usize;
+            // Read before the clock starts: the chain's comment fingerprints the rules, so any
+            // change of the listing shows a policy change in force.
+            let old = table();
+            let started = Instant::now();
             let seen = if kind == 0 {
                 let address = format!("10.0.{}.{}", 3 + round / 200, round % 200 + 20);
-                write(
-                    &dir.path().join("extra.yaml"),
-                    &extra_pod("extra", &address),
-                    round % 4 == 0,
-                );
+                let path = dir.path().join("extra.yaml");
+                write(&path, &extra_pod("extra", &address), round % 4 == 0);
                 wait_enforced(&ready, before, |t| has_address(t, &address))
             } else {
-                let port = 1000 + round;
-                write(
-                    &dir.path().join("np.yaml"),
-                    &policy("db", port),
-                    round % 4 == 1,
-                );
-                // The chain's comment fingerprints the rules; any change of it will do.
-                let old = table();
+                let path = dir.path().join("np.yaml");
+                write(&path, &policy("db", 1000 + round), round % 4 == 1);
                 wait_enforced(&ready, before, move |t| t != old)
             };
             if let Some((_, samples)) = by_kind.get_mut(kind) {

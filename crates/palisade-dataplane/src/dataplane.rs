@@ -229,9 +229,11 @@ impl Dataplane {
         script_lines: usize,
         script: &str,
     ) -> Result<()> {
+        let started = std::time::Instant::now();
         let out = nft::run(&self.nft, args, Some(text))?;
         if out.success {
-            tracing::debug!(%kind, bytes = text.len(), "nft transaction committed");
+            let elapsed_us = started.elapsed().as_micros() as u64;
+            tracing::debug!(%kind, bytes = text.len(), elapsed_us, "nft transaction committed");
             return Ok(());
         }
         if nft::is_permission_denied(&out.stderr) {

@@ -196,3 +196,15 @@ fn fnv(text: &str) -> u64 {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
+
+/// The index's cluster, owned (the index lends it).
+pub fn current(index: &mut palisade_agent::index::ManifestIndex) -> Cluster {
+    index.cluster().0.clone()
+}
+
+pub fn with_diagnostics(
+    index: &mut palisade_agent::index::ManifestIndex,
+) -> (Cluster, Vec<palisade_core::diag::Diagnostic>) {
+    let (cluster, diagnostics) = index.cluster();
+    (cluster.clone(), diagnostics.to_vec())
+}

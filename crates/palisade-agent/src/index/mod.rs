@@ -5,6 +5,12 @@
 //! file from opening a hole: a file's objects are replaced only by a version that loads and
 //! validates without a single error. Until then the previous good objects stay in force, and a
 //! file that was never good contributes nothing (as the API server would have refused it).
+//!
+//! Each file's objects are converted to the model once, when the file changes, and the cluster
+//! is updated in place ([`merged`]): converting every object of a 10,000-pod directory on every
+//! change would cost more than the whole change budget.
+
+mod merged;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,8 +18,10 @@ use std::sync::Arc;
 
 use palisade_core::diag::{Diagnostic, Severity};
 use palisade_core::load::{self, LoadedObject};
-use palisade_core::model::Cluster;
 use palisade_core::model::convert::build_cluster;
+
+use merged::{FileModel, Merged};
+use palisade_core::model::Cluster;
 use palisade_core::validate;
 
 /// Where a file stands.
@@ -44,6 +52,8 @@ struct FileEntry {
     text: Option<String>,
     /// Objects of the last version that had no error.
     good: Arc<Vec<LoadedObject>>,
+    /// `good` converted to the model on its own, with the diagnostics of that conversion.
+    model: FileModel,
     status: FileStatus,
 }
 
@@ -53,6 +63,7 @@ pub struct ManifestIndex {
     files: BTreeMap<PathBuf, FileEntry>,
     /// Bumped whenever the set of objects in force changes.
     revision: u64,
+    merged: Merged,
 }
 
 impl ManifestIndex {
@@ -73,11 +84,7 @@ impl ManifestIndex {
         let entry = self
             .files
             .entry(path.to_path_buf())
-            .or_insert_with(|| FileEntry {
-                text: None,
-                good: Arc::default(),
-                status: FileStatus::Good { objects: 0 },
-            });
+            .or_insert_with(FileEntry::empty);
         entry.text = Some(text);
         let errors = parsed.diagnostics.iter().filter(|d| d.is_error()).count();
         if errors > 0 {
@@ -92,7 +99,11 @@ impl ManifestIndex {
         entry.status = FileStatus::Good {
             objects: parsed.objects.len(),
         };
+        let objects: Vec<&LoadedObject> = parsed.objects.iter().collect();
+        let model: FileModel = Arc::new(build_cluster(&objects));
+        let before = std::mem::replace(&mut entry.model, model.clone());
         entry.good = Arc::new(parsed.objects);
+        self.merged.changed(before, model);
         self.revision += 1;
         FileOutcome::Updated {
             warnings: parsed.diagnostics,
@@ -107,6 +118,7 @@ impl ManifestIndex {
         if !entry.good.is_empty() {
             self.revision += 1;
         }
+        self.merged.changed(entry.model, FileModel::default());
         true
     }
 
@@ -119,14 +131,9 @@ impl ManifestIndex {
                 kept: entry.good.len(),
             };
         } else {
-            self.files.insert(
-                path.to_path_buf(),
-                FileEntry {
-                    text: None,
-                    good: Arc::default(),
-                    status: FileStatus::Unreadable { kept: 0 },
-                },
-            );
+            let mut entry = FileEntry::empty();
+            entry.status = FileStatus::Unreadable { kept: 0 };
+            self.files.insert(path.to_path_buf(), entry);
         }
     }
 
@@ -161,10 +168,32 @@ impl ManifestIndex {
     }
 
     /// The cluster made of every file's good objects, and the model's diagnostics (e.g. the same
-    /// policy defined in two files: one wins, deterministically).
-    pub fn cluster(&self) -> (Cluster, Vec<Diagnostic>) {
-        let objects: Vec<&LoadedObject> = self.files.values().flat_map(|e| e.good.iter()).collect();
-        build_cluster(&objects)
+    /// policy defined twice: one wins, deterministically).
+    pub fn cluster(&mut self) -> (&Cluster, &[Diagnostic]) {
+        let files = &self.files;
+        self.merged
+            .get(files.values().map(|e| &e.model), || rebuild(files))
+    }
+
+    /// `build_cluster` over every good object: what [`ManifestIndex::cluster`] must equal.
+    pub fn rebuilt(&self) -> (Cluster, Vec<Diagnostic>) {
+        rebuild(&self.files)
+    }
+}
+
+fn rebuild(files: &BTreeMap<PathBuf, FileEntry>) -> (Cluster, Vec<Diagnostic>) {
+    let objects: Vec<&LoadedObject> = files.values().flat_map(|e| e.good.iter()).collect();
+    build_cluster(&objects)
+}
+
+impl FileEntry {
+    fn empty() -> FileEntry {
+        FileEntry {
+            text: None,
+            good: Arc::default(),
+            model: Arc::default(),
+            status: FileStatus::Good { objects: 0 },
+        }
     }
 }
 
