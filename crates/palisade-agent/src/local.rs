@@ -70,6 +70,8 @@ impl LocalConfig {
 /// First retry after a failed pass; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often to look for a manifests directory that went away.
+const REWATCH: Duration = Duration::from_millis(500);
 
 /// Runs the agent until `shutdown` fires. Returns an error only for what no retry can fix: the
 /// manifests directory missing at start, no file watcher, nft missing or not permitted, or a
@@ -107,7 +109,11 @@ pub fn run_local<S: RulesetSource>(
             Dataplane::with_nft(&config.nft),
             config.failure_policy,
         ),
-        pending: Pending::new(watch_root, ignored_paths(config.ready_file.as_deref())),
+        pending: Pending::new(
+            watch_root.clone(),
+            ignored_paths(config.ready_file.as_deref()),
+        ),
+        watch_root,
         generation: 0,
         compiled_revision: None,
         last_pass: None,
@@ -125,6 +131,11 @@ pub fn run_local<S: RulesetSource>(
             match shutdown.rx.recv_timeout(deadline - now) {
                 Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(Msg::Fs(event)) => {
+                    if root_gone(&event, &agent.watch_root) {
+                        // inotify watches the directory itself, not its name: a new directory
+                        // under the same name needs a new watch.
+                        agent.watch_broken = true;
+                    }
                     agent.pending.note(&event, Instant::now());
                     continue;
                 }
@@ -181,13 +192,19 @@ struct Agent<'c, 's, S: RulesetSource> {
     next_resync: Instant,
     /// When to retry after a failed pass, and the wait after that one.
     retry: Option<(Instant, Duration)>,
-    /// The directory could not be listed: its inotify watch is gone with it.
+    /// The manifests directory as the watcher names it.
+    watch_root: PathBuf,
+    /// The directory went away or could not be listed: its inotify watch is gone with it.
     watch_broken: bool,
 }
 
 impl<S: RulesetSource> Agent<'_, '_, S> {
     fn deadline(&self) -> Instant {
         let mut deadline = self.next_resync;
+        if self.watch_broken {
+            // No events will come: look for the directory now and then.
+            deadline = deadline.min(Instant::now() + REWATCH);
+        }
         if let Some((at, _)) = self.retry {
             deadline = deadline.min(at);
         }
@@ -341,6 +358,17 @@ fn watch(dir: &Path, shutdown: &Shutdown) -> Result<notify::RecommendedWatcher, 
         .watch(dir, RecursiveMode::Recursive)
         .map_err(watch_error)?;
     Ok(watcher)
+}
+
+fn root_gone(event: &notify::Result<notify::Event>, root: &Path) -> bool {
+    use notify::EventKind;
+    use notify::event::ModifyKind;
+    event.as_ref().is_ok_and(|e| {
+        matches!(
+            e.kind,
+            EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
+        ) && e.paths.iter().any(|p| p == root)
+    })
 }
 
 /// The ready file and its temporary: writing them is not a change of the manifests.

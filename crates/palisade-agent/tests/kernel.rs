@@ -242,6 +242,38 @@ fn a_broken_file_keeps_its_rules_and_a_deleted_file_withdraws_them() {
     });
 }
 
+#[test]
+fn the_directory_may_vanish_and_come_back() {
+    let parent = tempfile::tempdir().expect("tempdir");
+    let dir = parent.path().join("manifests");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::write(dir.join("pods.yaml"), PODS).expect("write");
+    let ready = parent.path().join("ready");
+    with_agent(&dir, &ready, || {
+        wait_generation(&ready, 0);
+        let before = table();
+        assert!(has_address(&before, "10.0.1.10"), "{before}");
+
+        // Gone: an outage, not an instruction to withdraw everything.
+        std::fs::rename(&dir, parent.path().join("old")).expect("move away");
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(table(), before, "rules stay while the directory is missing");
+
+        // Back, as a new directory with other content: a new watch, and its content enforced.
+        let g = generation(&ready);
+        std::fs::create_dir(&dir).expect("mkdir again");
+        std::fs::write(dir.join("pod.yaml"), extra_pod("late", "10.0.1.77")).expect("write");
+        wait_enforced(&ready, g, |t| {
+            has_address(t, "10.0.1.77") && !has_address(t, "10.0.1.10")
+        });
+
+        // And watched: a later change arrives by event, well before any resync.
+        let g = generation(&ready);
+        std::fs::write(dir.join("pod2.yaml"), extra_pod("later", "10.0.1.78")).expect("write");
+        wait_enforced(&ready, g, |t| has_address(t, "10.0.1.78"));
+    });
+}
+
 /// A killed agent, run by `restart_*` tests as a child process in their namespace: the test
 /// binary started again with this test selected and its configuration in the environment.
 #[test]
