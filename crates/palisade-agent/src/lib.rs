@@ -28,7 +28,7 @@ pub mod reconcile;
 pub mod scan;
 mod shutdown;
 mod source;
-pub mod watch;
+mod watch;
 
 pub use error::AgentError;
 pub use local::{LocalConfig, run_local};

@@ -158,9 +158,7 @@ pub fn run_local<S: RulesetSource>(
                 Ok(w) => {
                     watcher = w;
                     agent.watch_broken = false;
-                    agent
-                        .pending
-                        .note(&Err(notify::Error::generic("watch renewed")), now);
+                    agent.pending.touch(now);
                     tracing::info!("manifests directory is back; watching it again");
                 }
                 Err(err) => tracing::debug!(%err, "cannot watch manifests directory yet"),

@@ -12,9 +12,14 @@ use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::Summary;
 use common::{PODS, SummarySource, chain_name, extra_pod, policy};
-use palisade_agent::{LocalConfig, ReadyInfo, run_local, shutdown_channel};
+use palisade_agent::{
+    FailurePolicy, LocalConfig, ReadyInfo, RulesetSource, run_local, shutdown_channel,
+};
+use palisade_core::model::Cluster;
 use palisade_dataplane::Dataplane;
+use palisade_dataplane::TableState;
 use palisade_dataplane::netns::ScratchNetns;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -94,17 +99,28 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 /// Runs `body` with an agent for node-a on `dir` in a fresh namespace, then stops the agent.
 fn with_agent(dir: &Path, ready: &Path, body: impl FnOnce() + Send) {
+    with_agent_using(dir, ready, &SummarySource, |_| {}, body);
+}
+
+fn with_agent_using<S: RulesetSource + Sync>(
+    dir: &Path,
+    ready: &Path,
+    source: &S,
+    tweak: impl FnOnce(&mut LocalConfig),
+    body: impl FnOnce() + Send,
+) {
     let Some(netns) = ScratchNetns::for_test("pl-test-agent") else {
         return;
     };
     let mut config = LocalConfig::new("node-a", dir);
     config.ready_file = Some(ready.to_path_buf());
     config.resync = Duration::from_secs(600);
+    tweak(&mut config);
     netns
         .run(|| {
             let (handle, shutdown) = shutdown_channel();
             std::thread::scope(|scope| {
-                let agent = scope.spawn(|| run_local(&config, &SummarySource, shutdown));
+                let agent = scope.spawn(|| run_local(&config, source, shutdown));
                 // Stop the agent even if the body panics, so the scope can end.
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
                 handle.shutdown();
@@ -272,6 +288,78 @@ fn the_directory_may_vanish_and_come_back() {
         std::fs::write(dir.join("pod2.yaml"), extra_pod("later", "10.0.1.78")).expect("write");
         wait_enforced(&ready, g, |t| has_address(t, "10.0.1.78"));
     });
+}
+
+/// The test source, except that its full scripts are refused by nft while `broken` is set.
+#[derive(Debug, Default)]
+struct Flaky {
+    broken: AtomicBool,
+}
+
+impl RulesetSource for Flaky {
+    type Ruleset = Summary;
+
+    fn compile(&self, cluster: &Cluster, node: &str) -> Summary {
+        SummarySource.compile(cluster, node)
+    }
+
+    fn full(&self, ruleset: &Summary) -> String {
+        if self.broken.load(Ordering::SeqCst) {
+            "table inet palisade {\n\tchain c {\n\t\tthis is not nft\n\t}\n}\n".to_string()
+        } else {
+            SummarySource.full(ruleset)
+        }
+    }
+
+    fn diff(&self, old: &Summary, new: &Summary) -> Option<String> {
+        SummarySource.diff(old, new)
+    }
+}
+
+#[test]
+fn a_first_load_that_fails_follows_the_failure_policy_and_retries() {
+    // (policy, what must be in force while loads fail)
+    let cases = [
+        (FailurePolicy::Closed, Some(TableState::Lockdown)),
+        (FailurePolicy::Open, None),
+    ];
+    for (policy, while_failing) in cases {
+        let dir = manifests();
+        let ready = dir.path().join("ready");
+        let source = Flaky::default();
+        source.broken.store(true, Ordering::SeqCst);
+        let tweak = |config: &mut LocalConfig| config.failure_policy = policy;
+        with_agent_using(dir.path(), &ready, &source, tweak, || {
+            let deadline = Instant::now() + WAIT;
+            while Dataplane::new().state().expect("nft") != while_failing {
+                assert!(
+                    Instant::now() < deadline,
+                    "{policy:?}: fail-safe never applied"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(
+                ReadyInfo::read(&ready).is_none(),
+                "{policy:?}: not ready while failing"
+            );
+            assert_eq!(
+                Dataplane::new().state().expect("nft"),
+                while_failing,
+                "{policy:?}"
+            );
+
+            // Fixed: the next retry loads the real rules (replacing the lockdown atomically).
+            source.broken.store(false, Ordering::SeqCst);
+            let (info, _) = wait_generation(&ready, 0);
+            assert_ne!(info.ruleset, "kept", "{policy:?}");
+            assert!(
+                has_address(&table(), "10.0.1.10"),
+                "{policy:?}: {}",
+                table()
+            );
+        });
+    }
 }
 
 /// A killed agent, run by `restart_*` tests as a child process in their namespace: the test
