@@ -37,6 +37,65 @@ pub enum Command {
     Reach(ReachArgs),
     /// Why a connection is allowed or denied: the verdict and the rules on each side.
     Why(WhyArgs),
+    /// The nftables ruleset a node would run, as `nft -f` text (a script that replaces the
+    /// `inet palisade` table in one transaction and touches nothing else).
+    Compile(CompileArgs),
+    /// Prove it: build a cluster of network namespaces, enforce with the real agent, send real
+    /// packets between every pair and compare with the prediction. Needs root, nft and ip.
+    ///
+    /// Exit status: 0 every observation matches the prediction, 1 disagreements or unobserved
+    /// pairs, 2 usage error or missing prerequisite (root, nftables, iproute2).
+    Lab(LabArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    /// The node whose pods (spec.nodeName) the ruleset programs; peers come from every node.
+    #[arg(long, value_name = "NAME")]
+    pub node: String,
+    /// Print ruleset statistics (chains, sets, elements, rules) to stderr.
+    #[arg(long, default_value_t = false)]
+    pub stats: bool,
+    #[command(flatten)]
+    pub inputs: Inputs,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct LabArgs {
+    #[command(subcommand)]
+    pub action: Option<LabAction>,
+    /// Number of node namespaces; pods without spec.nodeName are spread round robin.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub nodes: u16,
+    /// A connection to test on every pair, as PROTOCOL/PORT; repeatable. Default: every declared
+    /// containerPort (at most 8), or tcp/80 and udp/53 when none is declared.
+    #[arg(long = "probe", value_name = "PROTO/PORT", value_parser = parse_probe)]
+    pub probes: Vec<Probe>,
+    /// A non-pod host to create behind the fabric, as an extra endpoint; repeatable.
+    #[arg(long = "external", value_name = "IP")]
+    pub externals: Vec<IpAddr>,
+    /// How long a blocked probe waits before it counts as blocked, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub timeout_ms: u64,
+    /// Output format: observed truth tables and findings, or the observed tables as JSON in
+    /// exactly the `reach --probe` shape.
+    #[arg(long, value_enum, default_value_t = LabFormat::Table)]
+    pub format: LabFormat,
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabAction {
+    /// Remove what a killed lab run left behind (namespaces, links, processes).
+    Clean,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LabFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Args)]

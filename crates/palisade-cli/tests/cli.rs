@@ -117,7 +117,14 @@ fn reach_json_with_external() {
 #[test]
 fn reach_csv() {
     insta::assert_snapshot!(run(
-        &["reach", "--format", "csv", "--probe", "tcp/5432", "examples/shop"],
+        &[
+            "reach",
+            "--format",
+            "csv",
+            "--probe",
+            "tcp/5432",
+            "examples/shop"
+        ],
         None
     ));
 }

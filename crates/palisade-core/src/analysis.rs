@@ -55,7 +55,7 @@ fn from_loaded(loaded: load::Loaded) -> Analysis {
     let mut rejected = 0;
     for object in &loaded.objects {
         *read.entry(object.object.kind().to_string()).or_insert(0) += 1;
-        let mut has_error = false;
+        let mut has_error = object.load_errors > 0;
         for issue in validate::validate(&object.object) {
             has_error |= issue.severity == crate::diag::Severity::Error;
             diagnostics.push(field_issue_to_diagnostic(object, issue));

@@ -398,7 +398,7 @@ fn p105_wrong_shapes_and_types() {
             np("  egress:\n  - to: {}\n    ports: [{port: 53, protocol: UDP}]\n"),
             (8, 9),
             "spec.egress[0].to",
-            "field `spec.egress[0].to`: expected a list of peers, found a map",
+            "expected a list of peers, found a map",
             "an absent or empty list (`to: []`) allows every destination",
         ),
         (

@@ -1,7 +1,9 @@
 //! One module per subcommand: run it, print, return the exit code.
 
 pub mod check;
+pub mod compile;
 pub mod explain;
+pub mod lab;
 pub mod reach;
 pub mod why;
 

@@ -155,6 +155,9 @@ fn side(
                 out,
                 "  and none of their {dir} rules allows this connection"
             );
+            if !near_misses.is_empty() {
+                let _ = writeln!(out, "  closest rules:");
+            }
             for NearMiss { rule, reason } in near_misses {
                 let _ = writeln!(out, "  - {}: {reason}", rule_path(cluster, rule));
             }

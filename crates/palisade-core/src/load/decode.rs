@@ -221,14 +221,21 @@ impl Decoder<'_> {
             object,
             schema: schema_for(known),
         };
+        let errors_before = self.error_count();
         if let Some(object) = self.decode_known(known, &ctx, node, inject) {
+            let load_errors = self.error_count() - errors_before;
             self.out.objects.push(LoadedObject {
                 file: self.file,
                 document: Arc::clone(self.doc),
                 base,
                 object,
+                load_errors,
             });
         }
+    }
+
+    fn error_count(&self) -> usize {
+        self.out.diagnostics.iter().filter(|d| d.is_error()).count()
     }
 
     /// `Ok(None)` when absent, null or empty; `Err` when present with the wrong type

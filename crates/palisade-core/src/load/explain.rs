@@ -2,7 +2,7 @@
 //! a concrete fix, pointed at the exact key or value in the file.
 //!
 //! serde reports `invalid type: map, expected a sequence` for `spec.egress[0].to`; the user
-//! reads "field `spec.egress[0].to`: expected a list of peers, found a map" with the help that
+//! reads "expected a list of peers, found a map" (the field path travels beside it) with the help that
 //! `to` is a list and that an empty one allows every destination.
 
 use super::schema::{Schema, Shape};
@@ -112,11 +112,7 @@ pub fn type_error(ctx: &ObjectCtx<'_>, path: &FieldPath, message: &str) -> Diagn
         (node, expected_by_serde, message.starts_with("invalid type"))
     else {
         return ctx
-            .diag(
-                "P105",
-                format!("field `{path}`: {}", plain_serde(message)),
-                path,
-            )
+            .diag("P105", plain_serde(message).to_string(), path)
             .with_span(span)
             .with_label("invalid value");
     };
@@ -125,11 +121,7 @@ pub fn type_error(ctx: &ObjectCtx<'_>, path: &FieldPath, message: &str) -> Diagn
     let text = ctx.source(node.span);
     let help = shape_help(path, &expected, node, text);
     let mut d = ctx
-        .diag(
-            "P105",
-            format!("field `{path}`: expected {expected}, found {found}"),
-            path,
-        )
+        .diag("P105", format!("expected {expected}, found {found}"), path)
         .with_span(span)
         .with_label(format!("expected {expected}"));
     if let Some(help) = help {
@@ -144,12 +136,14 @@ pub fn not_json(ctx: &ObjectCtx<'_>, path: &FieldPath) -> Diagnostic {
     let text = span.map(|s| ctx.source(s).to_string()).unwrap_or_default();
     ctx.diag(
         "P105",
-        format!("field `{path}`: `{text}` cannot be sent to the API server (JSON has no infinity or NaN)"),
+        format!("`{text}` cannot be sent to the API server (JSON has no infinity or NaN)"),
         path,
     )
     .with_span(span)
     .with_label("not a JSON number")
-    .with_help(format!("write a finite number, or quote it (`\"{text}\"`) if a string is meant"))
+    .with_help(format!(
+        "write a finite number, or quote it (`\"{text}\"`) if a string is meant"
+    ))
 }
 
 fn split_last(path: &FieldPath) -> (FieldPath, String) {

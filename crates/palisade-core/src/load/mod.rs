@@ -105,6 +105,10 @@ pub struct LoadedObject {
     /// Where the object sits in `document`: root, or `items[3]` inside a List.
     pub base: FieldPath,
     pub object: K8sObject,
+    /// Errors found while decoding it (e.g. unknown fields). Such an object is still decoded so
+    /// that validation can report its other problems, but it must not reach the model: the API
+    /// server would refuse it, and a misspelt `podSelecter` must not read as "every pod".
+    pub load_errors: usize,
 }
 
 impl LoadedObject {

@@ -115,5 +115,6 @@ pub fn loaded(file: u32, first_line: u32, v: Value) -> LoadedObject {
         document: Arc::new(node(file, &v, &mut line)),
         base: FieldPath::root(),
         object: object(v),
+        load_errors: 0,
     }
 }

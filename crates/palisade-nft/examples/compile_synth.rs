@@ -1,0 +1,70 @@
+//! Compiles one node of a synthetic cluster and writes the full script and a churn diff, so
+//! their load time can be measured with `nft` (see BENCHMARKS.md).
+//!
+//! ```text
+//! cargo run --release -p palisade-nft --example compile_synth -- PODS NAMESPACES POLICIES NODES OUT_DIR
+//! ```
+
+use std::time::Instant;
+
+use palisade_nft::{compile, diff};
+use palisade_test_support::builders::{ip, mk_pod};
+use palisade_test_support::synth::{SynthParams, generate};
+
+fn arg(n: usize, default: usize) -> usize {
+    std::env::args()
+        .nth(n)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> std::io::Result<()> {
+    let (pods, namespaces, policies, nodes) =
+        (arg(1, 10_000), arg(2, 50), arg(3, 3_000), arg(4, 91));
+    let out = std::env::args().nth(5).unwrap_or_else(|| ".".to_string());
+    let mut cluster = generate(SynthParams {
+        namespaces,
+        pods,
+        policies,
+        seed: 1,
+    });
+    for (i, pod) in cluster.pods.iter_mut().enumerate() {
+        if !pod.host_network {
+            pod.node = Some(format!("node-{}", i % nodes.max(1)));
+        }
+    }
+    let node = "node-0";
+    let started = Instant::now();
+    let rs = compile(&cluster, node);
+    let took = started.elapsed();
+    let script = rs.to_nft();
+    println!(
+        "compile {node}: {took:?}; {:?}; script {} bytes",
+        rs.stats(),
+        script.len()
+    );
+    std::fs::write(format!("{out}/full.nft"), &script)?;
+
+    let template = cluster
+        .pods
+        .iter()
+        .find(|p| p.node.as_deref() == Some(node) && !p.ips.is_empty())
+        .cloned();
+    if let Some(t) = template {
+        cluster
+            .pods
+            .push(mk_pod(&t.namespace, "churned-replica", |p| {
+                p.labels = t.labels.clone();
+                p.ports = t.ports.clone();
+                p.node = Some(node.to_string());
+                p.ips = vec![ip("10.255.255.254")];
+            }));
+        cluster
+            .pods
+            .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    }
+    let d = diff(&rs, &compile(&cluster, node));
+    println!("churn diff: {:?}", d.stats());
+    std::fs::write(format!("{out}/churn.nft"), d.to_nft())?;
+    Ok(())
+}

@@ -1,0 +1,452 @@
+//! From a rule's `from`/`to` list to named sets: which pods and addresses it covers.
+//!
+//! ```text
+//!   rule peers ── definition text (canonical, order-free) ──> set names (hash of the text)
+//!      │                                                         │
+//!      └─ resolve once per definition ─> matched pods ───────────┼─> pods4/pods6   hash sets of pod IPs
+//!                                        ipBlock ranges ─────────┼─> cidr4/cidr6   interval sets
+//!                                        + named ports (egress) ─┴─> named4/6      ip . proto . port
+//! ```
+//!
+//! Sets are named after their DEFINITION, never their elements: when pods come and go only the
+//! elements change, which is what lets [`crate::diff`] update a node with element commands. A
+//! definition is resolved once however many chains use it, so chains share their sets.
+//!
+//! Semantics mirror `palisade_core::eval::peer_matches`: pod items match pods subject to policy
+//! (never hostNetwork pods or non-pod addresses); an ipBlock matches an address in its ranges
+//! and also every address of a pod having ANY address in them (so the other address of a
+//! dual-stack pod is matched too). Those extra addresses go into the pod sets.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::rc::Rc;
+
+use ipnet::IpNet;
+use palisade_core::eval::{ip_block_contains, namespace_labels};
+use palisade_core::model::{
+    Cluster, Labels, NAMESPACE_NAME_LABEL, NamespaceScope, Operator, Peer, Peers, Pod, PortMatch,
+    PortSpec, Protocol, Selector,
+};
+use rustc_hash::FxHashMap;
+
+use super::intervals::{block_ranges, ranges_contain};
+use crate::names;
+use crate::ruleset::{AddrRange, Family, Set, SetElements};
+
+/// Per-family flags, indexed by [`fam`].
+pub(crate) type PerFamily<T> = [T; 2];
+
+pub(crate) fn fam(family: Family) -> usize {
+    match family {
+        Family::V4 => 0,
+        Family::V6 => 1,
+    }
+}
+
+/// A namespace that has pods, with the labels its selectors see.
+#[derive(Debug)]
+struct NsEntry<'a> {
+    name: &'a str,
+    labels: Cow<'a, Labels>,
+    pods: Vec<usize>,
+}
+
+/// What resolution needs from the cluster, computed once per compile.
+#[derive(Debug)]
+pub(crate) struct Index<'a> {
+    pub(crate) cluster: &'a Cluster,
+    namespaces: Vec<NsEntry<'a>>,
+    /// Families of any pod address: sets of a family no pod has are not emitted.
+    pub(crate) pod_families: PerFamily<bool>,
+    /// Some pod has several addresses: only then can an ipBlock match an address outside it.
+    multi_address: bool,
+}
+
+impl<'a> Index<'a> {
+    pub(crate) fn new(cluster: &'a Cluster) -> Index<'a> {
+        let mut by_ns: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
+        let mut pod_families = [false; 2];
+        let mut multi_address = false;
+        for (i, pod) in cluster.pods.iter().enumerate() {
+            by_ns.entry(pod.namespace.as_str()).or_default().push(i);
+            for ip in &pod.ips {
+                pod_families[fam(Family::of(ip))] = true;
+            }
+            multi_address |= pod.ips.len() > 1;
+        }
+        let mut namespaces: Vec<NsEntry<'a>> = by_ns
+            .into_iter()
+            .map(|(name, pods)| NsEntry {
+                name,
+                labels: namespace_labels(cluster, name),
+                pods,
+            })
+            .collect();
+        namespaces.sort_by(|a, b| a.name.cmp(b.name));
+        Index {
+            cluster,
+            namespaces,
+            pod_families,
+            multi_address,
+        }
+    }
+
+    fn pod(&self, i: usize) -> Option<&'a Pod> {
+        self.cluster.pods.get(i)
+    }
+
+    /// Pods subject to policy matched by one pod item of a policy in `policy_ns`.
+    fn pods_matching(
+        &self,
+        policy_ns: &str,
+        scope: &NamespaceScope,
+        pods: &Selector,
+    ) -> Vec<usize> {
+        let mut out = Vec::new();
+        for ns in &self.namespaces {
+            let in_scope = match scope {
+                NamespaceScope::Own => ns.name == policy_ns,
+                NamespaceScope::Matching(sel) => sel.matches(&ns.labels),
+            };
+            if !in_scope {
+                continue;
+            }
+            out.extend(ns.pods.iter().copied().filter(|&i| {
+                self.pod(i)
+                    .is_some_and(|p| !p.host_network && pods.matches(&p.labels))
+            }));
+        }
+        out
+    }
+}
+
+/// The sets one rule's peers resolved to.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PeerSets {
+    /// Pod address sets, when emitted for the family.
+    pub(crate) pods: PerFamily<Option<String>>,
+    /// ipBlock interval sets, when the blocks have addresses of the family.
+    pub(crate) blocks: PerFamily<Option<String>>,
+}
+
+/// What one `from`/`to` definition covers, before any set is named.
+#[derive(Debug)]
+struct Resolution {
+    text: String,
+    /// The ipBlock items alone, canonical.
+    block_text: String,
+    has_pod_items: bool,
+    /// Pods the list matches (indices into `Cluster::pods`, ascending).
+    matched: Vec<usize>,
+    ranges: PerFamily<Vec<AddrRange>>,
+}
+
+/// Resolved definitions, shared by every chain of one compile.
+#[derive(Debug)]
+pub(crate) struct SetTable<'a> {
+    pub(crate) index: Index<'a>,
+    pub(crate) sets: BTreeMap<String, Set>,
+    resolved: FxHashMap<String, Rc<Resolution>>,
+    named: FxHashMap<String, PerFamily<Option<String>>>,
+}
+
+/// A selector in kubectl notation with expressions sorted, `{}` for the empty one.
+fn selector_text(sel: &Selector) -> String {
+    let mut parts: Vec<String> = sel
+        .match_labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let mut exprs: Vec<String> = sel
+        .expressions
+        .iter()
+        .map(|req| {
+            let key = &req.key;
+            let join = |vs: &BTreeSet<String>| vs.iter().cloned().collect::<Vec<_>>().join(",");
+            match &req.operator {
+                Operator::In(vs) => format!("{key} in ({})", join(vs)),
+                Operator::NotIn(vs) => format!("{key} notin ({})", join(vs)),
+                Operator::Exists => key.clone(),
+                Operator::DoesNotExist => format!("!{key}"),
+            }
+        })
+        .collect();
+    exprs.sort();
+    exprs.dedup();
+    parts.extend(exprs);
+    format!("{{{}}}", parts.join(","))
+}
+
+/// One `from`/`to` item as canonical text; a podSelector alone names the policy's namespace.
+fn item_text(policy_ns: &str, item: &Peer) -> String {
+    match item {
+        Peer::Pods { namespaces, pods } => match namespaces {
+            NamespaceScope::Own => format!("{policy_ns} {}", selector_text(pods)),
+            NamespaceScope::Matching(ns) => {
+                format!("ns{} {}", selector_text(ns), selector_text(pods))
+            }
+        },
+        Peer::IpBlock { cidr, except } => {
+            let mut s = cidr.to_string();
+            let mut except: Vec<String> = except.iter().map(ToString::to_string).collect();
+            except.sort();
+            except.dedup();
+            if !except.is_empty() {
+                let _ = write!(s, " except {}", except.join(","));
+            }
+            s
+        }
+    }
+}
+
+/// Canonical text of some items: sorted, duplicates dropped (a `from`/`to` list is an OR, so
+/// neither order nor repetition matters).
+fn items_text<'p>(policy_ns: &str, items: impl Iterator<Item = &'p Peer>) -> String {
+    let texts: BTreeSet<String> = items.map(|i| item_text(policy_ns, i)).collect();
+    texts.into_iter().collect::<Vec<_>>().join("; ")
+}
+
+/// The canonical definition of a `from`/`to` list.
+pub(crate) fn peers_text(policy_ns: &str, peers: &Peers) -> String {
+    match peers {
+        Peers::Any => "any".to_string(),
+        Peers::OneOf(items) => items_text(policy_ns, items.iter()),
+    }
+}
+
+/// A short human hint for a set name: the first item, without its excepts, and namespaces
+/// selected by name shown by name.
+fn hint(text: &str) -> String {
+    let first = text.split(';').next().unwrap_or(text);
+    let first = first.split(" except").next().unwrap_or(first);
+    first.replace(NAMESPACE_NAME_LABEL, "").replace("{=", "{")
+}
+
+impl<'a> SetTable<'a> {
+    pub(crate) fn new(cluster: &'a Cluster) -> SetTable<'a> {
+        SetTable {
+            index: Index::new(cluster),
+            sets: BTreeMap::new(),
+            resolved: FxHashMap::default(),
+            named: FxHashMap::default(),
+        }
+    }
+
+    /// Resolves a non-empty `from`/`to` list once per definition.
+    fn resolve(&mut self, policy_ns: &str, items: &[Peer]) -> Rc<Resolution> {
+        let text = items_text(policy_ns, items.iter());
+        if let Some(hit) = self.resolved.get(&text) {
+            return Rc::clone(hit);
+        }
+        let index = &self.index;
+        let mut matched: BTreeSet<usize> = BTreeSet::new();
+        let mut blocks: Vec<(&IpNet, &[IpNet])> = Vec::new();
+        let mut has_pod_items = false;
+        for item in items {
+            match item {
+                Peer::Pods { namespaces, pods } => {
+                    has_pod_items = true;
+                    matched.extend(index.pods_matching(policy_ns, namespaces, pods));
+                }
+                Peer::IpBlock { cidr, except } => blocks.push((cidr, except.as_slice())),
+            }
+        }
+        if !blocks.is_empty() {
+            // Any pod, hostNetwork ones included, with an address in a block matches it.
+            for (i, pod) in index.cluster.pods.iter().enumerate() {
+                let inside = pod.ips.iter().any(|ip| {
+                    blocks
+                        .iter()
+                        .any(|(cidr, except)| ip_block_contains(cidr, except, ip))
+                });
+                if inside {
+                    matched.insert(i);
+                }
+            }
+        }
+        let resolution = Rc::new(Resolution {
+            block_text: items_text(
+                policy_ns,
+                items.iter().filter(|i| matches!(i, Peer::IpBlock { .. })),
+            ),
+            has_pod_items,
+            matched: matched.into_iter().collect(),
+            ranges: [
+                block_ranges(&blocks, Family::V4),
+                block_ranges(&blocks, Family::V6),
+            ],
+            text: text.clone(),
+        });
+        self.resolved.insert(text, Rc::clone(&resolution));
+        resolution
+    }
+
+    /// The sets for a non-empty `from`/`to` list of a policy in `policy_ns`.
+    pub(crate) fn peers(&mut self, policy_ns: &str, items: &[Peer]) -> PeerSets {
+        let r = self.resolve(policy_ns, items);
+        let mut out = PeerSets::default();
+        for family in Family::ALL {
+            let f = fam(family);
+            let ranges = &r.ranges[f];
+            if !ranges.is_empty() {
+                let name = names::name(
+                    &format!("cidr{}", family.digit()),
+                    &hint(&r.block_text),
+                    &format!("cidr{} {}", family.digit(), r.block_text),
+                );
+                self.sets.entry(name.clone()).or_insert_with(|| Set {
+                    family,
+                    comment: names::comment(&r.block_text),
+                    elements: SetElements::Intervals(ranges.clone()),
+                });
+                out.blocks[f] = Some(name);
+            }
+            // Pod sets exist for the families pods have. A list of ipBlocks alone needs them
+            // only for the other addresses of multi-address pods.
+            let index = &self.index;
+            let wanted = index.pod_families[f] && (r.has_pod_items || index.multi_address);
+            if !wanted {
+                continue;
+            }
+            let name = names::name(
+                &format!("pods{}", family.digit()),
+                &hint(&r.text),
+                &format!("pods{} {}", family.digit(), r.text),
+            );
+            if !self.sets.contains_key(&name) {
+                let addresses: BTreeSet<IpAddr> = r
+                    .matched
+                    .iter()
+                    .filter_map(|&i| index.pod(i))
+                    .flat_map(|p| p.ips.iter())
+                    .filter(|ip| Family::of(ip) == family && !ranges_contain(ranges, ip))
+                    .copied()
+                    .collect();
+                self.sets.insert(
+                    name.clone(),
+                    Set {
+                        family,
+                        comment: names::comment(&r.text),
+                        elements: SetElements::Addresses(addresses),
+                    },
+                );
+            }
+            out.pods[f] = Some(name);
+        }
+        out
+    }
+
+    /// The `daddr . l4proto . dport` sets for the named ports of an egress rule: every address
+    /// of every destination pod the peers match (all pods subject to policy for `Peers::Any`),
+    /// with the numbers each named port resolves to ON THAT POD, by name and protocol
+    /// (`palisade_core::eval::resolve_named_port`).
+    pub(crate) fn named(
+        &mut self,
+        policy_ns: &str,
+        peers: &Peers,
+        items: &[&PortMatch],
+    ) -> PerFamily<Option<String>> {
+        let mut ports: Vec<(String, Protocol)> = items
+            .iter()
+            .filter_map(|m| match &m.port {
+                PortSpec::Named(name) => Some((name.clone(), m.protocol)),
+                _ => None,
+            })
+            .collect();
+        ports.sort();
+        ports.dedup();
+        let peer_text = peers_text(policy_ns, peers);
+        let port_text: Vec<String> = ports
+            .iter()
+            .map(|(name, proto)| format!("{proto}/{name}"))
+            .collect();
+        let text = format!("{peer_text} ports {}", port_text.join(","));
+        if let Some(hit) = self.named.get(&text) {
+            return hit.clone();
+        }
+        let destinations: Vec<usize> = match peers {
+            Peers::Any => (0..self.index.cluster.pods.len()).collect(),
+            Peers::OneOf(list) => self.resolve(policy_ns, list).matched.clone(),
+        };
+        let mut out: PerFamily<Option<String>> = [None, None];
+        for family in Family::ALL {
+            if !self.index.pod_families[fam(family)] {
+                continue;
+            }
+            let mut elements = BTreeSet::new();
+            for pod in destinations.iter().filter_map(|&i| self.index.pod(i)) {
+                if pod.host_network {
+                    continue;
+                }
+                for cp in &pod.ports {
+                    let wanted = ports.iter().any(|(name, proto)| {
+                        cp.protocol == *proto && cp.name.as_ref() == Some(name)
+                    });
+                    if !wanted {
+                        continue;
+                    }
+                    for ip in pod.ips.iter().filter(|ip| Family::of(ip) == family) {
+                        elements.insert((*ip, cp.protocol, cp.port));
+                    }
+                }
+            }
+            let name = names::name(
+                &format!("named{}", family.digit()),
+                &port_text.join(" "),
+                &format!("named{} {text}", family.digit()),
+            );
+            self.sets.entry(name.clone()).or_insert_with(|| Set {
+                family,
+                comment: names::comment(&text),
+                elements: SetElements::AddressPorts(elements),
+            });
+            out[fam(family)] = Some(name);
+        }
+        self.named.insert(text, out.clone());
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_core::model::Requirement;
+
+    #[test]
+    fn definitions_ignore_order_and_repetition() {
+        let a = Peer::IpBlock {
+            cidr: "10.0.0.0/8".parse().unwrap_or_else(|e| panic!("{e}")),
+            except: vec![
+                "10.2.0.0/16".parse().unwrap_or_else(|e| panic!("{e}")),
+                "10.1.0.0/16".parse().unwrap_or_else(|e| panic!("{e}")),
+            ],
+        };
+        let b = Peer::Pods {
+            namespaces: NamespaceScope::Own,
+            pods: Selector {
+                match_labels: [("app".to_string(), "web".to_string())].into(),
+                expressions: vec![
+                    Requirement {
+                        key: "z".to_string(),
+                        operator: Operator::Exists,
+                    },
+                    Requirement {
+                        key: "a".to_string(),
+                        operator: Operator::DoesNotExist,
+                    },
+                ],
+            },
+        };
+        let one = peers_text("prod", &Peers::OneOf(vec![a.clone(), b.clone()]));
+        let two = peers_text("prod", &Peers::OneOf(vec![b.clone(), a.clone(), b]));
+        assert_eq!(one, two);
+        assert_eq!(
+            one,
+            "10.0.0.0/8 except 10.1.0.0/16,10.2.0.0/16; prod {app=web,!a,z}"
+        );
+        // A podSelector alone means the policy's own namespace: a different definition.
+        assert_ne!(one, peers_text("dev", &Peers::OneOf(vec![a])));
+    }
+}

@@ -1,0 +1,341 @@
+//! The change from one loaded ruleset to the next, as one nft transaction.
+//!
+//! ```text
+//!   diff(old, new)
+//!     nothing differs                         -> empty
+//!     a chain or set kept its name but not    -> Replace: the full script of `new`
+//!       its declaration (or an interval set's elements changed)
+//!     otherwise                               -> Update, in this order:
+//!        add set / add chain + rules          (new names: referenced below)
+//!        delete element  (sets and maps)      (before adds, so a changed map entry is re-added)
+//!        add element
+//!        delete chain / delete set            (unreferenced once their elements/rules are gone)
+//! ```
+//!
+//! Chains are named after their content and sets after their definition, so pod churn only
+//! changes elements, and a policy change only adds and removes whole chains and sets: neither
+//! needs a reload of the table. One `nft -f` run is one transaction, so readers see the old or
+//! the new ruleset, never a mixture; a failed run changes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use crate::render::{self, table_ref};
+use crate::ruleset::{
+    AddressConflict, Chain, Family, MapEntry, MapKind, Ruleset, Set, SetElements,
+};
+
+/// What to send to the kernel to go from one ruleset to another. Build with [`diff`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diff {
+    node: String,
+    pending_pods: Vec<String>,
+    address_conflicts: Vec<AddressConflict>,
+    change: Change,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Change {
+    Update(Box<Update>),
+    Replace(Box<Ruleset>),
+}
+
+/// Element-level changes plus whole chains and sets added or removed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Update {
+    new_sets: BTreeMap<String, Set>,
+    new_chains: BTreeMap<String, Chain>,
+    /// Per surviving set: elements to delete, elements to add (same kind as the set).
+    set_elements: BTreeMap<String, (SetElements, SetElements)>,
+    /// Per map: keys to delete, entries to add.
+    map_elements: BTreeMap<(MapKind, Family), MapChange>,
+    removed_chains: BTreeSet<String>,
+    removed_sets: BTreeSet<String>,
+}
+
+/// Keys to delete from a verdict map, then entries to add.
+type MapChange = (BTreeSet<IpAddr>, BTreeMap<IpAddr, MapEntry>);
+
+/// Counts of what a diff does (for logs and metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiffStats {
+    /// True when the diff replaces the whole table.
+    pub replace: bool,
+    pub chains_added: usize,
+    pub chains_removed: usize,
+    pub sets_added: usize,
+    pub sets_removed: usize,
+    pub elements_added: usize,
+    pub elements_removed: usize,
+}
+
+/// The changes that turn `old` (what the kernel holds) into `new`.
+pub fn diff(old: &Ruleset, new: &Ruleset) -> Diff {
+    let change = match update(old, new) {
+        Some(update) => Change::Update(Box::new(update)),
+        None => Change::Replace(Box::new(new.clone())),
+    };
+    Diff {
+        node: new.node.clone(),
+        pending_pods: new.pending_pods.clone(),
+        address_conflicts: new.address_conflicts.clone(),
+        change,
+    }
+}
+
+/// `None` when only a full replacement can do it.
+fn update(old: &Ruleset, new: &Ruleset) -> Option<Update> {
+    let mut up = Update::default();
+    for (name, set) in &new.sets {
+        let Some(before) = old.sets.get(name) else {
+            up.new_sets.insert(name.clone(), set.clone());
+            continue;
+        };
+        if !before.same_declaration(set) {
+            return None;
+        }
+        if before.elements == set.elements {
+            continue;
+        }
+        let change = match (&before.elements, &set.elements) {
+            (SetElements::Addresses(a), SetElements::Addresses(b)) => (
+                SetElements::Addresses(a.difference(b).copied().collect()),
+                SetElements::Addresses(b.difference(a).copied().collect()),
+            ),
+            (SetElements::AddressPorts(a), SetElements::AddressPorts(b)) => (
+                SetElements::AddressPorts(a.difference(b).copied().collect()),
+                SetElements::AddressPorts(b.difference(a).copied().collect()),
+            ),
+            // Interval sets hold ipBlocks, fixed by their definition: a change means something
+            // unexpected, and replacing is always correct.
+            _ => return None,
+        };
+        up.set_elements.insert(name.clone(), change);
+    }
+    for name in old.sets.keys() {
+        if !new.sets.contains_key(name) {
+            up.removed_sets.insert(name.clone());
+        }
+    }
+    for (name, chain) in &new.chains {
+        match old.chains.get(name) {
+            None => {
+                up.new_chains.insert(name.clone(), chain.clone());
+            }
+            Some(before) if before != chain => return None,
+            Some(_) => {}
+        }
+    }
+    for name in old.chains.keys() {
+        if !new.chains.contains_key(name) {
+            up.removed_chains.insert(name.clone());
+        }
+    }
+    for kind in MapKind::ALL {
+        let (a, b) = (old.map(kind), new.map(kind));
+        for family in Family::ALL {
+            let in_family = |ip: &&IpAddr| Family::of(ip) == family;
+            let removed: BTreeSet<IpAddr> = a
+                .iter()
+                .filter(|(ip, entry)| in_family(ip) && b.get(ip) != Some(entry))
+                .map(|(ip, _)| *ip)
+                .collect();
+            let added: BTreeMap<IpAddr, MapEntry> = b
+                .iter()
+                .filter(|(ip, entry)| in_family(ip) && a.get(ip) != Some(entry))
+                .map(|(ip, entry)| (*ip, entry.clone()))
+                .collect();
+            if !removed.is_empty() || !added.is_empty() {
+                up.map_elements.insert((kind, family), (removed, added));
+            }
+        }
+    }
+    Some(up)
+}
+
+impl Update {
+    fn is_empty(&self) -> bool {
+        self.new_sets.is_empty()
+            && self.new_chains.is_empty()
+            && self.set_elements.is_empty()
+            && self.map_elements.is_empty()
+            && self.removed_chains.is_empty()
+            && self.removed_sets.is_empty()
+    }
+}
+
+/// `delete element`/`add element` for one set or map.
+fn element_command(out: &mut String, verb: &str, target: &str, items: &[String]) {
+    if items.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{verb} element {} {target} {{", table_ref());
+    for (i, item) in items.iter().enumerate() {
+        let comma = if i + 1 < items.len() { "," } else { "" };
+        let _ = writeln!(out, "\t{item}{comma}");
+    }
+    out.push_str("}\n");
+}
+
+impl Diff {
+    /// True when loading would change nothing.
+    pub fn is_empty(&self) -> bool {
+        match &self.change {
+            Change::Update(up) => up.is_empty(),
+            Change::Replace(_) => false,
+        }
+    }
+
+    /// True when the diff replaces the whole table (a chain or set changed in place).
+    pub fn is_replacement(&self) -> bool {
+        matches!(self.change, Change::Replace(_))
+    }
+
+    pub fn stats(&self) -> DiffStats {
+        match &self.change {
+            Change::Replace(new) => {
+                let s = new.stats();
+                DiffStats {
+                    replace: true,
+                    chains_added: s.chains,
+                    sets_added: s.sets,
+                    elements_added: s.elements,
+                    ..DiffStats::default()
+                }
+            }
+            Change::Update(up) => DiffStats {
+                replace: false,
+                chains_added: up.new_chains.len(),
+                chains_removed: up.removed_chains.len(),
+                sets_added: up.new_sets.len(),
+                sets_removed: up.removed_sets.len(),
+                elements_added: up
+                    .new_sets
+                    .values()
+                    .map(|s| s.elements.len())
+                    .chain(up.set_elements.values().map(|(_, add)| add.len()))
+                    .chain(up.map_elements.values().map(|(_, add)| add.len()))
+                    .sum(),
+                elements_removed: up
+                    .set_elements
+                    .values()
+                    .map(|(del, _)| del.len())
+                    .chain(up.map_elements.values().map(|(del, _)| del.len()))
+                    .sum(),
+            },
+        }
+    }
+
+    /// One `nft -f` script (one transaction) applying the diff; a comment alone when empty.
+    pub fn to_nft(&self) -> String {
+        let up = match &self.change {
+            Change::Replace(new) => return new.to_nft(),
+            Change::Update(up) => up,
+        };
+        let node = crate::names::comment(&self.node);
+        if up.is_empty() {
+            return format!("# palisade update for node {node}: no changes\n");
+        }
+        let table = table_ref();
+        let s = self.stats();
+        let mut out = format!(
+            "# palisade update for node {node}: +{} -{} chains, +{} -{} sets, +{} -{} elements\n",
+            s.chains_added,
+            s.chains_removed,
+            s.sets_added,
+            s.sets_removed,
+            s.elements_added,
+            s.elements_removed
+        );
+        for (name, set) in &up.new_sets {
+            let _ = writeln!(
+                out,
+                "add set {table} {name} {{ {}; }}",
+                render::set_declaration(set).join("; ")
+            );
+            element_command(&mut out, "add", name, &render::elements(&set.elements));
+        }
+        for (name, chain) in &up.new_chains {
+            let _ = writeln!(out, "add chain {table} {name}");
+            for rule in &chain.rules {
+                let _ = writeln!(out, "add rule {table} {name} {}", render::render_rule(rule));
+            }
+        }
+        for (name, (removed, _)) in &up.set_elements {
+            element_command(&mut out, "delete", name, &render::elements(removed));
+        }
+        for ((kind, family), (removed, _)) in &up.map_elements {
+            let keys: Vec<String> = removed.iter().map(render::map_key).collect();
+            element_command(&mut out, "delete", &kind.map_name(*family), &keys);
+        }
+        for (name, (_, added)) in &up.set_elements {
+            element_command(&mut out, "add", name, &render::elements(added));
+        }
+        for ((kind, family), (_, added)) in &up.map_elements {
+            let items: Vec<String> = added
+                .iter()
+                .map(|(ip, entry)| render::map_element(ip, entry))
+                .collect();
+            element_command(&mut out, "add", &kind.map_name(*family), &items);
+        }
+        for name in &up.removed_chains {
+            let _ = writeln!(out, "delete chain {table} {name}");
+        }
+        for name in &up.removed_sets {
+            let _ = writeln!(out, "delete set {table} {name}");
+        }
+        out
+    }
+
+    /// The ruleset the kernel holds once this diff is loaded over `old`, with the new
+    /// ruleset's bookkeeping (node, pending pods, conflicts). `diff(a, b).apply(a) == b`.
+    pub fn apply(&self, old: &Ruleset) -> Ruleset {
+        let up = match &self.change {
+            Change::Replace(new) => return (**new).clone(),
+            Change::Update(up) => up,
+        };
+        let mut out = old.clone();
+        out.node = self.node.clone();
+        out.pending_pods = self.pending_pods.clone();
+        out.address_conflicts = self.address_conflicts.clone();
+        out.sets.extend(up.new_sets.clone());
+        out.chains.extend(up.new_chains.clone());
+        for (name, (removed, added)) in &up.set_elements {
+            let Some(set) = out.sets.get_mut(name) else {
+                continue;
+            };
+            match (&mut set.elements, removed, added) {
+                (
+                    SetElements::Addresses(s),
+                    SetElements::Addresses(r),
+                    SetElements::Addresses(a),
+                ) => {
+                    s.retain(|x| !r.contains(x));
+                    s.extend(a.iter().copied());
+                }
+                (
+                    SetElements::AddressPorts(s),
+                    SetElements::AddressPorts(r),
+                    SetElements::AddressPorts(a),
+                ) => {
+                    s.retain(|x| !r.contains(x));
+                    s.extend(a.iter().copied());
+                }
+                _ => {}
+            }
+        }
+        for ((kind, _), (removed, added)) in &up.map_elements {
+            let map = match kind {
+                MapKind::Egress => &mut out.egress,
+                MapKind::Ingress => &mut out.ingress,
+            };
+            map.retain(|ip, _| !removed.contains(ip));
+            map.extend(added.iter().map(|(ip, e)| (*ip, e.clone())));
+        }
+        out.chains
+            .retain(|name, _| !up.removed_chains.contains(name));
+        out.sets.retain(|name, _| !up.removed_sets.contains(name));
+        out
+    }
+}

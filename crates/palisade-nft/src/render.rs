@@ -1,0 +1,255 @@
+//! nft syntax for every part of a [`Ruleset`], and the full-replacement script.
+//!
+//! ```text
+//!   table inet palisade {}            create it if missing, so that the delete cannot fail
+//!   delete table inet palisade        drop whatever was there
+//!   table inet palisade { ... }       the new content
+//! ```
+//!
+//! `nft -f` runs one file as one transaction: readers see the old table or the new one, never
+//! none, and a file that fails to load leaves the old table in place. Output is sorted (sets,
+//! maps, then chains, each by name; elements in order) so equal rulesets print equal text.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use palisade_core::eval::PortSet;
+use palisade_core::model::Protocol;
+
+use crate::compile::prefix_len;
+use crate::names;
+use crate::ruleset::{
+    AddrRange, BASE_CHAIN, BASE_PRIORITY, Chain, Family, MapEntry, MapKind, Match, Rule, Ruleset,
+    Set, SetElements, TABLE, TABLE_FAMILY,
+};
+
+/// `inet palisade`, as commands name the table.
+pub(crate) fn table_ref() -> String {
+    format!("{TABLE_FAMILY} {TABLE}")
+}
+
+/// The nft name of a protocol in `meta l4proto` and set elements.
+pub(crate) fn proto(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+        Protocol::Sctp => "sctp",
+    }
+}
+
+fn ports_match(set: &PortSet) -> String {
+    let mut items = Vec::new();
+    for protocol in Protocol::ALL {
+        for &(first, last) in set.ranges(protocol) {
+            let p = proto(protocol);
+            items.push(if first == last {
+                format!("{p} . {first}")
+            } else {
+                format!("{p} . {first}-{last}")
+            });
+        }
+    }
+    format!("meta l4proto . th dport {{ {} }}", items.join(", "))
+}
+
+pub(crate) fn render_match(m: &Match) -> String {
+    match m {
+        Match::Address { family, field, set } => {
+            format!("{} {} @{set}", family.keyword(), field.keyword())
+        }
+        Match::Ports(set) => ports_match(set),
+        Match::AddressPort { family, set } => {
+            format!(
+                "{} daddr . meta l4proto . th dport @{set}",
+                family.keyword()
+            )
+        }
+    }
+}
+
+/// One rule as `nft list` shows it (without counter values).
+pub(crate) fn render_rule(rule: &Rule) -> String {
+    let mut parts: Vec<String> = rule.matches.iter().map(render_match).collect();
+    if rule.counter {
+        parts.push("counter".to_string());
+    }
+    parts.push(rule.verdict.keyword().to_string());
+    if let Some(comment) = &rule.comment {
+        parts.push(format!("comment \"{}\"", names::comment(comment)));
+    }
+    parts.join(" ")
+}
+
+/// The rules of a chain, one per line: also the text a chain's name is hashed from.
+pub(crate) fn chain_body(chain: &Chain) -> String {
+    chain
+        .rules
+        .iter()
+        .map(render_rule)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn range(r: &AddrRange) -> String {
+    if r.first == r.last {
+        r.first.to_string()
+    } else if let Some(len) = prefix_len(r) {
+        format!("{}/{len}", r.first)
+    } else {
+        format!("{}-{}", r.first, r.last)
+    }
+}
+
+/// Each element of a set as nft writes it.
+pub(crate) fn elements(elements: &SetElements) -> Vec<String> {
+    match elements {
+        SetElements::Addresses(s) => s.iter().map(ToString::to_string).collect(),
+        SetElements::Intervals(v) => v.iter().map(range).collect(),
+        SetElements::AddressPorts(s) => s
+            .iter()
+            .map(|(ip, p, port)| format!("{ip} . {} . {port}", proto(*p)))
+            .collect(),
+    }
+}
+
+/// The declaration lines of a set (type, flags, comment), without braces.
+pub(crate) fn set_declaration(set: &Set) -> Vec<String> {
+    let addr = set.family.addr_type();
+    let mut lines = Vec::new();
+    match &set.elements {
+        SetElements::Addresses(_) => lines.push(format!("type {addr}")),
+        SetElements::Intervals(_) => {
+            lines.push(format!("type {addr}"));
+            lines.push("flags interval".to_string());
+        }
+        SetElements::AddressPorts(_) => {
+            lines.push(format!("type {addr} . inet_proto . inet_service"));
+        }
+    }
+    if !set.comment.is_empty() {
+        lines.push(format!("comment \"{}\"", names::comment(&set.comment)));
+    }
+    lines
+}
+
+/// A verdict map element: `10.0.0.1 comment "prod/web-1" : jump eg-...`.
+pub(crate) fn map_element(ip: &IpAddr, entry: &MapEntry) -> String {
+    format!(
+        "{ip} comment \"{}\" : jump {}",
+        names::comment(&entry.pod),
+        entry.chain
+    )
+}
+
+/// A verdict map key alone, as `delete element` takes it.
+pub(crate) fn map_key(ip: &IpAddr) -> String {
+    ip.to_string()
+}
+
+/// `{ a, b }` over several lines at `indent` tabs, for element lists.
+fn write_elements(out: &mut String, items: &[String], indent: usize) {
+    let pad = "\t".repeat(indent);
+    let _ = writeln!(out, "{pad}elements = {{");
+    for (i, item) in items.iter().enumerate() {
+        let comma = if i + 1 < items.len() { "," } else { "" };
+        let _ = writeln!(out, "{pad}\t{item}{comma}");
+    }
+    let _ = writeln!(out, "{pad}}}");
+}
+
+/// The base chain: replies first, then each local pod's egress chain (by source address), then
+/// its ingress chain (by destination address). Addresses of non-isolated pods, remote pods and
+/// non-pods are in no map and fall through to the accept policy.
+pub(crate) fn base_chain_rules() -> Vec<String> {
+    let mut rules = vec!["ct state established,related accept".to_string()];
+    for kind in MapKind::ALL {
+        for family in Family::ALL {
+            rules.push(format!(
+                "{} {} vmap @{}",
+                family.keyword(),
+                kind.field().keyword(),
+                kind.map_name(family)
+            ));
+        }
+    }
+    rules
+}
+
+pub(crate) fn header(ruleset: &Ruleset, what: &str) -> String {
+    let stats = ruleset.stats();
+    format!(
+        "# palisade {what} for node {}: {} chains, {} sets, {} elements, {} rules\n",
+        names::comment(&ruleset.node),
+        stats.chains,
+        stats.sets,
+        stats.elements,
+        stats.rules
+    )
+}
+
+impl Ruleset {
+    /// An `nft -f` script that replaces the whole `inet palisade` table in one transaction,
+    /// whether or not it exists, and touches nothing else.
+    pub fn to_nft(&self) -> String {
+        let table = table_ref();
+        let mut out = header(self, "ruleset");
+        let _ = writeln!(out, "table {table} {{}}");
+        let _ = writeln!(out, "delete table {table}");
+        let _ = writeln!(out, "table {table} {{");
+        let mut first = true;
+        let mut separate = |out: &mut String| {
+            if !first {
+                out.push('\n');
+            }
+            first = false;
+        };
+        for (name, set) in &self.sets {
+            separate(&mut out);
+            let _ = writeln!(out, "\tset {name} {{");
+            for line in set_declaration(set) {
+                let _ = writeln!(out, "\t\t{line}");
+            }
+            if !set.elements.is_empty() {
+                write_elements(&mut out, &elements(&set.elements), 2);
+            }
+            let _ = writeln!(out, "\t}}");
+        }
+        for kind in MapKind::ALL {
+            for family in Family::ALL {
+                separate(&mut out);
+                let _ = writeln!(out, "\tmap {} {{", kind.map_name(family));
+                let _ = writeln!(out, "\t\ttype {} : verdict", family.addr_type());
+                let items: Vec<String> = self
+                    .map(kind)
+                    .iter()
+                    .filter(|(ip, _)| Family::of(ip) == family)
+                    .map(|(ip, entry)| map_element(ip, entry))
+                    .collect();
+                if !items.is_empty() {
+                    write_elements(&mut out, &items, 2);
+                }
+                let _ = writeln!(out, "\t}}");
+            }
+        }
+        separate(&mut out);
+        let _ = writeln!(out, "\tchain {BASE_CHAIN} {{");
+        let _ = writeln!(
+            out,
+            "\t\ttype filter hook forward priority {BASE_PRIORITY}; policy accept;"
+        );
+        for rule in base_chain_rules() {
+            let _ = writeln!(out, "\t\t{rule}");
+        }
+        let _ = writeln!(out, "\t}}");
+        for (name, chain) in &self.chains {
+            separate(&mut out);
+            let _ = writeln!(out, "\tchain {name} {{");
+            for rule in &chain.rules {
+                let _ = writeln!(out, "\t\t{}", render_rule(rule));
+            }
+            let _ = writeln!(out, "\t}}");
+        }
+        out.push_str("}\n");
+        out
+    }
+}
