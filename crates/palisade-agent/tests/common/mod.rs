@@ -85,7 +85,8 @@ spec:
     )
 }
 
-/// One more pod on node-a, with address `ip`.
+/// One more pod on node-a, with address `ip`, labelled app=db (so the real compiler puts it
+/// in the ruleset: the `db` policy selects it).
 pub fn extra_pod(name: &str, ip: &str) -> String {
     format!(
         r#"apiVersion: v1
@@ -93,6 +94,8 @@ kind: Pod
 metadata:
   name: {name}
   namespace: shop
+  labels:
+    app: db
 spec:
   nodeName: node-a
   containers:
@@ -187,6 +190,27 @@ impl RulesetSource for SummarySource {
             ));
         }
         (!out.is_empty()).then_some(out)
+    }
+}
+
+/// The binding the lead makes for `palisade agent`: the real compiler behind the seam.
+#[derive(Debug, Default)]
+pub struct NftSource;
+
+impl RulesetSource for NftSource {
+    type Ruleset = palisade_nft::Ruleset;
+
+    fn compile(&self, cluster: &Cluster, node: &str) -> palisade_nft::Ruleset {
+        palisade_nft::compile(cluster, node)
+    }
+
+    fn full(&self, ruleset: &palisade_nft::Ruleset) -> String {
+        ruleset.to_nft()
+    }
+
+    fn diff(&self, old: &palisade_nft::Ruleset, new: &palisade_nft::Ruleset) -> Option<String> {
+        let diff = palisade_nft::diff(old, new);
+        (!diff.is_empty()).then(|| diff.to_nft())
     }
 }
 
