@@ -22,7 +22,7 @@ use crate::error::AgentError;
 use crate::index::ManifestIndex;
 use crate::ready::{self, ReadyInfo};
 use crate::reconcile::{Applied, Mode, Reconciler, is_fatal};
-use crate::scan;
+use crate::scan::Scanner;
 use crate::shutdown::{Msg, Shutdown};
 use crate::source::RulesetSource;
 use crate::watch::Pending;
@@ -103,6 +103,7 @@ pub fn run_local<S: RulesetSource>(
     let mut agent = Agent {
         config,
         index: ManifestIndex::new(),
+        scanner: Scanner::default(),
         reconciler: Reconciler::new(
             source,
             config.node.clone(),
@@ -179,6 +180,7 @@ pub fn run_local<S: RulesetSource>(
 struct Agent<'c, 's, S: RulesetSource> {
     config: &'c LocalConfig,
     index: ManifestIndex,
+    scanner: Scanner,
     reconciler: Reconciler<'s, S>,
     pending: Pending,
     /// Passes completed successfully; what the ready file reports.
@@ -230,7 +232,11 @@ impl<S: RulesetSource> Agent<'_, '_, S> {
             self.next_resync = started + self.config.resync;
         }
 
-        let report = match scan::scan(&self.config.manifests, &mut self.index) {
+        if mode != Mode::Change {
+            // A full pass trusts no stamp.
+            self.scanner.forget();
+        }
+        let report = match self.scanner.scan(&self.config.manifests, &mut self.index) {
             Ok(report) => report,
             Err(err) => {
                 tracing::error!(
