@@ -564,6 +564,49 @@ fn the_real_compiler_plugs_into_the_seam() {
     );
 }
 
+/// Runs an agent until its first pass is reported, stops it, and returns that report.
+fn first_pass<S: RulesetSource + Sync>(dir: &Path, ready: &Path, source: &S) -> ReadyInfo {
+    let mut config = LocalConfig::new("node-a", dir);
+    config.ready_file = Some(ready.to_path_buf());
+    let (handle, shutdown) = shutdown_channel();
+    std::thread::scope(|scope| {
+        let agent = scope.spawn(|| run_local(&config, source, shutdown));
+        let outcome = std::panic::catch_unwind(|| wait_generation(ready, 0).0);
+        handle.shutdown();
+        agent.join().expect("agent thread").expect("agent ran");
+        outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+#[test]
+fn the_real_compiler_output_is_adopted_across_restarts() {
+    let Some(netns) = ScratchNetns::for_test("pl-test-agent") else {
+        return;
+    };
+    let dir = manifests();
+    let runs = tempfile::tempdir().expect("tempdir");
+    netns
+        .run(|| {
+            let ready = |n: u32| runs.path().join(format!("ready-{n}"));
+            let source = common::NftSource;
+            assert_eq!(
+                first_pass(dir.path(), &ready(1), &source).ruleset,
+                "created"
+            );
+            let loaded = table();
+            // Compiling the same cluster again gives the same script, so nothing is reloaded.
+            assert_eq!(first_pass(dir.path(), &ready(2), &source).ruleset, "kept");
+            assert_eq!(table(), loaded);
+            std::fs::write(dir.path().join("np.yaml"), policy("db", 6543)).expect("write");
+            assert_eq!(
+                first_pass(dir.path(), &ready(3), &source).ruleset,
+                "replaced"
+            );
+            assert_ne!(table(), loaded);
+        })
+        .expect("enter namespace");
+}
+
 /// Which source the benchmark uses: the trivial test source, or the real compiler
 /// (`PALISADE_BENCH_SOURCE=nft`).
 fn bench_source() -> &'static str {
