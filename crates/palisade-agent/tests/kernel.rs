@@ -189,8 +189,13 @@ fn changes_are_enforced_within_milliseconds() {
         // Generous: the machine is shared; BENCHMARKS.md has the real figures.
         assert!(p50 < Duration::from_millis(500), "p50 {p50:?}");
 
-        let (info, _) = wait_generation(&ready, generation(&ready).saturating_sub(1));
-        assert_eq!(info.ruleset, "diff", "pod churn is an update, not a reload");
+        // The ready file may already report a later no-op pass; the table's own marker says
+        // what the last change to it was: an update, not a reload.
+        assert_eq!(
+            Dataplane::new().state().expect("nft"),
+            Some(TableState::Modified),
+            "pod churn is an update, not a reload"
+        );
     });
 }
 
@@ -556,9 +561,10 @@ fn the_real_compiler_plugs_into_the_seam() {
             )
             .expect("write");
             let _ = wait_enforced(&ready, g, |t| has_address(t, "10.0.1.50"));
+            // Pod churn went in as an update (the marker says so), not a reload.
             assert_eq!(
-                ReadyInfo::read(&ready).map(|i| i.ruleset),
-                Some("diff".to_string())
+                Dataplane::new().state().expect("nft"),
+                Some(TableState::Modified)
             );
         },
     );
