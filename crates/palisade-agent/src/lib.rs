@@ -1,0 +1,41 @@
+//! palisade-agent: the node agent. A driver feeds an index of objects, the index makes a
+//! cluster, a [`RulesetSource`] compiles it for this node, the dataplane puts it in the kernel.
+//!
+//! ```text
+//!   manifests DIR ──scan──> ManifestIndex ──cluster()──> Cluster
+//!     (inotify: watch::Pending                               │ RulesetSource::compile(cluster, node)
+//!      says when to scan)                                     v
+//!                                     Reconciler ── Start: adopt │ Resync: full │ Change: diff
+//!                                         │                     (palisade-dataplane, one nft
+//!                                         v                      transaction each)
+//!                                     ready file (generation N)
+//! ```
+//!
+//! Local mode ([`run_local`]) is the only driver so far; a Kubernetes API driver would feed the
+//! same reconciler from watchers instead of files.
+//!
+//! Failure rules: a manifest that does not load or validate keeps its previous good objects;
+//! a refused update falls back to a full load; a failed load keeps the table in force; with
+//! nothing in force the [`FailurePolicy`] decides. Stopping leaves the rules in the kernel unless
+//! asked otherwise, and a restarted agent adopts them without a gap.
+
+mod error;
+pub mod index;
+mod local;
+mod logging;
+pub mod ready;
+pub mod reconcile;
+pub mod scan;
+mod shutdown;
+mod source;
+mod watch;
+
+pub use error::AgentError;
+pub use local::{LocalConfig, run_local};
+pub use logging::{diagnostic as render_diagnostic, init_tracing};
+pub use palisade_dataplane::FailurePolicy;
+pub use ready::ReadyInfo;
+pub use shutdown::{
+    Shutdown, ShutdownHandle, channel as shutdown_channel, on_signals as shutdown_on_signals,
+};
+pub use source::RulesetSource;

@@ -1,0 +1,29 @@
+//! The seam between the agent and the compiler: [`RulesetSource`].
+//!
+//! The agent does not know how rules are written; it asks a source to compile a cluster for its
+//! node, to render a compiled ruleset as a full nft script, and to render the update from one
+//! compiled ruleset to the next. `palisade-nft` implements it for real:
+//!
+//! ```text
+//!   compile(cluster, node) -> palisade_nft::compile(cluster, node)
+//!   full(ruleset)          -> ruleset.to_nft()
+//!   diff(old, new)         -> let d = palisade_nft::diff(old, new); (!d.is_empty()).then(|| d.to_nft())
+//! ```
+
+use palisade_core::model::Cluster;
+
+pub trait RulesetSource {
+    /// A compiled ruleset. The agent keeps the one in force to diff the next one against.
+    type Ruleset;
+
+    /// Compiles what `node` must enforce. Pure: no kernel access.
+    fn compile(&self, cluster: &Cluster, node: &str) -> Self::Ruleset;
+
+    /// nft text that makes `table inet palisade` exactly `ruleset`. It may start by deleting
+    /// the table; the dataplane makes the whole load one transaction either way.
+    fn full(&self, ruleset: &Self::Ruleset) -> String;
+
+    /// nft text that turns the table from `old` into `new` in place (set elements, chains), or
+    /// `None` when they enforce the same thing. Returning a full script is always allowed.
+    fn diff(&self, old: &Self::Ruleset, new: &Self::Ruleset) -> Option<String>;
+}
