@@ -31,11 +31,11 @@ mod source;
 mod watch;
 
 pub use error::AgentError;
-pub use local::{LocalConfig, run_local};
+pub use local::{LocalConfig, READY_MESSAGE, run_local};
 pub use logging::{diagnostic as render_diagnostic, init_tracing};
 pub use palisade_dataplane::FailurePolicy;
 pub use ready::ReadyInfo;
 pub use shutdown::{
     Shutdown, ShutdownHandle, channel as shutdown_channel, on_signals as shutdown_on_signals,
 };
-pub use source::RulesetSource;
+pub use source::{NftSource, RulesetSource};

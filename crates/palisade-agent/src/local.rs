@@ -27,6 +27,9 @@ use crate::shutdown::{Msg, Shutdown};
 use crate::source::RulesetSource;
 use crate::watch::Pending;
 
+/// Logged once, when the first ruleset is in the kernel.
+pub const READY_MESSAGE: &str = "palisade agent ready: rules in the kernel";
+
 /// How a local agent runs. [`LocalConfig::new`] gives the defaults.
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
@@ -308,6 +311,10 @@ impl<S: RulesetSource> Agent<'_, '_, S> {
                 elapsed_us = elapsed.as_micros() as u64,
                 "nothing changed"
             );
+        }
+        if self.generation == 1 {
+            // A stable line supervisors wait for (the lab matches READY_MESSAGE).
+            tracing::info!(node = %self.config.node, "{}", READY_MESSAGE);
         }
         if let Some(path) = &self.config.ready_file {
             let info = ReadyInfo {

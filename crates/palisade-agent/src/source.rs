@@ -27,3 +27,24 @@ pub trait RulesetSource {
     /// `None` when they enforce the same thing. Returning a full script is always allowed.
     fn diff(&self, old: &Self::Ruleset, new: &Self::Ruleset) -> Option<String>;
 }
+
+/// The real compiler: `palisade-nft`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NftSource;
+
+impl RulesetSource for NftSource {
+    type Ruleset = palisade_nft::Ruleset;
+
+    fn compile(&self, cluster: &Cluster, node: &str) -> palisade_nft::Ruleset {
+        palisade_nft::compile(cluster, node)
+    }
+
+    fn full(&self, ruleset: &palisade_nft::Ruleset) -> String {
+        ruleset.to_nft()
+    }
+
+    fn diff(&self, old: &palisade_nft::Ruleset, new: &palisade_nft::Ruleset) -> Option<String> {
+        let diff = palisade_nft::diff(old, new);
+        (!diff.is_empty()).then(|| diff.to_nft())
+    }
+}

@@ -40,12 +40,44 @@ pub enum Command {
     /// The nftables ruleset a node would run, as `nft -f` text (a script that replaces the
     /// `inet palisade` table in one transaction and touches nothing else).
     Compile(CompileArgs),
+    /// Enforce: keep this node's nftables rules equal to what the manifests say.
+    ///
+    /// Local mode (`--manifests DIR`) watches DIR and re-applies within milliseconds of a change;
+    /// a file that fails to load or validate keeps its previous good objects in force. Rules stay
+    /// in the kernel when the agent stops unless --cleanup-on-exit.
+    Agent(AgentArgs),
     /// Prove it: build a cluster of network namespaces, enforce with the real agent, send real
     /// packets between every pair and compare with the prediction. Needs root, nft and ip.
     ///
     /// Exit status: 0 every observation matches the prediction, 1 disagreements or unobserved
     /// pairs, 2 usage error or missing prerequisite (root, nftables, iproute2).
     Lab(LabArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// This node's name: the agent programs the pods whose spec.nodeName is NAME.
+    #[arg(long, value_name = "NAME", env = "NODE_NAME")]
+    pub node: String,
+    /// Enforce the manifests in this directory (recursive) instead of a cluster's API.
+    #[arg(long, value_name = "DIR")]
+    pub manifests: PathBuf,
+    /// Write a small status file after every apply (generation, what changed).
+    #[arg(long, value_name = "FILE")]
+    pub ready_file: Option<PathBuf>,
+    /// Least time between two applies, in milliseconds: bursts of changes coalesce.
+    #[arg(long, value_name = "MS", default_value_t = 10)]
+    pub min_gap_ms: u64,
+    /// Full reload interval in seconds, repairing any drift of the table.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub resync_secs: u64,
+    /// When the very first load fails and no palisade table is in force, let traffic through
+    /// instead of dropping new forwarded connections.
+    #[arg(long, default_value_t = false)]
+    pub fail_open: bool,
+    /// Remove palisade's table when the agent is asked to stop.
+    #[arg(long, default_value_t = false)]
+    pub cleanup_on_exit: bool,
 }
 
 #[derive(Debug, Args)]

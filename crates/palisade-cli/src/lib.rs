@@ -34,6 +34,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Explain(args) => commands::explain::run(args, color),
         Command::Reach(args) => commands::reach::run(args, color),
         Command::Why(args) => commands::why::run(args, color),
+        Command::Agent(args) => commands::agent::run(args),
         Command::Compile(args) => commands::compile::run(args, color),
         Command::Lab(args) => commands::lab::run(args, color),
     }

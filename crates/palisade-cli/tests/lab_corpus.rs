@@ -26,7 +26,11 @@ fn kernel_available() -> bool {
     if root && tools {
         return true;
     }
-    let why = if root { "nft or ip missing" } else { "not root" };
+    let why = if root {
+        "nft or ip missing"
+    } else {
+        "not root"
+    };
     assert!(
         std::env::var_os("PALISADE_REQUIRE_KERNEL_TESTS").is_none(),
         "kernel tests required but unavailable: {why}"

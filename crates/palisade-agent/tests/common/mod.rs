@@ -193,26 +193,8 @@ impl RulesetSource for SummarySource {
     }
 }
 
-/// The binding the lead makes for `palisade agent`: the real compiler behind the seam.
-#[derive(Debug, Default)]
-pub struct NftSource;
-
-impl RulesetSource for NftSource {
-    type Ruleset = palisade_nft::Ruleset;
-
-    fn compile(&self, cluster: &Cluster, node: &str) -> palisade_nft::Ruleset {
-        palisade_nft::compile(cluster, node)
-    }
-
-    fn full(&self, ruleset: &palisade_nft::Ruleset) -> String {
-        ruleset.to_nft()
-    }
-
-    fn diff(&self, old: &palisade_nft::Ruleset, new: &palisade_nft::Ruleset) -> Option<String> {
-        let diff = palisade_nft::diff(old, new);
-        (!diff.is_empty()).then(|| diff.to_nft())
-    }
-}
+#[allow(unused_imports)] // not every test binary uses it
+pub use palisade_agent::NftSource;
 
 /// FNV-1a, to put a short fingerprint of a policy's rules in a comment.
 fn fnv(text: &str) -> u64 {

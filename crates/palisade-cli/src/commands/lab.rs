@@ -11,9 +11,6 @@ use crate::cli::{LabAction, LabArgs, LabFormat};
 use crate::inputs::analyze_for_answer;
 use crate::{ColorChoice, Exit};
 
-/// The line `palisade agent` prints once its rules are in the kernel.
-pub const AGENT_READY_MARKER: &str = "palisade agent ready";
-
 /// Default probes when none is given: the declared container ports are what the workloads serve.
 const MAX_DEFAULT_PROBES: usize = 8;
 
@@ -63,7 +60,7 @@ pub fn run(args: LabArgs, color: ColorChoice) -> Exit {
                 .arg(&node.manifests_dir);
             cmd
         },
-        AGENT_READY_MARKER,
+        palisade_agent::READY_MESSAGE,
     );
     match palisade_lab::run(&analysis.cluster, &config, &agent) {
         Ok(report) => {

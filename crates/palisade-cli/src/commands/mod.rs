@@ -1,5 +1,6 @@
 //! One module per subcommand: run it, print, return the exit code.
 
+pub mod agent;
 pub mod check;
 pub mod compile;
 pub mod explain;
