@@ -17,9 +17,9 @@ fn kernel_available() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let tools = ["nft", "ip"].iter().all(|tool| {
+    let tools = [("nft", "--version"), ("ip", "-V")].iter().all(|(tool, flag)| {
         std::process::Command::new(tool)
-            .arg("--version")
+            .arg(flag)
             .output()
             .is_ok_and(|o| o.status.success())
     });
