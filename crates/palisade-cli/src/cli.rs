@@ -114,6 +114,7 @@ pub struct LabArgs {
     /// exactly the `reach --probe` shape.
     #[arg(long, value_enum, default_value_t = LabFormat::Table)]
     pub format: LabFormat,
+    /// Manifest files or directories; `-` reads standard input.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
 }
