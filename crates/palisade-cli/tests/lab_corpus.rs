@@ -17,12 +17,14 @@ fn kernel_available() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let tools = [("nft", "--version"), ("ip", "-V")].iter().all(|(tool, flag)| {
-        std::process::Command::new(tool)
-            .arg(flag)
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
+    let tools = [("nft", "--version"), ("ip", "-V")]
+        .iter()
+        .all(|(tool, flag)| {
+            std::process::Command::new(tool)
+                .arg(flag)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
     if root && tools {
         return true;
     }
