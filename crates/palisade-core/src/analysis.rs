@@ -55,11 +55,9 @@ fn from_loaded(loaded: load::Loaded) -> Analysis {
     let mut rejected = 0;
     for object in &loaded.objects {
         *read.entry(object.object.kind().to_string()).or_insert(0) += 1;
-        let mut has_error = object.load_errors > 0;
-        for issue in validate::validate(&object.object) {
-            has_error |= issue.severity == crate::diag::Severity::Error;
-            diagnostics.push(field_issue_to_diagnostic(object, issue));
-        }
+        let found = validate_object(object);
+        let has_error = object.load_errors > 0 || found.iter().any(Diagnostic::is_error);
+        diagnostics.extend(found);
         if has_error {
             rejected += 1;
         } else {
@@ -78,6 +76,14 @@ fn from_loaded(loaded: load::Loaded) -> Analysis {
         read,
         rejected,
     }
+}
+
+/// The API server's verdict on one loaded object, as diagnostics placed in its file.
+pub fn validate_object(object: &LoadedObject) -> Vec<Diagnostic> {
+    validate::validate(&object.object)
+        .into_iter()
+        .map(|issue| field_issue_to_diagnostic(object, issue))
+        .collect()
 }
 
 fn field_issue_to_diagnostic(object: &LoadedObject, issue: validate::FieldIssue) -> Diagnostic {

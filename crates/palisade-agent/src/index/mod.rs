@@ -22,7 +22,6 @@ use palisade_core::model::convert::build_cluster;
 
 use merged::{FileModel, Merged};
 use palisade_core::model::Cluster;
-use palisade_core::validate;
 
 /// Where a file stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,22 +208,7 @@ fn parse(name: &str, text: &str) -> Parsed {
     let mut diagnostics = loaded.io_errors;
     diagnostics.extend(loaded.diagnostics);
     for object in &loaded.objects {
-        for issue in validate::validate(&object.object) {
-            let mut d = Diagnostic {
-                severity: issue.severity,
-                code: issue.code,
-                message: issue.message,
-                object: Some(object.describe()),
-                field: (!issue.path.is_root()).then(|| issue.path.to_string()),
-                span: object.span_of(&issue.path),
-                label: issue.label,
-                help: issue.help,
-            };
-            if d.span.is_none() {
-                d.span = object.span_of(&palisade_core::path::FieldPath::root());
-            }
-            diagnostics.push(d);
-        }
+        diagnostics.extend(palisade_core::analysis::validate_object(object));
     }
     Parsed {
         objects: loaded.objects,
