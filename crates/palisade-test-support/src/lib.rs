@@ -1,6 +1,7 @@
 //! Test support for palisade: model builders, a synthetic cluster generator, and truth tables.
 //!
 //! ```text
+//!   arbitrary    proptest strategies: small random clusters using every feature
 //!   builders     mk_ns / mk_pod / mk_policy + tweak closures, peers, ports, selectors, mk_cluster
 //!   synth        generate(SynthParams) -> Cluster: deterministic, realistic label vocabularies
 //!   truth_table  the `.`/`X` notation of expected.txt files: parse, render, compare
@@ -9,6 +10,7 @@
 //! Everything here builds `palisade_core::model` values directly, skipping YAML, so engine tests
 //! state only what they pin. Helpers panic on malformed literals: they are for tests only.
 
+pub mod arbitrary;
 pub mod builders;
 pub mod synth;
 pub mod truth_table;
