@@ -72,6 +72,12 @@ pub trait RunningEnforcer: Send + fmt::Debug {
     fn stop(self: Box<Self>) -> Result<(), EnforcerError> {
         Ok(())
     }
+
+    /// Stops without letting it clean up (SIGKILL for a process): what a crash looks like.
+    /// Defaults to [`RunningEnforcer::stop`] for enforcers that have nothing to kill.
+    fn kill(self: Box<Self>) -> Result<(), EnforcerError> {
+        self.stop()
+    }
 }
 
 #[derive(Debug)]
@@ -253,6 +259,15 @@ impl RunningEnforcer for RunningCommand {
 
     fn stop(mut self: Box<Self>) -> Result<(), EnforcerError> {
         self.terminate()
+    }
+
+    fn kill(mut self: Box<Self>) -> Result<(), EnforcerError> {
+        if self.child.try_wait()?.is_none() {
+            // `ip netns exec` execs the program, so this is the enforcer's own pid.
+            self.child.kill()?;
+            self.child.wait()?;
+        }
+        Ok(())
     }
 }
 

@@ -15,6 +15,9 @@
 //! (a process per node inside its namespace, e.g. `palisade agent --node N --manifests DIR`,
 //! ready when it prints a marker line).
 //!
+//! [`RunningLab`] keeps a lab up for tests that probe while something changes (an enforcer
+//! killed and restarted); [`run`] is `up`, probe every pair, tear down.
+//!
 //! Every namespace and link is named `pl-<run id>-...`; guards remove them on every exit path,
 //! [`install_signal_cleanup`] covers Ctrl-C, and [`clean`] removes what a killed run left.
 //! Traffic never leaves the namespaces a run created: nothing is added to the root namespace.
@@ -30,6 +33,7 @@ pub mod plan;
 mod probe;
 pub mod report;
 mod run;
+mod running;
 pub mod sctp;
 mod servers;
 pub mod topology;
@@ -43,3 +47,4 @@ pub use error::{EnforcerError, LabError, Result};
 pub use plan::{Plan, plan};
 pub use report::{LabReport, Outcome, VerifiedBy};
 pub use run::{check_preconditions, run, run_plan};
+pub use running::{Restart, RunningLab};

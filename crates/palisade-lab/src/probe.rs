@@ -166,7 +166,7 @@ fn sctp_raw(job: &Job, settings: Settings, seen: &Seen) -> Outcome {
     }
 }
 
-fn attempt(job: &Job, settings: Settings, seen: &Seen) -> Outcome {
+pub(crate) fn attempt(job: &Job, settings: Settings, seen: &Seen) -> Outcome {
     match job.probe.protocol {
         Protocol::Tcp => tcp(job, settings),
         Protocol::Udp => udp(job, settings),

@@ -1,5 +1,6 @@
-//! One lab run, start to finish, with a guard for every stage so that any exit path (error,
-//! panic, Ctrl-C) tears down in reverse order: enforcers, servers, namespaces, run directory.
+//! One lab run, start to finish: [`RunningLab::up`] (a guard for every stage, so that any exit
+//! path (error, panic, Ctrl-C) tears down in reverse order: enforcers, servers, namespaces, run
+//! directory), every probe, teardown, report.
 //!
 //! ```text
 //!   preconditions -> plan -> run dir (owner pid, manifests) -> topology -> servers
@@ -8,9 +9,7 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
@@ -19,19 +18,16 @@ use palisade_core::eval::Probe;
 use palisade_core::model::{Cluster, Protocol};
 use palisade_core::reach::Reachability;
 
-use crate::cleanup;
 use crate::config::LabConfig;
-use crate::enforcer::{Enforcer, NodeHandle, RunningEnforcer};
+use crate::enforcer::Enforcer;
 use crate::error::{LabError, Result};
-use crate::manifests;
-use crate::names::{self, RunNames};
-use crate::netns;
 use crate::plan::{self, Placement, Plan};
-use crate::probe::{self, Job, Settings};
+use crate::probe::{self, Job};
 use crate::report::{
     Attempt, Cell, Family, LabReport, ObservedTable, Outcome, Problem, Timings, VerifiedBy,
 };
-use crate::servers::{ServeSpec, Servers};
+use crate::running::{RunningLab, interrupted};
+use crate::servers::ServeSpec;
 use crate::topology::Topology;
 
 /// Fails with [`LabError::Precondition`] unless the lab can run here: root, `ip`, `nft`.
@@ -70,159 +66,13 @@ pub fn run(cluster: &Cluster, config: &LabConfig, enforcer: &dyn Enforcer) -> Re
     run_plan(&plan, config, enforcer)
 }
 
-fn interrupted() -> Result<()> {
-    if cleanup::cancelled() {
-        Err(LabError::Interrupted)
-    } else {
-        Ok(())
-    }
-}
-
-/// The run's directory: owner pid (so `clean` leaves a live run alone) and the manifests.
-#[derive(Debug)]
-struct RunDir {
-    names: RunNames,
-    path: PathBuf,
-    manifests: PathBuf,
-}
-
-impl RunDir {
-    fn claim() -> Result<(RunNames, RunDir)> {
-        let root = PathBuf::from(names::RUN_DIR);
-        std::fs::create_dir_all(&root)
-            .map_err(|e| LabError::io(format!("creating {}", root.display()), e))?;
-        loop {
-            let names = RunNames::fresh(&netns::list());
-            let path = names.run_dir();
-            // Registered before anything exists, so a `clean` in this process never mistakes
-            // a run being set up for a leftover.
-            cleanup::register(&names);
-            match std::fs::create_dir(&path) {
-                Ok(()) => {
-                    let dir = RunDir {
-                        names: names.clone(),
-                        manifests: path.join("manifests"),
-                        path,
-                    };
-                    std::fs::write(dir.path.join("owner"), std::process::id().to_string())
-                        .map_err(|e| LabError::io("writing the run's owner file", e))?;
-                    std::fs::create_dir(&dir.manifests)
-                        .map_err(|e| LabError::io("creating the manifests directory", e))?;
-                    return Ok((names, dir));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    cleanup::unregister(&names);
-                    continue;
-                }
-                Err(e) => {
-                    cleanup::unregister(&names);
-                    return Err(LabError::io(format!("creating {}", path.display()), e));
-                }
-            }
-        }
-    }
-
-    fn remove(&self) -> Result<()> {
-        match std::fs::remove_dir_all(&self.path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(LabError::io(format!("removing {}", self.path.display()), e)),
-        }
-    }
-}
-
-impl Drop for RunDir {
-    fn drop(&mut self) {
-        let _ = self.remove();
-        cleanup::unregister(&self.names);
-    }
-}
-
-/// Running enforcers; dropping the guard drops (stops) them.
-#[derive(Debug, Default)]
-struct Enforcers {
-    running: Vec<(String, Box<dyn RunningEnforcer>)>,
-}
-
-impl Enforcers {
-    fn start(
-        plan: &Plan,
-        topology: &Topology,
-        manifests_dir: &std::path::Path,
-        enforcer: &dyn Enforcer,
-    ) -> Result<Enforcers> {
-        let handles: Vec<NodeHandle> = plan
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| NodeHandle {
-                name: n.name.clone(),
-                index: n.index,
-                netns: topology.node_ns(i).unwrap_or_default().to_string(),
-                manifests_dir: manifests_dir.to_path_buf(),
-                pods: n
-                    .pods
-                    .iter()
-                    .filter_map(|&p| plan.cluster.pods.get(p).map(|p| p.key()))
-                    .collect(),
-            })
-            .collect();
-        let results: Vec<_> = std::thread::scope(|s| {
-            let threads: Vec<_> = handles
-                .iter()
-                .map(|h| s.spawn(move || enforcer.start_node(h, &plan.cluster)))
-                .collect();
-            threads.into_iter().map(|t| t.join()).collect()
-        });
-        let mut started = Enforcers::default();
-        let mut first_error = None;
-        for (handle, result) in handles.iter().zip(results) {
-            match result {
-                Ok(Ok(running)) => started.running.push((handle.name.clone(), running)),
-                Ok(Err(e)) => {
-                    first_error.get_or_insert(LabError::Enforcer {
-                        node: handle.name.clone(),
-                        message: e.to_string(),
-                    });
-                }
-                // Re-raise after the other nodes' enforcers are owned by `started`, so they
-                // are stopped while unwinding.
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(started),
-        }
-    }
-
-    fn check(&mut self) -> Result<()> {
-        for (node, running) in &mut self.running {
-            running.check().map_err(|e| LabError::Enforcer {
-                node: node.clone(),
-                message: e.to_string(),
-            })?;
-        }
-        Ok(())
-    }
-
-    fn stop(&mut self) -> Result<()> {
-        let mut first_error = None;
-        for (node, running) in self.running.drain(..) {
-            if let Err(e) = running.stop() {
-                first_error.get_or_insert(LabError::Enforcer {
-                    node,
-                    message: format!("stopping: {e}"),
-                });
-            }
-        }
-        first_error.map_or(Ok(()), Err)
-    }
-}
-
 /// What each namespace serves: its endpoints' addresses, every probed TCP/UDP port, their
 /// declared containerPorts, and a raw receiver when SCTP is probed.
-fn serve_specs(plan: &Plan, topology: &Topology, probes: &[Probe]) -> BTreeMap<String, ServeSpec> {
+pub(crate) fn serve_specs(
+    plan: &Plan,
+    topology: &Topology,
+    probes: &[Probe],
+) -> BTreeMap<String, ServeSpec> {
     let mut specs: BTreeMap<String, ServeSpec> = BTreeMap::new();
     for (i, e) in plan.endpoints.iter().enumerate() {
         let Some(ns) = topology.endpoint_netns.get(i) else {
@@ -266,39 +116,11 @@ fn family(ip: &IpAddr) -> Family {
 
 /// Runs an already laid-out plan (see [`plan::plan`]); [`run`] without the precondition check.
 pub fn run_plan(plan: &Plan, config: &LabConfig, enforcer: &dyn Enforcer) -> Result<LabReport> {
-    config.validate()?;
     let probes = config.unique_probes();
-    let t = Instant::now();
-    let (names, run_dir) = RunDir::claim()?;
-    std::fs::write(
-        run_dir.manifests.join("cluster.json"),
-        manifests::to_string(&plan.cluster),
-    )
-    .map_err(|e| LabError::io("writing the lab's manifests", e))?;
-    let mut topology = Topology::build(plan, names)?;
-    let topology_time = t.elapsed();
-    interrupted()?;
-
-    let t = Instant::now();
-    let mut servers = Servers::start(&serve_specs(plan, &topology, &probes))?;
-    let servers_time = t.elapsed();
-    interrupted()?;
-
-    let t = Instant::now();
-    let mut enforcers = Enforcers::start(plan, &topology, &run_dir.manifests, enforcer)?;
-    let enforcers_time = t.elapsed();
-    std::thread::sleep(config.settle);
-    interrupted()?;
+    let mut lab = RunningLab::up(plan.clone(), config, enforcer)?;
+    let [topology_time, servers_time, enforcers_time] = lab.setup;
 
     // Jobs: one per (probe, from, to, common family).
-    let mut namespaces: Vec<(String, File)> = Vec::new();
-    let mut ns_index: BTreeMap<&str, usize> = BTreeMap::new();
-    for ns in &topology.endpoint_netns {
-        if !ns_index.contains_key(ns.as_str()) {
-            ns_index.insert(ns, namespaces.len());
-            namespaces.push((ns.clone(), netns::open(ns)?));
-        }
-    }
     let n = plan.endpoints.len();
     let mut tables: Vec<ObservedTable> = probes
         .iter()
@@ -316,12 +138,7 @@ pub fn run_plan(plan: &Plan, config: &LabConfig, enforcer: &dyn Enforcer) -> Res
     let mut jobs = Vec::new();
     for (t_index, &probe) in probes.iter().enumerate() {
         for (from, src) in plan.endpoints.iter().enumerate() {
-            let netns = topology
-                .endpoint_netns
-                .get(from)
-                .and_then(|ns| ns_index.get(ns.as_str()))
-                .copied()
-                .unwrap_or(usize::MAX);
+            let netns = lab.endpoint_ns(from);
             for (to, dst) in plan.endpoints.iter().enumerate() {
                 let families: BTreeSet<Family> = src
                     .ips
@@ -330,7 +147,7 @@ pub fn run_plan(plan: &Plan, config: &LabConfig, enforcer: &dyn Enforcer) -> Res
                     .filter(|f| dst.ips.iter().any(|ip| family(ip) == *f))
                     .collect();
                 if probe.protocol == Protocol::Sctp
-                    && let Some(why) = &servers.sctp_unavailable
+                    && let Some(why) = &lab.servers.sctp_unavailable
                 {
                     problems.push(Problem {
                         probe,
@@ -370,20 +187,16 @@ pub fn run_plan(plan: &Plan, config: &LabConfig, enforcer: &dyn Enforcer) -> Res
         }
     }
     let t = Instant::now();
-    let settings = Settings {
-        timeout: config.timeout,
-        refused_is_blocked: config.refused_is_blocked,
-    };
     let results = probe::run(
         &jobs,
-        &namespaces,
-        settings,
+        lab.namespaces(),
+        lab.settings(),
         config.parallelism,
-        &servers.seen,
+        &lab.servers.seen,
     );
     let probes_time = t.elapsed();
     interrupted()?;
-    enforcers.check()?;
+    lab.check_enforcers()?;
 
     for (job, outcome) in jobs.iter().zip(results) {
         let outcome = outcome.unwrap_or_else(|| Outcome::Error("not attempted".to_string()));
@@ -412,14 +225,7 @@ pub fn run_plan(plan: &Plan, config: &LabConfig, enforcer: &dyn Enforcer) -> Res
         }
     }
 
-    let t = Instant::now();
-    drop(namespaces);
-    let stopped = enforcers.stop();
-    servers.stop();
-    topology.remove()?;
-    run_dir.remove()?;
-    stopped?;
-    let teardown_time = t.elapsed();
+    let teardown_time = lab.teardown()?;
 
     let reach = Reachability::compute(&plan.cluster, &plan.externals);
     let predicted: Vec<(Probe, Vec<Vec<bool>>)> = probes
@@ -427,7 +233,7 @@ pub fn run_plan(plan: &Plan, config: &LabConfig, enforcer: &dyn Enforcer) -> Res
         .map(|&p| (p, reach.allowed_matrix(p)))
         .collect();
     let mut report = LabReport {
-        run_prefix: topology.names.prefix(),
+        run_prefix: lab.prefix(),
         endpoints: plan.endpoints.iter().map(|e| e.name.clone()).collect(),
         cluster: plan.cluster.clone(),
         nodes: plan.nodes.clone(),
@@ -438,7 +244,7 @@ pub fn run_plan(plan: &Plan, config: &LabConfig, enforcer: &dyn Enforcer) -> Res
         disagreements: Vec::new(),
         problems,
         attempts: jobs.len(),
-        sockets: servers.sockets,
+        sockets: lab.servers.sockets,
         timings: Timings {
             topology: topology_time,
             servers: servers_time,

@@ -1,4 +1,4 @@
-//! The listeners inside the lab: a TCP listener and a UDP echo responder for every probed port
+//! The listeners inside the lab: a TCP echo listener and a UDP echo responder for every probed port
 //! (and every declared containerPort) on every address of every endpoint, and, when SCTP is
 //! probed, a raw protocol-132 receiver per namespace and family.
 //!
@@ -135,9 +135,38 @@ async fn serve_tcp(listener: std::net::TcpListener) {
     };
     loop {
         match listener.accept().await {
-            // The handshake is the observation; the connection has served its purpose.
-            Ok((stream, _)) => drop(stream),
+            // The handshake is the observation; echoing lets a test also hold a connection
+            // open and check that it keeps carrying data. A probe closes at once.
+            Ok((stream, _)) => {
+                tokio::spawn(echo_tcp(stream));
+            }
             Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+    }
+}
+
+async fn echo_tcp(stream: tokio::net::TcpStream) {
+    let mut buf = [0u8; 2048];
+    loop {
+        if stream.readable().await.is_err() {
+            return;
+        }
+        let n = match stream.try_read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(_) => return,
+        };
+        let mut out = buf.get(..n).unwrap_or(&[]);
+        while !out.is_empty() {
+            if stream.writable().await.is_err() {
+                return;
+            }
+            match stream.try_write(out) {
+                Ok(w) => out = out.get(w..).unwrap_or(&[]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
         }
     }
 }
