@@ -97,9 +97,7 @@ fn parse_options() -> Result<Options, Error> {
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let value = args
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value"))?;
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--rounds" => o.rounds = value.parse()?,
             "--conn-secs" => o.conn_secs = value.parse()?,
@@ -177,7 +175,8 @@ fn in_netns<T: Send + 'static>(
 }
 
 fn join<T>(h: std::thread::JoinHandle<Result<T, Error>>) -> Result<T, Error> {
-    h.join().map_err(|_| Error::from("a worker thread panicked"))?
+    h.join()
+        .map_err(|_| Error::from("a worker thread panicked"))?
 }
 
 fn sysctls(ns: &str, pairs: &'static [(&'static str, &'static str)]) -> Result<(), Error> {
@@ -328,7 +327,9 @@ fn median(values: &[f64]) -> f64 {
     match v.len() {
         0 => f64::NAN,
         n if n % 2 == 1 => v.get(n / 2).copied().unwrap_or(f64::NAN),
-        n => (v.get(n / 2 - 1).copied().unwrap_or(0.0) + v.get(n / 2).copied().unwrap_or(0.0)) / 2.0,
+        n => {
+            (v.get(n / 2 - 1).copied().unwrap_or(0.0) + v.get(n / 2).copied().unwrap_or(0.0)) / 2.0
+        }
     }
 }
 
@@ -351,7 +352,12 @@ struct Samples {
     failed: u64,
 }
 
-fn scenario(o: &Options, base: &Cluster, pair: (usize, usize, u16), which: Scenario) -> Result<(), Error> {
+fn scenario(
+    o: &Options,
+    base: &Cluster,
+    pair: (usize, usize, u16),
+    which: Scenario,
+) -> Result<(), Error> {
     let (ci, si, port) = pair;
     let mut cluster = base.clone();
     let server_node = match which {
@@ -371,14 +377,23 @@ fn scenario(o: &Options, base: &Cluster, pair: (usize, usize, u16), which: Scena
         *server.ips.first().ok_or("server has no IP")?,
     );
 
-    println!("\n== {} : {} -> {} tcp/{port}", which.label(), client.key(), server.key());
+    println!(
+        "\n== {} : {} -> {} tcp/{port}",
+        which.label(),
+        client.key(),
+        server.key()
+    );
     let mut rulesets = Vec::new();
     for node in ["node-1", "node-2"] {
         let started = Instant::now();
         let rs = compile(&cluster, node);
         let compiled = started.elapsed();
         let script = rs.to_nft();
-        let local = cluster.pods.iter().filter(|p| p.node.as_deref() == Some(node)).count();
+        let local = cluster
+            .pods
+            .iter()
+            .filter(|p| p.node.as_deref() == Some(node))
+            .count();
         println!(
             "{node}: {local} local pods, compiled in {compiled:.1?}, {:?}, script {} KiB",
             rs.stats(),
@@ -387,7 +402,9 @@ fn scenario(o: &Options, base: &Cluster, pair: (usize, usize, u16), which: Scena
         rulesets.push((rs, script));
     }
     let (rs_client, _) = rulesets.first().ok_or("no ruleset")?;
-    let (rs_server, _) = rulesets.get(usize::from(which == Scenario::CrossNode)).ok_or("no ruleset")?;
+    let (rs_server, _) = rulesets
+        .get(usize::from(which == Scenario::CrossNode))
+        .ok_or("no ruleset")?;
     let packet = |port| Packet {
         src: cip,
         dst: sip,
@@ -443,24 +460,37 @@ fn scenario(o: &Options, base: &Cluster, pair: (usize, usize, u16), which: Scena
             .collect();
         sysctls(
             &client_ns,
-            &[("net.ipv4.ip_local_port_range", "1024 65535"), ("net.ipv4.tcp_tw_reuse", "1")],
+            &[
+                ("net.ipv4.ip_local_port_range", "1024 65535"),
+                ("net.ipv4.tcp_tw_reuse", "1"),
+            ],
         )?;
         let addr = SocketAddr::new(sip, port);
 
         // The rules are really in force: a port the policies do not open is dropped.
-        let closed = (1..1024u16).find(|&p| p != port && rs_server.decide(&packet(p)) == Decision::Drop);
+        let closed =
+            (1..1024u16).find(|&p| p != port && rs_server.decide(&packet(p)) == Decision::Drop);
         for (rs, script) in &rulesets {
-            let node = if rs.node == "node-1" { &nodes[0] } else { &nodes[1] };
+            let node = if rs.node == "node-1" {
+                &nodes[0]
+            } else {
+                &nodes[1]
+            };
             let took = nft(node, script)?;
             println!("{}: nft -f of the full script: {took:.0?}", rs.node);
         }
         if let Some(p) = closed {
             let target = SocketAddr::new(sip, p);
             let res = join(in_netns(&client_ns, move || {
-                Ok(TcpStream::connect_timeout(&target, Duration::from_millis(500)).map_err(|e| e.kind()))
+                Ok(
+                    TcpStream::connect_timeout(&target, Duration::from_millis(500))
+                        .map_err(|e| e.kind()),
+                )
             }))?;
             match res {
-                Err(std::io::ErrorKind::TimedOut) => println!("check: tcp/{p} is dropped with the rules loaded (ok)"),
+                Err(std::io::ErrorKind::TimedOut) => {
+                    println!("check: tcp/{p} is dropped with the rules loaded (ok)")
+                }
                 other => return Err(format!("tcp/{p} should be dropped, got {other:?}").into()),
             }
         }
@@ -470,7 +500,12 @@ fn scenario(o: &Options, base: &Cluster, pair: (usize, usize, u16), which: Scena
         let mut samples: Vec<Samples> = vec![Samples::default(); Variant::ALL.len()];
         let mut loads = Vec::new();
         for round in 1..=o.rounds {
-            for (vi, v) in Variant::ALL.iter().enumerate() {
+            // Every other round runs the variants backwards, so no variant always comes first.
+            let mut order: Vec<(usize, &Variant)> = Variant::ALL.iter().enumerate().collect();
+            if round % 2 == 0 {
+                order.reverse();
+            }
+            for (vi, v) in order {
                 for (k, node) in nodes.iter().enumerate() {
                     match v {
                         Variant::NoRules => {
@@ -486,7 +521,8 @@ fn scenario(o: &Options, base: &Cluster, pair: (usize, usize, u16), which: Scena
                     }
                 }
                 std::thread::sleep(Duration::from_millis(200));
-                let (rate, failed) = connection_rate(&server_ns, &client_ns, addr, o.clients, o.conn_secs)?;
+                let (rate, failed) =
+                    connection_rate(&server_ns, &client_ns, addr, o.clients, o.conn_secs)?;
                 let gbps = bulk(&server_ns, &client_ns, addr, o.bulk_secs)?;
                 println!(
                     "round {round} {:<15} {:>9.0} conn/s ({failed} failed)  {:>6.2} Gbit/s",
@@ -503,8 +539,16 @@ fn scenario(o: &Options, base: &Cluster, pair: (usize, usize, u16), which: Scena
         }
         let base_conn = median(&samples.first().map(|s| s.conn.clone()).unwrap_or_default());
         let base_gbps = median(&samples.first().map(|s| s.gbps.clone()).unwrap_or_default());
-        println!("\nsummary ({}, medians of {} rounds, {} clients):", which.label(), o.rounds, o.clients);
-        println!("{:<15} {:>10} {:>8} {:>10} {:>8} {:>7}", "variant", "conn/s", "ratio", "Gbit/s", "ratio", "failed");
+        println!(
+            "\nsummary ({}, medians of {} rounds, {} clients):",
+            which.label(),
+            o.rounds,
+            o.clients
+        );
+        println!(
+            "{:<15} {:>10} {:>8} {:>10} {:>8} {:>7}",
+            "variant", "conn/s", "ratio", "Gbit/s", "ratio", "failed"
+        );
         for (v, s) in Variant::ALL.iter().zip(&samples) {
             let (c, g) = (median(&s.conn), median(&s.gbps));
             println!(
@@ -517,7 +561,36 @@ fn scenario(o: &Options, base: &Cluster, pair: (usize, usize, u16), which: Scena
                 s.failed
             );
         }
-        println!("nft -f of the full scripts (both nodes, every round): median {:.0} ms", median(&loads));
+        // Paired ratios: each round's variant against the same round's baseline, which cancels
+        // slow drifts of the machine's load better than a ratio of medians.
+        let paired = |vi: usize, pick: fn(&Samples) -> &Vec<f64>| -> f64 {
+            let (Some(b), Some(s)) = (samples.first(), samples.get(vi)) else {
+                return f64::NAN;
+            };
+            let r: Vec<f64> = pick(s).iter().zip(pick(b)).map(|(x, y)| x / y).collect();
+            100.0 * median(&r)
+        };
+        for (vi, v) in Variant::ALL.iter().enumerate().skip(1) {
+            println!(
+                "{:<15} median of per-round ratios: conn/s {:.1}%, Gbit/s {:.1}%",
+                v.label(),
+                paired(vi, |s| &s.conn),
+                paired(vi, |s| &s.gbps)
+            );
+        }
+        let policy_share: Vec<f64> = samples
+            .get(2)
+            .zip(samples.get(1))
+            .map(|(p, c)| p.conn.iter().zip(&c.conn).map(|(x, y)| x / y).collect())
+            .unwrap_or_default();
+        println!(
+            "3k policies vs conntrack only (the rules' own share): conn/s {:.1}%",
+            100.0 * median(&policy_share)
+        );
+        println!(
+            "nft -f of the full scripts (both nodes, every round): median {:.0} ms",
+            median(&loads)
+        );
         drop(topology);
         Ok(())
     })();
