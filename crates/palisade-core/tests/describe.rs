@@ -4,124 +4,53 @@
 
 use palisade_core::describe;
 use palisade_core::model::{
-    Cluster, ContainerPort, Labels, NAMESPACE_NAME_LABEL, Namespace, NamespaceScope, Peer, Peers,
-    Pod, PodOrigin, Policy, PortMatch, PortSpec, Ports, Protocol, Rule, Selector,
+    Cluster, NAMESPACE_NAME_LABEL, Peer, Pod, PodOrigin, Policy, PortMatch, Protocol, Rule,
+    Selector,
+};
+use palisade_test_support::builders::{
+    cport, labels, mk_pod, mk_policy, ns, pods, pods_in as in_ns, port as num, rule, sel,
 };
 
-fn labels(pairs: &[(&str, &str)]) -> Labels {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
-
-fn sel(pairs: &[(&str, &str)]) -> Selector {
-    Selector {
-        match_labels: labels(pairs),
-        expressions: Vec::new(),
-    }
-}
-
-fn ns(name: &str, pairs: &[(&str, &str)]) -> Namespace {
-    let mut l = labels(pairs);
-    l.insert(NAMESPACE_NAME_LABEL.to_owned(), name.to_owned());
-    Namespace {
-        name: name.to_owned(),
-        labels: l,
-        declared: true,
-        span: None,
-    }
-}
-
+/// A workload's pod with named container ports.
 fn pod(
     namespace: &str,
     name: &str,
     pairs: &[(&str, &str)],
     ports: &[(&str, u16, Protocol)],
 ) -> Pod {
-    Pod {
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
-        labels: labels(pairs),
-        ips: Vec::new(),
-        node: None,
-        host_network: false,
-        ports: ports
+    mk_pod(namespace, name, |p| {
+        p.labels = labels(pairs);
+        p.ports = ports
             .iter()
-            .map(|(n, port, protocol)| ContainerPort {
-                name: Some((*n).to_owned()),
-                port: *port,
-                protocol: *protocol,
-            })
-            .collect(),
-        origin: PodOrigin::Template {
+            .map(|(n, port, proto)| cport(n, *proto, *port))
+            .collect();
+        p.origin = PodOrigin::Template {
             kind: "Deployment".to_owned(),
-        },
-        span: None,
-    }
+        };
+    })
 }
 
+/// A policy of the shop namespace.
 fn policy(
     name: &str,
     subject: Selector,
     ingress: Option<Vec<Rule>>,
     egress: Option<Vec<Rule>>,
 ) -> Policy {
-    Policy {
-        namespace: "shop".to_owned(),
-        name: name.to_owned(),
-        subject,
-        ingress,
-        egress,
-        span: None,
-    }
+    mk_policy("shop", name, |p| {
+        p.subject = subject;
+        p.ingress = ingress;
+        p.egress = egress;
+    })
 }
 
-fn rule(peers: Vec<Peer>, ports: Vec<PortMatch>) -> Rule {
-    Rule {
-        peers: if peers.is_empty() {
-            Peers::Any
-        } else {
-            Peers::OneOf(peers)
-        },
-        ports: if ports.is_empty() {
-            Ports::Any
-        } else {
-            Ports::OneOf(ports)
-        },
-        span: None,
-    }
-}
-
+/// Pods of the policy's own namespace.
 fn own(pairs: &[(&str, &str)]) -> Peer {
-    Peer::Pods {
-        namespaces: NamespaceScope::Own,
-        pods: sel(pairs),
-    }
-}
-
-fn in_ns(ns_sel: Selector, pod_sel: Selector) -> Peer {
-    Peer::Pods {
-        namespaces: NamespaceScope::Matching(ns_sel),
-        pods: pod_sel,
-    }
-}
-
-fn num(protocol: Protocol, port: u16) -> PortMatch {
-    PortMatch {
-        protocol,
-        port: PortSpec::Range {
-            first: port,
-            last: port,
-        },
-    }
+    pods(sel(pairs))
 }
 
 fn named(name: &str) -> PortMatch {
-    PortMatch {
-        protocol: Protocol::Tcp,
-        port: PortSpec::Named(name.to_owned()),
-    }
+    palisade_test_support::builders::named(Protocol::Tcp, name)
 }
 
 fn shop() -> Cluster {
