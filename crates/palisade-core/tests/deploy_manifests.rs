@@ -80,15 +80,7 @@ fn every_manifest_passes_palisade_check() {
     let problems: Vec<String> = analysis
         .diagnostics
         .iter()
-        .map(|d| {
-            format!(
-                "{} {} at {:?}: {}",
-                d.code,
-                format!("{:?}", d.field),
-                d.span,
-                d.message
-            )
-        })
+        .map(|d| format!("{} {:?} at {:?}: {}", d.code, d.field, d.span, d.message))
         .collect();
     assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(analysis.error_count(), 0);
