@@ -18,11 +18,16 @@
 //! a refused update falls back to a full load; a failed load keeps the table in force; with
 //! nothing in force the [`FailurePolicy`] decides. Stopping leaves the rules in the kernel unless
 //! asked otherwise, and a restarted agent adopts them without a gap.
+//!
+//! Observability: the loop reports to an [`Observer`]; a [`MetricsServer`] serves it as
+//! `/metrics`, `/healthz` and `/readyz` (docs/observability.md).
 
 mod error;
+mod http;
 pub mod index;
 mod local;
 mod logging;
+pub mod metrics;
 pub mod ready;
 pub mod reconcile;
 pub mod scan;
@@ -31,8 +36,10 @@ mod source;
 mod watch;
 
 pub use error::AgentError;
+pub use http::{METRICS_CONTENT_TYPE, MetricsServer};
 pub use local::{LocalConfig, READY_MESSAGE, run_local};
 pub use logging::{diagnostic as render_diagnostic, init_tracing};
+pub use metrics::Observer;
 pub use palisade_dataplane::FailurePolicy;
 pub use ready::ReadyInfo;
 pub use shutdown::{

@@ -20,6 +20,7 @@ use palisade_dataplane::{Dataplane, FailSafe, FailurePolicy};
 
 use crate::error::AgentError;
 use crate::index::ManifestIndex;
+use crate::metrics::{ApplyKind, Observer, Pass};
 use crate::ready::{self, ReadyInfo};
 use crate::reconcile::{Applied, Mode, Reconciler, is_fatal};
 use crate::scan::Scanner;
@@ -52,6 +53,9 @@ pub struct LocalConfig {
     pub cleanup_on_exit: bool,
     /// The nft program (default `nft` from `PATH`).
     pub nft: PathBuf,
+    /// Where the loop reports metrics, health and readiness (default none: a private one).
+    /// Serve it with [`crate::MetricsServer`].
+    pub observer: Option<Observer>,
 }
 
 impl LocalConfig {
@@ -66,6 +70,7 @@ impl LocalConfig {
             failure_policy: FailurePolicy::default(),
             cleanup_on_exit: false,
             nft: PathBuf::from("nft"),
+            observer: None,
         }
     }
 }
@@ -97,6 +102,11 @@ pub fn run_local<S: RulesetSource>(
         });
     }
 
+    let observer = config.observer.clone().unwrap_or_default();
+    observer.loop_started();
+    // However the loop ends (stop, error, panic), health says so.
+    let _alive = Alive(observer.clone());
+
     // Watch before the first scan, so that no change between the two is missed.
     let mut watcher = watch(&config.manifests, &shutdown)?;
     // The watcher names events under the directory made absolute (not canonical).
@@ -124,6 +134,7 @@ pub fn run_local<S: RulesetSource>(
         next_resync: Instant::now() + config.resync,
         retry: None,
         watch_broken: false,
+        observer,
     };
     tracing::info!(manifests = %config.manifests.display(), "agent starting");
     agent.pass(Mode::Start)?;
@@ -199,6 +210,16 @@ struct Agent<'c, 's, S: RulesetSource> {
     watch_root: PathBuf,
     /// The directory went away or could not be listed: its inotify watch is gone with it.
     watch_broken: bool,
+    observer: Observer,
+}
+
+/// Marks the loop as not running when dropped.
+struct Alive(Observer);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.loop_stopped();
+    }
 }
 
 impl<S: RulesetSource> Agent<'_, '_, S> {
@@ -229,6 +250,8 @@ impl<S: RulesetSource> Agent<'_, '_, S> {
     fn pass(&mut self, mode: Mode) -> Result<(), AgentError> {
         let started = Instant::now();
         self.last_pass = Some(started);
+        // The change this pass enforces started with its first event.
+        let changed_at = self.pending.since();
         // Events from now on belong to the next pass: this scan may or may not have seen them.
         self.pending.clear();
         if mode != Mode::Change {
@@ -258,6 +281,7 @@ impl<S: RulesetSource> Agent<'_, '_, S> {
             && self.compiled_revision == Some(revision)
             && self.reconciler.has_ruleset();
 
+        let mut enforced_at = None;
         let applied = if unchanged {
             Applied::Unchanged
         } else {
@@ -280,12 +304,20 @@ impl<S: RulesetSource> Agent<'_, '_, S> {
             }
             match self.reconciler.reconcile(cluster, mode) {
                 Ok(applied) => {
+                    enforced_at = Some(Instant::now());
                     self.compiled_revision = Some(revision);
                     self.retry = None;
                     applied
                 }
-                Err(err) if is_fatal(&err) => return Err(err.into()),
                 Err(err) => {
+                    self.observer.apply_failed(
+                        started.elapsed(),
+                        &err.to_string(),
+                        self.reconciler.has_ruleset(),
+                    );
+                    if is_fatal(&err) {
+                        return Err(err.into());
+                    }
                     self.failed(&err)?;
                     return Ok(());
                 }
@@ -316,6 +348,21 @@ impl<S: RulesetSource> Agent<'_, '_, S> {
             // A stable line supervisors wait for (the lab matches READY_MESSAGE).
             tracing::info!(node = %self.config.node, "{}", READY_MESSAGE);
         }
+        let kind = ApplyKind::from(applied);
+        self.observer.applied(&Pass {
+            kind: Some(kind),
+            duration: started.elapsed(),
+            change_latency: changed_at
+                .zip(enforced_at)
+                .filter(|_| kind.sent_transaction())
+                .map(|(changed, enforced)| enforced.saturating_duration_since(changed)),
+            generation: self.generation,
+            files: self.index.len(),
+            rejected: self.index.rejected(),
+            stats: (kind != ApplyKind::Unchanged)
+                .then(|| self.reconciler.stats())
+                .flatten(),
+        });
         if let Some(path) = &self.config.ready_file {
             let info = ReadyInfo {
                 generation: self.generation,

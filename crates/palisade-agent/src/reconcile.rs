@@ -93,6 +93,11 @@ impl<'s, S: RulesetSource> Reconciler<'s, S> {
         self.in_force.is_some()
     }
 
+    /// Sizes of the ruleset in force, if the source can tell.
+    pub fn stats(&self) -> Option<palisade_nft::Stats> {
+        self.source.stats(self.in_force.as_ref()?)
+    }
+
     /// Makes the kernel enforce `cluster` for this node. On error the kernel holds whatever it
     /// held before (every step is one transaction) and the next call starts from that.
     pub fn reconcile(

@@ -8,6 +8,7 @@
 //!   compile(cluster, node) -> palisade_nft::compile(cluster, node)
 //!   full(ruleset)          -> ruleset.to_nft()
 //!   diff(old, new)         -> let d = palisade_nft::diff(old, new); (!d.is_empty()).then(|| d.to_nft())
+//!   stats(ruleset)         -> Some(ruleset.stats())      (optional: for the size metrics)
 //! ```
 
 use palisade_core::model::Cluster;
@@ -26,6 +27,12 @@ pub trait RulesetSource {
     /// nft text that turns the table from `old` into `new` in place (set elements, chains), or
     /// `None` when they enforce the same thing. Returning a full script is always allowed.
     fn diff(&self, old: &Self::Ruleset, new: &Self::Ruleset) -> Option<String>;
+
+    /// Sizes of a compiled ruleset, for the ruleset metrics; `None` (the default) when the
+    /// source cannot tell, and the size gauges stay at zero.
+    fn stats(&self, _ruleset: &Self::Ruleset) -> Option<palisade_nft::Stats> {
+        None
+    }
 }
 
 /// The real compiler: `palisade-nft`.
@@ -46,5 +53,9 @@ impl RulesetSource for NftSource {
     fn diff(&self, old: &palisade_nft::Ruleset, new: &palisade_nft::Ruleset) -> Option<String> {
         let diff = palisade_nft::diff(old, new);
         (!diff.is_empty()).then(|| diff.to_nft())
+    }
+
+    fn stats(&self, ruleset: &palisade_nft::Ruleset) -> Option<palisade_nft::Stats> {
+        Some(ruleset.stats())
     }
 }

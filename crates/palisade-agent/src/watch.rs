@@ -146,6 +146,11 @@ impl Pending {
         })
     }
 
+    /// When the first change waiting for a scan arrived.
+    pub fn since(&self) -> Option<Instant> {
+        self.since
+    }
+
     /// A scan is starting: what happens from now on is a new change.
     pub fn clear(&mut self) {
         self.since = None;

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use common::Summary;
 use common::{PODS, SummarySource, chain_name, extra_pod, policy};
 use palisade_agent::{
-    FailurePolicy, LocalConfig, ReadyInfo, RulesetSource, run_local, shutdown_channel,
+    FailurePolicy, LocalConfig, MetricsServer, Observer, ReadyInfo, RulesetSource, run_local,
+    shutdown_channel,
 };
 use palisade_core::model::Cluster;
 use palisade_dataplane::Dataplane;
@@ -537,14 +538,21 @@ fn restart_after_kill_adopts_the_table_without_a_gap() {
 fn the_real_compiler_plugs_into_the_seam() {
     let dir = manifests();
     let ready = dir.path().join("ready");
+    // Served from this thread's namespace: the agent's scratch namespace has no loopback up.
+    let observer = Observer::new();
+    let server = MetricsServer::start("127.0.0.1:0".parse().expect("addr"), observer.clone())
+        .expect("metrics server");
+    let mut ran = false;
     with_agent_using(
         dir.path(),
         &ready,
         &common::NftSource,
-        |_| {},
+        |config| config.observer = Some(observer.clone()),
         || {
+            ran = true;
             let (info, _) = wait_generation(&ready, 0);
             assert_eq!(info.ruleset, "created");
+            assert!(observer.readiness().ok, "{:?}", observer.readiness());
             let text = table();
             // shop/db (10.0.1.11) is local and isolated by the policy; web (10.0.1.10) is its peer.
             assert!(text.contains("chain forward"), "{text}");
@@ -568,6 +576,53 @@ fn the_real_compiler_plugs_into_the_seam() {
             );
         },
     );
+    if !ran {
+        return; // skipped: no root or nft
+    }
+    let metrics = scrape(server.address(), "/metrics");
+    let value = |series: &str| {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{series} missing:\n{metrics}"))
+    };
+    assert!(value("palisade_generation") >= 2.0, "{metrics}");
+    assert!(
+        value("palisade_applies_total{kind=\"full\"}") >= 1.0,
+        "first load"
+    );
+    assert!(
+        value("palisade_applies_total{kind=\"diff\"}") >= 1.0,
+        "pod churn"
+    );
+    assert_eq!(value("palisade_apply_errors_total"), 0.0);
+    assert!(value("palisade_change_to_enforced_seconds_count") >= 1.0);
+    assert!(
+        value("palisade_ruleset_chains") >= 2.0,
+        "base chain and a policy chain"
+    );
+    assert!(value("palisade_ruleset_elements") >= 1.0);
+    assert!(value("palisade_ruleset_rules") >= 1.0);
+    assert!(value("palisade_manifest_files") >= 2.0);
+    assert!(
+        scrape(server.address(), "/healthz").starts_with("HTTP/1.1 503"),
+        "the agent stopped"
+    );
+}
+
+/// The raw reply to one GET.
+fn scrape(address: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("read");
+    reply
 }
 
 /// Runs an agent until its first pass is reported, stops it, and returns that report.

@@ -2,7 +2,7 @@
 //! explicit default.
 
 use std::io::IsTerminal;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -78,6 +78,29 @@ pub struct AgentArgs {
     /// Remove palisade's table when the agent is asked to stop.
     #[arg(long, default_value_t = false)]
     pub cleanup_on_exit: bool,
+    /// Serve Prometheus metrics (/metrics), liveness (/healthz) and readiness (/readyz) over
+    /// HTTP on ADDR (IP:PORT); `off` or an empty value disables the server.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:9690",
+        value_parser = parse_metrics_address
+    )]
+    pub metrics_address: MetricsAddress,
+}
+
+/// `--metrics-address`: where to serve metrics, or nowhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsAddress(pub Option<SocketAddr>);
+
+pub fn parse_metrics_address(s: &str) -> Result<MetricsAddress, String> {
+    let s = s.trim();
+    if s.is_empty() || s.eq_ignore_ascii_case("off") {
+        return Ok(MetricsAddress(None));
+    }
+    s.parse()
+        .map(|a| MetricsAddress(Some(a)))
+        .map_err(|_| format!("`{s}` is not IP:PORT (e.g. 127.0.0.1:9690 or [::]:9690), nor `off`"))
 }
 
 #[derive(Debug, Args)]
@@ -263,6 +286,26 @@ mod tests {
         assert_eq!(probe_label(&p), "udp/53");
         for bad in ["tcp", "icmp/1", "tcp/0", "tcp/65536", "tcp/http"] {
             assert!(parse_probe(bad).is_err(), "{bad} must be rejected");
+        }
+    }
+
+    #[test]
+    fn metrics_addresses_parse() {
+        let on = |a: &str| MetricsAddress(Some(a.parse().expect("socket address")));
+        for (label, text, want) in [
+            ("default", "127.0.0.1:9690", on("127.0.0.1:9690")),
+            ("IPv6", "[::1]:9100", on("[::1]:9100")),
+            ("off", "off", MetricsAddress(None)),
+            ("OFF", "OFF", MetricsAddress(None)),
+            ("empty", "", MetricsAddress(None)),
+        ] {
+            assert_eq!(parse_metrics_address(text), Ok(want), "{label}");
+        }
+        for bad in ["9690", "localhost:9690", "127.0.0.1", "127.0.0.1:99999"] {
+            assert!(
+                parse_metrics_address(bad).is_err(),
+                "{bad} must be rejected"
+            );
         }
     }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use palisade_agent::{AgentError, FailurePolicy, LocalConfig, NftSource};
+use palisade_agent::{AgentError, FailurePolicy, LocalConfig, MetricsServer, NftSource, Observer};
 
 use crate::Exit;
 use crate::cli::AgentArgs;
@@ -19,6 +19,21 @@ pub fn run(args: AgentArgs) -> Exit {
         FailurePolicy::Closed
     };
     config.cleanup_on_exit = args.cleanup_on_exit;
+    // Kept until the agent returns; dropping it stops the server.
+    let _metrics = match args.metrics_address.0 {
+        None => None,
+        Some(address) => {
+            let observer = Observer::new();
+            config.observer = Some(observer.clone());
+            match MetricsServer::start(address, observer) {
+                Ok(server) => Some(server),
+                Err(e) => {
+                    tracing::error!(%address, error = %e, "cannot serve metrics (--metrics-address off disables them)");
+                    return Exit::Usage;
+                }
+            }
+        }
+    };
     let (handle, shutdown) = palisade_agent::shutdown_channel();
     if let Err(e) = palisade_agent::shutdown_on_signals(handle) {
         tracing::warn!(%e, "cannot listen for SIGTERM/SIGINT; stop the agent with SIGKILL");
