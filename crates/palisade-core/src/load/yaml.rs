@@ -119,6 +119,23 @@ struct Built {
     src_end: usize,
 }
 
+impl Built {
+    /// A null leaf standing in for a node that could not be built (a bad alias, a skipped
+    /// subtree), so the parent's key/value pairing stays intact; the document fails anyway.
+    fn placeholder(span: Span) -> Built {
+        Built {
+            node: Node {
+                span,
+                value: Value::Null,
+            },
+            size: 1,
+            height: 1,
+            merge_key: false,
+            src_end: span.end,
+        }
+    }
+}
+
 struct Anchored {
     node: Node,
     size: usize,
@@ -438,16 +455,6 @@ impl Builder<'_> {
 
     fn alias(&mut self, id: usize, ps: ParserSpan) -> Built {
         let span = self.span(ps.start, ps.end);
-        let placeholder = |span: Span| Built {
-            node: Node {
-                span,
-                value: Value::Null,
-            },
-            size: 1,
-            height: 1,
-            merge_key: false,
-            src_end: span.end,
-        };
         let Some(anchored) = self.doc.anchors.get(&id) else {
             // saphyr keeps anchors across documents; YAML (and go-yaml) scope them to one.
             self.fail(
@@ -456,13 +463,13 @@ impl Builder<'_> {
                     .with_label("unknown anchor")
                     .with_help("anchors (`&name`) only apply inside their own document; define it again here"),
             );
-            return placeholder(span);
+            return Built::placeholder(span);
         };
         let (size, height) = (anchored.size, anchored.height);
         if self.doc.expanded + size > ALIAS_EXPANSION_LIMIT {
             if std::mem::replace(&mut self.doc.reported_expansion, true) {
                 self.doc.failed = true;
-                return placeholder(span);
+                return Built::placeholder(span);
             }
             self.fail(
                 Diagnostic::error(
@@ -476,11 +483,11 @@ impl Builder<'_> {
                      or reduce the aliasing",
                 ),
             );
-            return placeholder(span);
+            return Built::placeholder(span);
         }
         if self.doc.frames.len() + height > MAX_DEPTH {
             self.too_deep(span);
-            return placeholder(span);
+            return Built::placeholder(span);
         }
         self.doc.expanded += size;
         let node = anchored.node.clone();
@@ -556,16 +563,7 @@ impl Builder<'_> {
             if self.doc.skipping == 0 {
                 // Keep the parent's key/value pairing intact; the document is failed anyway.
                 let span = self.span(ps.start, ps.end);
-                self.attach(Built {
-                    node: Node {
-                        span,
-                        value: Value::Null,
-                    },
-                    size: 1,
-                    height: 1,
-                    merge_key: false,
-                    src_end: span.end,
-                });
+                self.attach(Built::placeholder(span));
             }
             return;
         }
