@@ -200,14 +200,26 @@ fn without_root_the_lab_refuses_with_a_clear_precondition() {
     if std::env::var(CHILD).is_ok() || !lab_available("without_root") {
         return;
     }
+    // The checkout may sit in a directory only root can enter (e.g. one made by `mktemp -d`),
+    // so the unprivileged child runs a copy of this binary from a world-readable place.
+    let dir = std::env::temp_dir().join(format!("palisade-nonroot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let exe = dir.join("cleanup-test");
+    std::fs::copy(std::env::current_exe().expect("test binary"), &exe).expect("copy binary");
+    for path in [&dir, &exe] {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
     // 65534 is `nobody` on Debian-family systems; any unprivileged uid will do.
-    let out = Command::new(std::env::current_exe().expect("test binary"))
+    let out = Command::new(&exe)
         .args(["--exact", "child_process_without_root", "--nocapture"])
         .env(CHILD, "nonroot")
         .uid(65534)
         .gid(65534)
+        .current_dir(&dir)
         .output()
         .expect("child");
+    let _ = std::fs::remove_dir_all(&dir);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
