@@ -24,8 +24,7 @@ use std::net::IpAddr;
 
 use crate::render::{self, table_ref};
 use crate::ruleset::{
-    AddressConflict, Chain, CounterDef, Family, Guard, MapEntry, MapKind, Ruleset, Set,
-    SetElements,
+    AddressConflict, Chain, CounterDef, Family, Guard, MapEntry, MapKind, Ruleset, Set, SetElements,
 };
 
 /// What to send to the kernel to go from one ruleset to another. Build with [`diff`].
@@ -369,7 +368,11 @@ impl Diff {
                     s.retain(|x| !r.contains(x));
                     s.extend(a.iter().copied());
                 }
-                (SetElements::Intervals(s), SetElements::Intervals(r), SetElements::Intervals(a)) => {
+                (
+                    SetElements::Intervals(s),
+                    SetElements::Intervals(r),
+                    SetElements::Intervals(a),
+                ) => {
                     s.retain(|x| !r.contains(x));
                     s.extend(a.iter().copied());
                     s.sort();

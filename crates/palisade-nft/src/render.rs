@@ -19,8 +19,8 @@ use palisade_core::model::Protocol;
 use crate::compile::prefix_len;
 use crate::names;
 use crate::ruleset::{
-    AddrRange, BASE_CHAIN, BASE_PRIORITY, Chain, CounterDef, Family, Guard, LogStatement,
-    MapEntry, MapKind, Match, Rule, Ruleset, Set, SetElements, TABLE, TABLE_FAMILY,
+    AddrRange, BASE_CHAIN, BASE_PRIORITY, Chain, CounterDef, Family, Guard, LogStatement, MapEntry,
+    MapKind, Match, Rule, Ruleset, Set, SetElements, TABLE, TABLE_FAMILY,
 };
 
 /// `inet palisade`, as commands name the table.
