@@ -91,6 +91,18 @@ pub struct Pass {
     pub stats: Option<palisade_nft::Stats>,
 }
 
+/// Labels of `palisade_policy_packets_total`: which policy rule a kernel counter belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PolicyLabels {
+    pub namespace: String,
+    pub policy: String,
+    /// The rule's index in the policy's rules for `direction`; empty for denied counts.
+    pub rule: String,
+    pub direction: String,
+    /// `allowed`, `denied`, or `guard` (the fail-closed guard; no policy).
+    pub verdict: String,
+}
+
 /// An answer to `/healthz` or `/readyz`: OK or not, and one line saying why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
@@ -142,6 +154,11 @@ struct Metrics {
     rejected: Gauge,
     last_success: Gauge<f64, AtomicU64>,
     generation: Gauge,
+    /// Drops read from the nflog group (docs/observability.md: drop attribution).
+    drops: Family<Vec<(&'static str, String)>, Counter>,
+    /// The kernel's named counters, by policy rule (see crate::drops::counters).
+    policy_packets: Family<Vec<(&'static str, String)>, Counter>,
+    policy_bytes: Family<Vec<(&'static str, String)>, Counter>,
 }
 
 impl Default for Inner {
@@ -160,6 +177,9 @@ impl Default for Inner {
             rejected: Gauge::default(),
             last_success: Gauge::default(),
             generation: Gauge::default(),
+            drops: Family::default(),
+            policy_packets: Family::default(),
+            policy_bytes: Family::default(),
         };
         // Every kind shows from the start, so a rate over it is defined before the first one.
         for kind in ApplyKind::ALL {
@@ -232,6 +252,21 @@ impl Default for Inner {
             "palisade_last_success_timestamp_seconds",
             "Unix time of the end of the last successful pass",
             m.last_success.clone(),
+        );
+        r.register(
+            "palisade_drops",
+            "Dropped packets the agent read from the nflog group (sampled by the log rate limit), by direction and namespace of the policed pod",
+            m.drops.clone(),
+        );
+        r.register(
+            "palisade_policy_packets",
+            "First packets of connections counted by the kernel per policy rule (verdict allowed) or per isolating policy (denied)",
+            m.policy_packets.clone(),
+        );
+        r.register(
+            "palisade_policy_bytes",
+            "Bytes of the packets counted by palisade_policy_packets_total",
+            m.policy_bytes.clone(),
         );
         Inner {
             registry,
@@ -312,6 +347,34 @@ impl Observer {
         let mut state = self.state();
         state.in_force = rules_in_force;
         state.last_error = Some(one_line(error));
+    }
+
+    /// A drop read from the nflog group: `direction` of the policed pod in `namespace` (empty
+    /// when the address is no known pod, as with the fail-closed guard).
+    pub fn drop_logged(&self, direction: &str, namespace: &str) {
+        self.inner
+            .metrics
+            .drops
+            .get_or_create(&vec![
+                ("direction", direction.to_string()),
+                ("namespace", namespace.to_string()),
+            ])
+            .inc();
+    }
+
+    /// Adds what a kernel counter counted since the last read. `labels`: namespace, policy,
+    /// rule, direction, verdict.
+    pub fn policy_counted(&self, labels: &PolicyLabels, packets: u64, bytes: u64) {
+        let key = vec![
+            ("namespace", labels.namespace.clone()),
+            ("policy", labels.policy.clone()),
+            ("rule", labels.rule.clone()),
+            ("direction", labels.direction.clone()),
+            ("verdict", labels.verdict.clone()),
+        ];
+        let m = &self.inner.metrics;
+        m.policy_packets.get_or_create(&key).inc_by(packets);
+        m.policy_bytes.get_or_create(&key).inc_by(bytes);
     }
 
     /// Every metric in the Prometheus project's text exposition (OpenMetrics) format.
