@@ -45,8 +45,9 @@ pub const TARGET: &str = "palisade::drop";
 /// How drops are read and told. [`DropConfig::new`] gives the defaults.
 #[derive(Debug, Clone)]
 pub struct DropConfig {
-    /// The nflog group the compiled rules log to (the same as `LogOptions::group`).
-    pub group: u16,
+    /// The nflog group the compiled rules log to (the same as `LogOptions::group`); `None`:
+    /// read counters only.
+    pub group: Option<u16>,
     /// The nft program, for reading counters.
     pub nft: PathBuf,
     /// How often counters are read (default 15 s; zero: never).
@@ -64,7 +65,7 @@ pub struct DropConfig {
 impl DropConfig {
     pub fn new(group: u16) -> DropConfig {
         DropConfig {
-            group,
+            group: Some(group),
             nft: PathBuf::from("nft"),
             counter_interval: Duration::from_secs(15),
             event_interval: Duration::from_secs(10),
@@ -172,28 +173,28 @@ impl Reader {
         let mut warned = false;
         while !self.shared.stop.load(Ordering::Relaxed) {
             let now = Instant::now();
-            if socket.is_none() && now >= next_bind {
-                match NflogSocket::bind(self.config.group, TICK) {
+            if let Some(group) = self.config.group
+                && socket.is_none()
+                && now >= next_bind
+            {
+                match NflogSocket::bind(group, TICK) {
                     Ok(s) => {
-                        tracing::info!(
-                            group = self.config.group,
-                            "reading drops from the nflog group"
-                        );
+                        tracing::info!(group, "reading drops from the nflog group");
                         socket = Some(s);
                         warned = false;
                     }
                     Err(e) => {
                         // Once per outage, not every retry.
                         if !warned {
-                            tracing::warn!(group = self.config.group, %e, "cannot bind the nflog group; drops are not attributed (retrying)");
+                            tracing::warn!(group, %e, "cannot bind the nflog group; drops are not attributed (retrying)");
                             warned = true;
                         }
                         next_bind = now + REBIND;
                     }
                 }
-                if let Some(tx) = bound.take() {
-                    let _ = tx.send(socket.is_some());
-                }
+            }
+            if let Some(tx) = bound.take() {
+                let _ = tx.send(socket.is_some());
             }
             match socket.as_mut() {
                 Some(s) => match s.receive() {
