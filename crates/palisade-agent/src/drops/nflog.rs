@@ -293,7 +293,9 @@ mod tests {
     fn headers_table() {
         // Transport headers: source port 40000 (0x9c40), destination port 5432 (0x1538).
         let ports = [0x9c, 0x40, 0x15, 0x38];
-        let cases: Vec<(&str, Vec<u8>, Option<(u8, Option<u16>)>)> = vec![
+        // (label, packet, protocol and port read from it)
+        type Case = (&'static str, Vec<u8>, Option<(u8, Option<u16>)>);
+        let cases: Vec<Case> = vec![
             ("ipv4 tcp", ipv4(6, 0, &ports), Some((6, Some(5432)))),
             ("ipv4 udp", ipv4(17, 0, &ports), Some((17, Some(5432)))),
             ("ipv4 sctp", ipv4(132, 0, &ports), Some((132, Some(5432)))),
