@@ -276,3 +276,52 @@ fn kernel_accepts_every_option_and_the_guard_diffs() {
     let addresses: Vec<IpAddr> = armed.ingress.keys().copied().collect();
     assert!(!addresses.is_empty());
 }
+
+/// Figures for docs/observability.md: what the options cost at 10,000 pods / 3,000 policies
+/// (one node of 50). Ignored by default (a few seconds); run with
+/// `cargo test -p palisade-nft --test options -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn options_at_scale() {
+    use palisade_test_support::synth::{SynthParams, generate};
+    let Some(ns) = Netns::for_test() else { return };
+    let mut cluster = generate(SynthParams {
+        namespaces: 50,
+        pods: 10_000,
+        policies: 3_000,
+        seed: 11,
+    });
+    let nodes = 50;
+    for (i, pod) in cluster.pods.iter_mut().enumerate() {
+        if !pod.host_network {
+            pod.node = Some(format!("node-{}", i % nodes));
+        }
+    }
+    let options = all_options(&["10.0.0.0/8"]);
+    for (label, rs) in [
+        ("plain", compile(&cluster, "node-3")),
+        (
+            "log+counters+guard",
+            compile_with(&cluster, "node-3", &options),
+        ),
+    ] {
+        let script = rs.to_nft();
+        let t = std::time::Instant::now();
+        ns.load(&script).unwrap_or_else(|e| panic!("{label}: {e}"));
+        let load = t.elapsed();
+        let t = std::time::Instant::now();
+        let json = ns
+            .nft(&["-j", "list", "counters", "table", "inet", "palisade"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let read = t.elapsed();
+        eprintln!(
+            "{label}: {:?}; {} counter objects; script {} KiB; load {} ms; list counters {} ms ({} KiB)",
+            rs.stats(),
+            rs.counters.len(),
+            script.len() / 1024,
+            load.as_millis(),
+            read.as_millis(),
+            json.len() / 1024
+        );
+    }
+}
