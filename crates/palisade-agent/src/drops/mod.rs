@@ -257,16 +257,16 @@ impl Reader {
     fn emit(&mut self, e: &DropEvent) {
         tracing::info!(
             target: TARGET,
-            direction = e.direction.as_str(),
+            direction = %e.direction.as_str(),
             src = %e.src,
             dst = %e.dst,
             protocol = %e.protocol,
-            port = e.port.map_or_else(String::new, |p| p.to_string()),
+            port = %e.port.map_or_else(String::new, |p| p.to_string()),
             policies = %e.policies.join(","),
             guard = e.guard,
             chain = %e.chain,
             reasons = %e.reasons.join("; "),
-            note = e.note.as_deref().unwrap_or(""),
+            note = %e.note.as_deref().unwrap_or(""),
             "packet dropped"
         );
         self.write_json(&e.to_json());
@@ -279,11 +279,11 @@ impl Reader {
         for (flow, count) in &s.repeats {
             tracing::info!(
                 target: TARGET,
-                direction = flow.direction.as_str(),
+                direction = %flow.direction.as_str(),
                 src = %flow.src,
                 dst = %flow.dst,
                 protocol = %nflog::protocol_name(flow.protocol),
-                port = flow.port.map_or_else(String::new, |p| p.to_string()),
+                port = %flow.port.map_or_else(String::new, |p| p.to_string()),
                 more = count,
                 window_secs = s.window.as_secs(),
                 "more drops of a flow already reported"
