@@ -159,6 +159,8 @@ struct Metrics {
     /// The kernel's named counters, by policy rule (see crate::drops::counters).
     policy_packets: Family<Vec<(&'static str, String)>, Counter>,
     policy_bytes: Family<Vec<(&'static str, String)>, Counter>,
+    guard_pending: Gauge,
+    guard_window_seconds: Histogram,
 }
 
 impl Default for Inner {
@@ -180,6 +182,9 @@ impl Default for Inner {
             drops: Family::default(),
             policy_packets: Family::default(),
             policy_bytes: Family::default(),
+            guard_pending: Gauge::default(),
+            // 10 ms .. ~80 s: a pod waits for the watch event plus one pass.
+            guard_window_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
         };
         // Every kind shows from the start, so a rate over it is defined before the first one.
         for kind in ApplyKind::ALL {
@@ -267,6 +272,16 @@ impl Default for Inner {
             "palisade_policy_bytes",
             "Bytes of the packets counted by palisade_policy_packets_total",
             m.policy_bytes.clone(),
+        );
+        r.register(
+            "palisade_guard_pending_pods",
+            "Local pods that policies isolate and that have no address yet: the fail-closed guard is armed while this is above 0",
+            m.guard_pending.clone(),
+        );
+        r.register(
+            "palisade_guard_window_seconds",
+            "Time an isolated local pod spent pending (guarded) until a ruleset with its address was in force",
+            m.guard_window_seconds.clone(),
         );
         Inner {
             registry,
@@ -377,6 +392,19 @@ impl Observer {
         m.policy_bytes.get_or_create(&key).inc_by(bytes);
     }
 
+    /// Isolated local pods still without an address (the guard is armed while above 0).
+    pub fn guard_pending(&self, pods: usize) {
+        self.inner.metrics.guard_pending.set(gauge_value(pods));
+    }
+
+    /// An isolated pod left the pending state after `window`: its rules are in force.
+    pub fn guard_window(&self, window: Duration) {
+        self.inner
+            .metrics
+            .guard_window_seconds
+            .observe(window.as_secs_f64());
+    }
+
     /// Every metric in the Prometheus project's text exposition (OpenMetrics) format.
     pub fn encode(&self) -> Result<String, fmt::Error> {
         let mut text = String::new();
@@ -451,6 +479,8 @@ mod tests {
             ("palisade_manifest_files_rejected", "gauge"),
             ("palisade_last_success_timestamp_seconds", "gauge"),
             ("palisade_generation", "gauge"),
+            ("palisade_guard_pending_pods", "gauge"),
+            ("palisade_guard_window_seconds", "histogram"),
         ] {
             assert!(
                 text.contains(&format!("# TYPE {name} {kind}\n")),
@@ -523,6 +553,42 @@ mod tests {
             ready.reason,
             "ready: generation 3 in force; last apply failed: nft said no"
         );
+    }
+
+    /// Labelled families show once they have a series.
+    #[test]
+    fn drops_and_policy_counters_show_with_their_labels() {
+        let observer = Observer::new();
+        observer.drop_logged("ingress", "prod");
+        observer.drop_logged("ingress", "prod");
+        let labels = PolicyLabels {
+            namespace: "prod".into(),
+            policy: "db".into(),
+            rule: "0".into(),
+            direction: "ingress".into(),
+            verdict: "allowed".into(),
+        };
+        observer.policy_counted(&labels, 3, 180);
+        observer.policy_counted(&labels, 2, 120);
+        let text = observer.encode().expect("encode");
+        let policy = "{namespace=\"prod\",policy=\"db\",rule=\"0\",direction=\"ingress\",verdict=\"allowed\"}";
+        for (series, want) in [
+            (
+                "palisade_drops_total{direction=\"ingress\",namespace=\"prod\"}".to_string(),
+                2.0,
+            ),
+            (format!("palisade_policy_packets_total{policy}"), 5.0),
+            (format!("palisade_policy_bytes_total{policy}"), 300.0),
+        ] {
+            assert_eq!(sample(&text, &series), Some(want), "{series}:\n{text}");
+        }
+        for name in [
+            "palisade_drops",
+            "palisade_policy_packets",
+            "palisade_policy_bytes",
+        ] {
+            assert!(text.contains(&format!("# TYPE {name} counter\n")), "{name}");
+        }
     }
 
     #[test]

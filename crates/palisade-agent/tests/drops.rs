@@ -232,7 +232,10 @@ fn wait_event(
 fn metric(observer: &Observer, metric: &str, labels: &[(&str, &str)]) -> f64 {
     let text = observer.encode().expect("encode");
     text.lines()
-        .filter(|l| l.starts_with(&format!("{metric}{{")))
+        .filter(|l| {
+            l.strip_prefix(metric)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
         .find(|l| {
             labels
                 .iter()
@@ -461,6 +464,8 @@ fn the_guard_holds_a_pending_isolated_pod_until_its_address_is_known() {
         1.0,
     );
 
+    assert_eq!(metric(&observer, "palisade_guard_pending_pods", &[]), 1.0);
+
     // The address becomes known to every agent: the guard lets go and the policies decide.
     let nodes: Vec<String> = (1..=config.nodes).map(|n| format!("node-{n}")).collect();
     for node in &nodes {
@@ -486,6 +491,13 @@ fn the_guard_holds_a_pending_isolated_pod_until_its_address_is_known() {
         Some(true),
         "after the address is known: {outcome}"
     );
+    assert_eq!(metric(&observer, "palisade_guard_pending_pods", &[]), 0.0);
+    let window = metric(&observer, "palisade_guard_window_seconds_sum", &[]);
+    assert!(
+        metric(&observer, "palisade_guard_window_seconds_count", &[]) == 1.0 && window > 0.0,
+        "one window measured: {window} s"
+    );
+    eprintln!("guard window: {:.0} ms", window * 1000.0);
     let health = lab.check_enforcers();
     lab.down().expect("teardown");
     health.expect("agents ran throughout");

@@ -22,6 +22,7 @@ pub mod counters;
 pub mod limit;
 pub mod nflog;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -90,6 +91,9 @@ struct Shared {
 pub struct DropMonitor {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    observer: Observer,
+    /// Isolated local pods pending since when: the fail-closed window.
+    pending: Mutex<BTreeMap<String, Instant>>,
 }
 
 impl std::fmt::Debug for DropMonitor {
@@ -106,6 +110,7 @@ impl DropMonitor {
         let (bound_tx, bound_rx) = mpsc::channel();
         let thread = {
             let shared = shared.clone();
+            let observer = observer.clone();
             std::thread::Builder::new()
                 .name("palisade-drops".into())
                 .spawn(move || Reader::new(config, observer, shared).run(bound_tx))
@@ -113,11 +118,40 @@ impl DropMonitor {
                 .ok()
         };
         let _ = bound_rx.recv_timeout(Duration::from_secs(2));
-        DropMonitor { shared, thread }
+        DropMonitor {
+            shared,
+            thread,
+            observer,
+            pending: Mutex::new(BTreeMap::new()),
+        }
     }
 
     /// The cluster and the ruleset now in force: what later drops are explained with.
     pub fn update(&self, cluster: Arc<Cluster>, ruleset: Option<Arc<Ruleset>>) {
+        if let Some(guard) = ruleset.as_ref().and_then(|r| r.guard.as_ref())
+            && let Ok(mut pending) = self.pending.lock()
+        {
+            let now = Instant::now();
+            let still: BTreeSet<&String> = guard.pending_isolated.iter().collect();
+            for (pod, since) in std::mem::take(&mut *pending) {
+                if still.contains(&pod) {
+                    pending.insert(pod, since);
+                } else if cluster
+                    .pods
+                    .iter()
+                    .any(|p| p.key() == pod && !p.ips.is_empty())
+                {
+                    // It got its address and this ruleset, now in force, has its rules; a
+                    // pod deleted while pending has no window to report.
+                    self.observer
+                        .guard_window(now.saturating_duration_since(since));
+                }
+            }
+            for pod in &guard.pending_isolated {
+                pending.entry(pod.clone()).or_insert(now);
+            }
+            self.observer.guard_pending(pending.len());
+        }
         let view = View::new(cluster, ruleset);
         if let Ok(mut slot) = self.shared.view.lock() {
             *slot = Some(view);
