@@ -83,7 +83,8 @@ const REBIND: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct Shared {
-    view: Mutex<Option<View>>,
+    /// Shared, not copied: the reader takes a reference per packet.
+    view: Mutex<Option<Arc<View>>>,
     stop: AtomicBool,
 }
 
@@ -154,7 +155,7 @@ impl DropMonitor {
         }
         let view = View::new(cluster, ruleset);
         if let Ok(mut slot) = self.shared.view.lock() {
-            *slot = Some(view);
+            *slot = Some(Arc::new(view));
         }
     }
 }
@@ -263,7 +264,7 @@ impl Reader {
         }
     }
 
-    fn view(&self) -> Option<View> {
+    fn view(&self) -> Option<Arc<View>> {
         self.shared.view.lock().ok().and_then(|v| v.clone())
     }
 

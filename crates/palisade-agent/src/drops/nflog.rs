@@ -26,6 +26,9 @@ use netlink_sys::constants::NETLINK_NETFILTER;
 /// transport ports fit.
 pub const COPY_RANGE: u32 = 128;
 
+/// Socket receive buffer asked for (the kernel caps it at net.core.rmem_max).
+const RECV_BUFFER: usize = 1 << 20;
+
 /// One logged packet, as far as attribution needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedPacket {
@@ -57,7 +60,13 @@ impl NflogSocket {
         let mut socket = Socket::new(NETLINK_NETFILTER)?;
         socket.bind_auto()?;
         // Readers must wake up now and then to notice a stop request.
-        socket2::SockRef::from(&socket).set_read_timeout(Some(read_timeout))?;
+        let sock = socket2::SockRef::from(&socket);
+        sock.set_read_timeout(Some(read_timeout))?;
+        // Room for a burst while the reader runs nft for the counters; past it the kernel
+        // drops log messages (never packets' verdicts), and says nothing: an overrun is not an
+        // error to the reader (NETLINK_NO_ENOBUFS).
+        let _ = sock.set_recv_buffer_size(RECV_BUFFER);
+        let _ = socket.set_no_enobufs(true);
         let mut this = NflogSocket {
             socket,
             buffer: vec![0; 64 * 1024],
