@@ -161,6 +161,7 @@ struct Metrics {
     policy_bytes: Family<Vec<(&'static str, String)>, Counter>,
     guard_pending: Gauge,
     guard_window_seconds: Histogram,
+    pod_denied: Family<Vec<(&'static str, String)>, Counter>,
 }
 
 impl Default for Inner {
@@ -185,6 +186,7 @@ impl Default for Inner {
             guard_pending: Gauge::default(),
             // 10 ms .. ~80 s: a pod waits for the watch event plus one pass.
             guard_window_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
+            pod_denied: Family::default(),
         };
         // Every kind shows from the start, so a rate over it is defined before the first one.
         for kind in ApplyKind::ALL {
@@ -272,6 +274,11 @@ impl Default for Inner {
             "palisade_policy_bytes",
             "Bytes of the packets counted by palisade_policy_packets_total",
             m.policy_bytes.clone(),
+        );
+        r.register(
+            "palisade_pod_denied_packets",
+            "First packets of connections the kernel dropped at each isolated local pod, by direction",
+            m.pod_denied.clone(),
         );
         r.register(
             "palisade_guard_pending_pods",
@@ -390,6 +397,19 @@ impl Observer {
         let m = &self.inner.metrics;
         m.policy_packets.get_or_create(&key).inc_by(packets);
         m.policy_bytes.get_or_create(&key).inc_by(bytes);
+    }
+
+    /// Adds drops counted at one local pod since the last read.
+    pub fn pod_denied(&self, namespace: &str, pod: &str, direction: &str, packets: u64) {
+        self.inner
+            .metrics
+            .pod_denied
+            .get_or_create(&vec![
+                ("namespace", namespace.to_string()),
+                ("pod", pod.to_string()),
+                ("direction", direction.to_string()),
+            ])
+            .inc_by(packets);
     }
 
     /// Isolated local pods still without an address (the guard is armed while above 0).

@@ -408,9 +408,33 @@ fn drops_are_attributed_and_policy_counters_move() {
         ],
         1.0,
     );
+    let (pod_ns, pod_name) = names_of(&names_at(&lab, dropping_node));
+    wait_metric(
+        &observer(dropping_node),
+        "palisade_pod_denied_packets_total",
+        &[
+            ("namespace", pod_ns.as_str()),
+            ("pod", pod_name.as_str()),
+            ("direction", direction),
+        ],
+        1.0,
+    );
     let health = lab.check_enforcers();
     lab.down().expect("teardown");
     health.expect("agents ran throughout");
+}
+
+fn names_at(lab: &RunningLab<'_>, endpoint: usize) -> String {
+    lab.plan()
+        .endpoints
+        .get(endpoint)
+        .map(|e| e.name.clone())
+        .unwrap_or_default()
+}
+
+fn names_of(key: &str) -> (String, String) {
+    let (ns, name) = key.split_once('/').unwrap_or(("", key));
+    (ns.to_string(), name.to_string())
 }
 
 #[test]

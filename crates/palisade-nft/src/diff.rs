@@ -56,7 +56,12 @@ struct Update {
     removed_chains: BTreeSet<String>,
     removed_sets: BTreeSet<String>,
     removed_counters: BTreeSet<String>,
+    /// Per counter map: keys to delete, elements to add.
+    counter_map_elements: BTreeMap<(MapKind, Family), CounterMapChange>,
 }
+
+/// Keys to delete from a counter map, then elements (address -> counter name) to add.
+type CounterMapChange = (BTreeSet<IpAddr>, BTreeMap<IpAddr, String>);
 
 /// Keys to delete from a verdict map, then entries to add.
 type MapChange = (BTreeSet<IpAddr>, BTreeMap<IpAddr, MapEntry>);
@@ -92,8 +97,31 @@ pub fn diff(old: &Ruleset, new: &Ruleset) -> Diff {
 /// `None` when only a full replacement can do it.
 fn update(old: &Ruleset, new: &Ruleset) -> Option<Update> {
     let mut up = Update::default();
-    if old.guard.is_some() != new.guard.is_some() {
+    if old.guard.is_some() != new.guard.is_some()
+        || old.pod_counters.is_some() != new.pod_counters.is_some()
+    {
         return None;
+    }
+    if let (Some(a), Some(b)) = (&old.pod_counters, &new.pod_counters) {
+        for kind in MapKind::ALL {
+            for family in Family::ALL {
+                let here = |(k, ip): &(MapKind, IpAddr)| *k == kind && Family::of(ip) == family;
+                let removed: BTreeSet<IpAddr> = a
+                    .iter()
+                    .filter(|(key, name)| here(key) && b.get(key) != Some(*name))
+                    .map(|((_, ip), _)| *ip)
+                    .collect();
+                let added: BTreeMap<IpAddr, String> = b
+                    .iter()
+                    .filter(|(key, name)| here(key) && a.get(key) != Some(*name))
+                    .map(|((_, ip), name)| (*ip, name.clone()))
+                    .collect();
+                if !removed.is_empty() || !added.is_empty() {
+                    up.counter_map_elements
+                        .insert((kind, family), (removed, added));
+                }
+            }
+        }
     }
     for (name, def) in &new.counters {
         match old.counters.get(name) {
@@ -190,6 +218,7 @@ impl Update {
     fn is_empty(&self) -> bool {
         self.new_counters.is_empty()
             && self.removed_counters.is_empty()
+            && self.counter_map_elements.is_empty()
             && self.new_sets.is_empty()
             && self.new_chains.is_empty()
             && self.set_elements.is_empty()
@@ -250,12 +279,14 @@ impl Diff {
                     .map(|s| s.elements.len())
                     .chain(up.set_elements.values().map(|(_, add)| add.len()))
                     .chain(up.map_elements.values().map(|(_, add)| add.len()))
+                    .chain(up.counter_map_elements.values().map(|(_, add)| add.len()))
                     .sum(),
                 elements_removed: up
                     .set_elements
                     .values()
                     .map(|(del, _)| del.len())
                     .chain(up.map_elements.values().map(|(del, _)| del.len()))
+                    .chain(up.counter_map_elements.values().map(|(del, _)| del.len()))
                     .sum(),
             },
         }
@@ -310,8 +341,19 @@ impl Diff {
             let keys: Vec<String> = removed.iter().map(render::map_key).collect();
             element_command(&mut out, "delete", &kind.map_name(*family), &keys);
         }
+        for ((kind, family), (removed, _)) in &up.counter_map_elements {
+            let keys: Vec<String> = removed.iter().map(render::map_key).collect();
+            element_command(&mut out, "delete", &kind.counter_map_name(*family), &keys);
+        }
         for (name, (_, added)) in &up.set_elements {
             element_command(&mut out, "add", name, &render::elements(added));
+        }
+        for ((kind, family), (_, added)) in &up.counter_map_elements {
+            let items: Vec<String> = added
+                .iter()
+                .map(|(ip, name)| render::counter_map_element(ip, name))
+                .collect();
+            element_command(&mut out, "add", &kind.counter_map_name(*family), &items);
         }
         for ((kind, family), (_, added)) in &up.map_elements {
             let items: Vec<String> = added
@@ -393,6 +435,12 @@ impl Diff {
         out.sets.retain(|name, _| !up.removed_sets.contains(name));
         out.counters
             .retain(|name, _| !up.removed_counters.contains(name));
+        if let Some(pod_counters) = out.pod_counters.as_mut() {
+            for ((kind, _), (removed, added)) in &up.counter_map_elements {
+                pod_counters.retain(|(k, ip), _| k != kind || !removed.contains(ip));
+                pod_counters.extend(added.iter().map(|(ip, name)| ((*kind, *ip), name.clone())));
+            }
+        }
         out
     }
 }

@@ -87,6 +87,14 @@ pub(crate) fn render_rule(rule: &Rule) -> String {
     for name in &rule.counters {
         parts.push(format!("counter name \"{name}\""));
     }
+    if let Some((family, kind)) = rule.counter_map {
+        parts.push(format!(
+            "counter name {} {} map @{}",
+            family.keyword(),
+            kind.field().keyword(),
+            kind.counter_map_name(family)
+        ));
+    }
     if rule.counter {
         parts.push("counter".to_string());
     }
@@ -159,6 +167,11 @@ pub(crate) fn map_element(ip: &IpAddr, entry: &MapEntry) -> String {
         names::comment(&entry.pod),
         entry.chain
     )
+}
+
+/// A counter map element: `10.0.0.1 : "drops-prod-web-..."`.
+pub(crate) fn counter_map_element(ip: &IpAddr, counter: &str) -> String {
+    format!("{ip} : \"{counter}\"")
 }
 
 /// A verdict map key alone, as `delete element` takes it.
@@ -277,6 +290,24 @@ impl Ruleset {
                     write_elements(&mut out, &items, 2);
                 }
                 let _ = writeln!(out, "\t}}");
+            }
+        }
+        if let Some(pod_counters) = &self.pod_counters {
+            for kind in MapKind::ALL {
+                for family in Family::ALL {
+                    separate(&mut out);
+                    let _ = writeln!(out, "\tmap {} {{", kind.counter_map_name(family));
+                    let _ = writeln!(out, "\t\ttype {} : counter", family.addr_type());
+                    let items: Vec<String> = pod_counters
+                        .iter()
+                        .filter(|((k, ip), _)| *k == kind && Family::of(ip) == family)
+                        .map(|((_, ip), name)| counter_map_element(ip, name))
+                        .collect();
+                    if !items.is_empty() {
+                        write_elements(&mut out, &items, 2);
+                    }
+                    let _ = writeln!(out, "\t}}");
+                }
             }
         }
         separate(&mut out);

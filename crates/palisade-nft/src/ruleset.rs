@@ -85,6 +85,15 @@ pub enum MapKind {
 impl MapKind {
     pub const ALL: [MapKind; 2] = [MapKind::Egress, MapKind::Ingress];
 
+    /// `egress-drops4`, ...: the counter map of this kind ([`Ruleset::pod_counters`]).
+    pub fn counter_map_name(self, family: Family) -> String {
+        let base = match self {
+            MapKind::Egress => "egress",
+            MapKind::Ingress => "ingress",
+        };
+        format!("{base}-drops{}", family.digit())
+    }
+
     /// `egress4`, `ingress6`, ...
     pub fn map_name(self, family: Family) -> String {
         let base = match self {
@@ -263,6 +272,10 @@ pub struct Rule {
     /// Named counter objects this rule increments (`counter name "..."`), see
     /// [`Ruleset::counters`].
     pub counters: Vec<String>,
+    /// `counter name ip saddr map @egress-drops4`: the counter of the pod the packet's
+    /// address belongs to (see [`Ruleset::pod_counters`]); no counter when the address is in
+    /// no element, and the rule carries no verdict then either way.
+    pub counter_map: Option<(Family, MapKind)>,
     /// Count packets (used on the final drop of every chain, for metrics).
     pub counter: bool,
     pub verdict: Verdict,
@@ -289,6 +302,13 @@ pub enum CounterDef {
         policy: String,
         direction: Direction,
     },
+    /// Packets dropped at this local pod in `direction` (one counter per pod and direction,
+    /// selected by address through [`Ruleset::pod_counters`]).
+    PodDenied {
+        namespace: String,
+        pod: String,
+        direction: Direction,
+    },
     /// Packets the fail-closed guard dropped (see [`Guard`]).
     Guard { direction: Direction },
 }
@@ -308,6 +328,11 @@ impl CounterDef {
                 policy,
                 direction,
             } => format!("deny {namespace}/{policy} {}", direction.as_str()),
+            CounterDef::PodDenied {
+                namespace,
+                pod,
+                direction,
+            } => format!("drops at {namespace}/{pod} {}", direction.as_str()),
             CounterDef::Guard { direction } => format!("guard {}", direction.as_str()),
         }
     }
@@ -425,6 +450,10 @@ pub struct Ruleset {
     pub sets: BTreeMap<String, Set>,
     /// Named counter objects, with [`CompileOptions::counters`].
     pub counters: BTreeMap<String, CounterDef>,
+    /// With [`CompileOptions::counters`]: the counter maps (`egress-drops4`, ...: local pod
+    /// address -> its [`CounterDef::PodDenied`] counter), keyed by map and address. `None`: no
+    /// counter maps are declared.
+    pub pod_counters: Option<BTreeMap<(MapKind, IpAddr), String>>,
     /// The fail-closed guard, with [`CompileOptions::guard_cidrs`].
     pub guard: Option<Guard>,
     /// Local pods (`namespace/name`) without an address: they cannot be programmed yet.
@@ -459,6 +488,7 @@ impl Ruleset {
             chains: BTreeMap::new(),
             sets: BTreeMap::new(),
             counters: BTreeMap::new(),
+            pod_counters: None,
             guard: None,
             pending_pods: Vec::new(),
             address_conflicts: Vec::new(),
@@ -490,6 +520,7 @@ impl Ruleset {
             maps: MapKind::ALL.len() * Family::ALL.len(),
             elements: self.egress.len()
                 + self.ingress.len()
+                + self.pod_counters.as_ref().map_or(0, BTreeMap::len)
                 + self.sets.values().map(|s| s.elements.len()).sum::<usize>(),
             rules: self.base_rules() + self.chains.values().map(|c| c.rules.len()).sum::<usize>(),
         }

@@ -154,6 +154,44 @@ fn arming_and_disarming_the_guard_is_an_element_update() {
     assert!(diff(&without, &armed).is_replacement());
 }
 
+/// `example()` with one more isolated pod on n1.
+fn with_new_pod(mut cluster: Cluster) -> Cluster {
+    cluster.pods.push(mk_pod("production", "web-3", |p| {
+        p.labels = palisade_test_support::builders::labels(&[("app", "web")]);
+        p.ips = vec![ip("10.0.1.9")];
+        p.node = Some("n1".into());
+    }));
+    cluster
+}
+
+#[test]
+fn pod_churn_updates_the_counter_maps_in_place() {
+    let options = all_options(&["10.0.1.0/24"]);
+    let old = compile_with(&example(), "n1", &options);
+    let new = compile_with(&with_new_pod(example()), "n1", &options);
+    for (label, a, b) in [("pod added", &old, &new), ("pod removed", &new, &old)] {
+        let d = diff(a, b);
+        assert!(!d.is_replacement(), "{label}:\n{}", d.to_nft());
+        assert_eq!(&d.apply(a), b, "{label}");
+    }
+    let script = diff(&old, &new).to_nft();
+    for want in [
+        "add counter inet palisade drops-production-web-3-",
+        "add element inet palisade ingress-drops4 {\n\t10.0.1.9 : \"drops-production-web-3-",
+    ] {
+        assert!(script.contains(want), "{want} in\n{script}");
+    }
+    let back = diff(&new, &old).to_nft();
+    let (elements, counter) = (
+        back.find("delete element inet palisade ingress-drops4"),
+        back.find("delete counter inet palisade drops-production-web-3-"),
+    );
+    assert!(
+        matches!((elements, counter), (Some(e), Some(c)) if e < c),
+        "the element goes before its counter:\n{back}"
+    );
+}
+
 #[test]
 fn counters_map_back_to_policy_rules() {
     let rs = compile_with(&example(), "n1", &all_options(&["10.0.1.0/24"]));
@@ -183,7 +221,31 @@ fn counters_map_back_to_policy_rules() {
             }
         }
     }
+    let pod_counters = rs
+        .pod_counters
+        .as_ref()
+        .expect("counter maps with counters");
+    for name in pod_counters.values() {
+        assert!(
+            matches!(rs.counters.get(name), Some(CounterDef::PodDenied { .. })),
+            "{name}"
+        );
+        used.insert(name.clone());
+    }
     assert_eq!(used.len(), rs.counters.len());
+    // Every isolated local address has its pod's counter in the map of its direction.
+    for (kind, map) in [
+        (palisade_nft::MapKind::Egress, &rs.egress),
+        (palisade_nft::MapKind::Ingress, &rs.ingress),
+    ] {
+        for (ip, entry) in map {
+            let name = pod_counters.get(&(kind, *ip)).expect("a pod counter");
+            let Some(CounterDef::PodDenied { namespace, pod, .. }) = rs.counters.get(name) else {
+                panic!("{name}");
+            };
+            assert_eq!(format!("{namespace}/{pod}"), entry.pod);
+        }
+    }
 }
 
 #[test]
@@ -255,7 +317,13 @@ fn kernel_accepts_every_option_and_the_guard_diffs() {
     let options = all_options(&["10.0.1.0/24", "fd00::1:0/112"]);
     let armed = compile_with(&example(), "n1", &options);
     let disarmed = compile_with(&db2_running(example()), "n1", &options);
-    for (label, old, new) in [("disarm", &armed, &disarmed), ("arm", &disarmed, &armed)] {
+    let grown = compile_with(&with_new_pod(db2_running(example())), "n1", &options);
+    for (label, old, new) in [
+        ("disarm", &armed, &disarmed),
+        ("arm", &disarmed, &armed),
+        ("pod added", &disarmed, &grown),
+        ("pod removed", &grown, &disarmed),
+    ] {
         load_whole(&ns, old);
         let script = diff(old, new).to_nft();
         ns.load(&script)

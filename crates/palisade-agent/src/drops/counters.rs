@@ -3,6 +3,7 @@
 //! ```text
 //!   nft -j list counters table inet palisade ─parse─> (name, packets, bytes)
 //!   Ruleset::counters[name] = CounterDef ─rows─> CounterRow { namespace, policy, rule, direction, verdict }
+//!                                        └─pod_labels─> (namespace, pod, direction): drops per pod
 //!   Deltas: value - last value (a value below the last means the object was recreated by a
 //!           full load: count it from zero) ─> Observer::policy_counted
 //! ```
@@ -66,9 +67,9 @@ pub fn parse(json: &str) -> Result<Vec<RawCounter>, String> {
         .collect())
 }
 
-/// The labels of a counter definition.
-pub fn labels(def: &CounterDef) -> PolicyLabels {
-    match def {
+/// The labels of a policy counter; `None` for a per-pod counter ([`pod_labels`]).
+pub fn labels(def: &CounterDef) -> Option<PolicyLabels> {
+    Some(match def {
         CounterDef::Allowed {
             namespace,
             policy,
@@ -97,17 +98,30 @@ pub fn labels(def: &CounterDef) -> PolicyLabels {
             verdict: "guard".into(),
             ..PolicyLabels::default()
         },
+        CounterDef::PodDenied { .. } => return None,
+    })
+}
+
+/// `(namespace, pod, direction)` of a per-pod counter.
+pub fn pod_labels(def: &CounterDef) -> Option<(&str, &str, &'static str)> {
+    match def {
+        CounterDef::PodDenied {
+            namespace,
+            pod,
+            direction,
+        } => Some((namespace, pod, direction.as_str())),
+        _ => None,
     }
 }
 
-/// Maps raw counters to rows through the ruleset in force; counters it does not know (a
-/// table from another version) are left out.
+/// Maps raw policy counters to rows through the ruleset in force; counters it does not know (a
+/// table from another version) and per-pod counters are left out.
 pub fn rows(raw: &[RawCounter], ruleset: &Ruleset) -> Vec<CounterRow> {
     let mut rows: Vec<CounterRow> = raw
         .iter()
         .filter_map(|c| {
             Some(CounterRow {
-                labels: labels(ruleset.counters.get(&c.name)?),
+                labels: labels(ruleset.counters.get(&c.name)?)?,
                 packets: c.packets,
                 bytes: c.bytes,
             })

@@ -9,7 +9,8 @@
 //!                            ├─> tracing event, target "palisade::drop"
 //!                            ├─> JSON line in DropConfig::events_file (optional)
 //!                            └─> palisade_drops_total{direction,namespace} (every drop read)
-//!   every counter_interval: nft -j list counters ─rows/deltas─> palisade_policy_packets_total
+//!   every counter_interval: nft -j list counters ─deltas─> palisade_policy_packets_total,
+//!                                                          palisade_pod_denied_packets_total
 //! ```
 //!
 //! One thread does all of it, started by [`DropMonitor::start`] on the agent's thread so that
@@ -367,9 +368,13 @@ impl Reader {
         match counters::read(&self.config.nft) {
             Ok(raw) => {
                 for (name, packets, bytes) in self.deltas.update(&raw) {
-                    if let Some(def) = ruleset.counters.get(&name) {
-                        self.observer
-                            .policy_counted(&counters::labels(def), packets, bytes);
+                    let Some(def) = ruleset.counters.get(&name) else {
+                        continue;
+                    };
+                    if let Some(labels) = counters::labels(def) {
+                        self.observer.policy_counted(&labels, packets, bytes);
+                    } else if let Some((namespace, pod, direction)) = counters::pod_labels(def) {
+                        self.observer.pod_denied(namespace, pod, direction, packets);
                     }
                 }
             }

@@ -62,6 +62,9 @@ pub fn compile_with(cluster: &Cluster, node: &str, options: &CompileOptions) -> 
         ingress_memo: FxHashMap::default(),
     };
     let mut ruleset = Ruleset::empty(node);
+    if options.counters {
+        ruleset.pod_counters = Some(BTreeMap::new());
+    }
     let mut owners: BTreeMap<IpAddr, String> = BTreeMap::new();
     let mut conflicts: BTreeMap<IpAddr, Vec<String>> = BTreeMap::new();
     for (i, pod) in cluster.pods.iter().enumerate() {
@@ -93,11 +96,27 @@ pub fn compile_with(cluster: &Cluster, node: &str, options: &CompileOptions) -> 
                 chain: chain.clone(),
                 pod: key.clone(),
             };
-            if let Some(chain) = &egress_chain {
-                ruleset.egress.insert(*ip, entry(chain));
-            }
-            if let Some(chain) = &ingress_chain {
-                ruleset.ingress.insert(*ip, entry(chain));
+            for (kind, chain) in [
+                (MapKind::Egress, &egress_chain),
+                (MapKind::Ingress, &ingress_chain),
+            ] {
+                let Some(chain) = chain else { continue };
+                match kind {
+                    MapKind::Egress => ruleset.egress.insert(*ip, entry(chain)),
+                    MapKind::Ingress => ruleset.ingress.insert(*ip, entry(chain)),
+                };
+                if let Some(pod_counters) = ruleset.pod_counters.as_mut() {
+                    let direction = match kind {
+                        MapKind::Egress => Direction::Egress,
+                        MapKind::Ingress => Direction::Ingress,
+                    };
+                    let name = builder.counter(CounterDef::PodDenied {
+                        namespace: pod.namespace.clone(),
+                        pod: pod.name.clone(),
+                        direction,
+                    });
+                    pod_counters.insert((kind, *ip), name);
+                }
             }
         }
     }
@@ -247,10 +266,29 @@ impl Builder<'_> {
                 }));
             }
         }
+        if self.options.counters {
+            // One rule per family: an `ip saddr` lookup never matches an IPv6 packet.
+            let kind = match direction {
+                Direction::Egress => MapKind::Egress,
+                Direction::Ingress => MapKind::Ingress,
+            };
+            for family in Family::ALL {
+                rules.push(Rule {
+                    matches: Vec::new(),
+                    log: None,
+                    counters: Vec::new(),
+                    counter_map: Some((family, kind)),
+                    counter: false,
+                    verdict: Verdict::Continue,
+                    comment: None,
+                });
+            }
+        }
         rules.push(Rule {
             matches: Vec::new(),
             log: None,
             counters: denied,
+            counter_map: None,
             counter: true,
             verdict: Verdict::Drop,
             comment: None,
@@ -299,6 +337,7 @@ impl Builder<'_> {
                         burst: log.burst,
                     }),
                     counters: Vec::new(),
+                    counter_map: None,
                     counter: false,
                     verdict: Verdict::Continue,
                     comment: None,
@@ -317,6 +356,7 @@ impl Builder<'_> {
             CounterDef::Denied {
                 namespace, policy, ..
             } => ("deny", format!("{namespace} {policy}")),
+            CounterDef::PodDenied { namespace, pod, .. } => ("drops", format!("{namespace} {pod}")),
             CounterDef::Guard { direction } => ("guard", direction.as_str().to_string()),
         };
         let name = names::name(prefix, &hint, &def.comment());
@@ -395,6 +435,7 @@ impl Builder<'_> {
                     matches: Vec::new(),
                     log: None,
                     counters,
+                    counter_map: None,
                     counter: true,
                     verdict: Verdict::Drop,
                     comment: Some("fail-closed guard: a pod-CIDR address no pod owns".to_string()),
@@ -436,6 +477,7 @@ impl Builder<'_> {
             matches,
             log: None,
             counters: counter.map(str::to_string).into_iter().collect(),
+            counter_map: None,
             counter: false,
             verdict,
             comment: Some(names::comment(origin)),
