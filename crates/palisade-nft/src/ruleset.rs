@@ -7,6 +7,7 @@
 //!            ├─ sets:   name -> Set { family, comment, elements }
 //!            │                        elements: Addresses | Intervals | AddressPorts
 //!            ├─ counters: name -> CounterDef   (named counter objects, with [`CompileOptions`])
+//!            ├─ pod_counters: (map, address) -> counter   (counter maps: drops per local pod)
 //!            ├─ guard: Option<Guard>           (the fail-closed guard's base rules, with options)
 //!            └─ pending_pods, address_conflicts   (what could not be programmed, for reports)
 //! ```

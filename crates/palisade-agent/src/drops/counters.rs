@@ -188,6 +188,69 @@ mod tests {
     }
 
     #[test]
+    fn rows_name_policy_rule_direction_and_verdict() {
+        use palisade_test_support::builders as b;
+        let cluster = b::mk_cluster(
+            vec![b::ns("prod", &[])],
+            vec![b::mk_pod("prod", "db", |p| {
+                p.ips = vec![b::ip("10.0.1.2")];
+                p.node = Some("n1".into());
+            })],
+            vec![b::mk_policy("prod", "db", |p| {
+                p.ingress = Some(vec![
+                    b::rule(vec![], vec![b::tcp(5432)]),
+                    b::rule(vec![], vec![b::tcp(9187)]),
+                ]);
+            })],
+        );
+        let options = palisade_nft::CompileOptions {
+            counters: true,
+            ..Default::default()
+        };
+        let ruleset = palisade_nft::compile_with(&cluster, "n1", &options);
+        let raw: Vec<RawCounter> = ruleset
+            .counters
+            .keys()
+            .enumerate()
+            .map(|(i, name)| RawCounter {
+                name: name.clone(),
+                packets: i as u64 + 1,
+                bytes: 60 * (i as u64 + 1),
+            })
+            .chain([RawCounter {
+                name: "unknown".into(),
+                packets: 9,
+                bytes: 9,
+            }])
+            .collect();
+        let got: Vec<(String, String, String, String)> = rows(&raw, &ruleset)
+            .into_iter()
+            .map(|r| {
+                let l = r.labels;
+                (
+                    format!("{}/{}", l.namespace, l.policy),
+                    l.rule,
+                    l.direction,
+                    l.verdict,
+                )
+            })
+            .collect();
+        let want = [
+            ("prod/db", "", "ingress", "denied"),
+            ("prod/db", "0", "ingress", "allowed"),
+            ("prod/db", "1", "ingress", "allowed"),
+        ];
+        let want: Vec<(String, String, String, String)> = want
+            .iter()
+            .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()))
+            .collect();
+        assert_eq!(
+            got, want,
+            "the pod counter and unknown names are not policy rows"
+        );
+    }
+
+    #[test]
     fn deltas_count_increments_and_survive_a_reload() {
         let c = |p, b| {
             vec![RawCounter {
