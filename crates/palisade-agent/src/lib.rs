@@ -20,8 +20,11 @@
 //! asked otherwise, and a restarted agent adopts them without a gap.
 //!
 //! Observability: the loop reports to an [`Observer`]; a [`MetricsServer`] serves it as
-//! `/metrics`, `/healthz` and `/readyz` (docs/observability.md).
+//! `/metrics`, `/healthz` and `/readyz` (docs/observability.md). With
+//! [`LocalConfig::drops`], a [`drops::DropMonitor`] reads the nflog group of the compiled drop
+//! rules and tells each drop with its pods and policies, and exports the per-policy counters.
 
+pub mod drops;
 mod error;
 mod http;
 pub mod index;
@@ -45,4 +48,4 @@ pub use ready::ReadyInfo;
 pub use shutdown::{
     Shutdown, ShutdownHandle, channel as shutdown_channel, on_signals as shutdown_on_signals,
 };
-pub use source::{NftSource, RulesetSource};
+pub use source::{NftSource, NftSourceWith, RulesetSource};

@@ -56,6 +56,9 @@ pub struct LocalConfig {
     /// Where the loop reports metrics, health and readiness (default none: a private one).
     /// Serve it with [`crate::MetricsServer`].
     pub observer: Option<Observer>,
+    /// Read the drop log group and the policy counters (default none). The source must
+    /// compile with the same group (`NftSourceWith`).
+    pub drops: Option<crate::drops::DropConfig>,
 }
 
 impl LocalConfig {
@@ -71,6 +74,7 @@ impl LocalConfig {
             cleanup_on_exit: false,
             nft: PathBuf::from("nft"),
             observer: None,
+            drops: None,
         }
     }
 }
@@ -113,8 +117,14 @@ pub fn run_local<S: RulesetSource>(
     let watch_root = std::env::current_dir()
         .map(|cwd| cwd.join(&config.manifests))
         .unwrap_or_else(|_| config.manifests.clone());
+    // Started here, on the agent's thread, so that it reads the agent's network namespace.
+    let drops = config
+        .drops
+        .clone()
+        .map(|d| crate::drops::DropMonitor::start(d, observer.clone()));
     let mut agent = Agent {
         config,
+        drops,
         index: ManifestIndex::new(),
         scanner: Scanner::default(),
         reconciler: Reconciler::new(
@@ -193,6 +203,7 @@ pub fn run_local<S: RulesetSource>(
 
 struct Agent<'c, 's, S: RulesetSource> {
     config: &'c LocalConfig,
+    drops: Option<crate::drops::DropMonitor>,
     index: ManifestIndex,
     scanner: Scanner,
     reconciler: Reconciler<'s, S>,
@@ -305,6 +316,15 @@ impl<S: RulesetSource> Agent<'_, '_, S> {
             match self.reconciler.reconcile(cluster, mode) {
                 Ok(applied) => {
                     enforced_at = Some(Instant::now());
+                    if let Some(drops) = &self.drops {
+                        let ruleset = self
+                            .reconciler
+                            .in_force()
+                            .and_then(|r| source_nft(self.reconciler.source(), r))
+                            .cloned()
+                            .map(std::sync::Arc::new);
+                        drops.update(std::sync::Arc::new(cluster.clone()), ruleset);
+                    }
                     self.compiled_revision = Some(revision);
                     self.retry = None;
                     applied
@@ -400,6 +420,13 @@ impl<S: RulesetSource> Agent<'_, '_, S> {
         self.retry = Some((Instant::now() + wait, (wait * 2).min(MAX_BACKOFF)));
         Ok(())
     }
+}
+
+fn source_nft<'r, S: RulesetSource>(
+    source: &S,
+    ruleset: &'r S::Ruleset,
+) -> Option<&'r palisade_nft::Ruleset> {
+    source.nft_ruleset(ruleset)
 }
 
 fn watch(dir: &Path, shutdown: &Shutdown) -> Result<notify::RecommendedWatcher, AgentError> {

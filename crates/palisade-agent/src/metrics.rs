@@ -91,6 +91,18 @@ pub struct Pass {
     pub stats: Option<palisade_nft::Stats>,
 }
 
+/// Labels of `palisade_policy_packets_total`: which policy rule a kernel counter belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PolicyLabels {
+    pub namespace: String,
+    pub policy: String,
+    /// The rule's index in the policy's rules for `direction`; empty for denied counts.
+    pub rule: String,
+    pub direction: String,
+    /// `allowed`, `denied`, or `guard` (the fail-closed guard; no policy).
+    pub verdict: String,
+}
+
 /// An answer to `/healthz` or `/readyz`: OK or not, and one line saying why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
@@ -142,6 +154,14 @@ struct Metrics {
     rejected: Gauge,
     last_success: Gauge<f64, AtomicU64>,
     generation: Gauge,
+    /// Drops read from the nflog group (docs/observability.md: drop attribution).
+    drops: Family<Vec<(&'static str, String)>, Counter>,
+    /// The kernel's named counters, by policy rule (see crate::drops::counters).
+    policy_packets: Family<Vec<(&'static str, String)>, Counter>,
+    policy_bytes: Family<Vec<(&'static str, String)>, Counter>,
+    guard_pending: Gauge,
+    guard_window_seconds: Histogram,
+    pod_denied: Family<Vec<(&'static str, String)>, Counter>,
 }
 
 impl Default for Inner {
@@ -160,6 +180,13 @@ impl Default for Inner {
             rejected: Gauge::default(),
             last_success: Gauge::default(),
             generation: Gauge::default(),
+            drops: Family::default(),
+            policy_packets: Family::default(),
+            policy_bytes: Family::default(),
+            guard_pending: Gauge::default(),
+            // 10 ms .. ~80 s: a pod waits for the watch event plus one pass.
+            guard_window_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
+            pod_denied: Family::default(),
         };
         // Every kind shows from the start, so a rate over it is defined before the first one.
         for kind in ApplyKind::ALL {
@@ -232,6 +259,36 @@ impl Default for Inner {
             "palisade_last_success_timestamp_seconds",
             "Unix time of the end of the last successful pass",
             m.last_success.clone(),
+        );
+        r.register(
+            "palisade_drops",
+            "Dropped packets the agent read from the nflog group (sampled by the log rate limit), by direction and namespace of the policed pod",
+            m.drops.clone(),
+        );
+        r.register(
+            "palisade_policy_packets",
+            "First packets of connections counted by the kernel per policy rule (verdict allowed) or per isolating policy (denied)",
+            m.policy_packets.clone(),
+        );
+        r.register(
+            "palisade_policy_bytes",
+            "Bytes of the packets counted by palisade_policy_packets_total",
+            m.policy_bytes.clone(),
+        );
+        r.register(
+            "palisade_pod_denied_packets",
+            "First packets of connections the kernel dropped at each isolated local pod, by direction",
+            m.pod_denied.clone(),
+        );
+        r.register(
+            "palisade_guard_pending_pods",
+            "Local pods that policies isolate and that have no address yet: the fail-closed guard is armed while this is above 0",
+            m.guard_pending.clone(),
+        );
+        r.register(
+            "palisade_guard_window_seconds",
+            "Time an isolated local pod spent pending (guarded) until a ruleset with its address was in force",
+            m.guard_window_seconds.clone(),
         );
         Inner {
             registry,
@@ -314,6 +371,60 @@ impl Observer {
         state.last_error = Some(one_line(error));
     }
 
+    /// A drop read from the nflog group: `direction` of the policed pod in `namespace` (empty
+    /// when the address is no known pod, as with the fail-closed guard).
+    pub fn drop_logged(&self, direction: &str, namespace: &str) {
+        self.inner
+            .metrics
+            .drops
+            .get_or_create(&vec![
+                ("direction", direction.to_string()),
+                ("namespace", namespace.to_string()),
+            ])
+            .inc();
+    }
+
+    /// Adds what a kernel counter counted since the last read. `labels`: namespace, policy,
+    /// rule, direction, verdict.
+    pub fn policy_counted(&self, labels: &PolicyLabels, packets: u64, bytes: u64) {
+        let key = vec![
+            ("namespace", labels.namespace.clone()),
+            ("policy", labels.policy.clone()),
+            ("rule", labels.rule.clone()),
+            ("direction", labels.direction.clone()),
+            ("verdict", labels.verdict.clone()),
+        ];
+        let m = &self.inner.metrics;
+        m.policy_packets.get_or_create(&key).inc_by(packets);
+        m.policy_bytes.get_or_create(&key).inc_by(bytes);
+    }
+
+    /// Adds drops counted at one local pod since the last read.
+    pub fn pod_denied(&self, namespace: &str, pod: &str, direction: &str, packets: u64) {
+        self.inner
+            .metrics
+            .pod_denied
+            .get_or_create(&vec![
+                ("namespace", namespace.to_string()),
+                ("pod", pod.to_string()),
+                ("direction", direction.to_string()),
+            ])
+            .inc_by(packets);
+    }
+
+    /// Isolated local pods still without an address (the guard is armed while above 0).
+    pub fn guard_pending(&self, pods: usize) {
+        self.inner.metrics.guard_pending.set(gauge_value(pods));
+    }
+
+    /// An isolated pod left the pending state after `window`: its rules are in force.
+    pub fn guard_window(&self, window: Duration) {
+        self.inner
+            .metrics
+            .guard_window_seconds
+            .observe(window.as_secs_f64());
+    }
+
     /// Every metric in the Prometheus project's text exposition (OpenMetrics) format.
     pub fn encode(&self) -> Result<String, fmt::Error> {
         let mut text = String::new();
@@ -388,6 +499,8 @@ mod tests {
             ("palisade_manifest_files_rejected", "gauge"),
             ("palisade_last_success_timestamp_seconds", "gauge"),
             ("palisade_generation", "gauge"),
+            ("palisade_guard_pending_pods", "gauge"),
+            ("palisade_guard_window_seconds", "histogram"),
         ] {
             assert!(
                 text.contains(&format!("# TYPE {name} {kind}\n")),
@@ -460,6 +573,42 @@ mod tests {
             ready.reason,
             "ready: generation 3 in force; last apply failed: nft said no"
         );
+    }
+
+    /// Labelled families show once they have a series.
+    #[test]
+    fn drops_and_policy_counters_show_with_their_labels() {
+        let observer = Observer::new();
+        observer.drop_logged("ingress", "prod");
+        observer.drop_logged("ingress", "prod");
+        let labels = PolicyLabels {
+            namespace: "prod".into(),
+            policy: "db".into(),
+            rule: "0".into(),
+            direction: "ingress".into(),
+            verdict: "allowed".into(),
+        };
+        observer.policy_counted(&labels, 3, 180);
+        observer.policy_counted(&labels, 2, 120);
+        let text = observer.encode().expect("encode");
+        let policy = "{namespace=\"prod\",policy=\"db\",rule=\"0\",direction=\"ingress\",verdict=\"allowed\"}";
+        for (series, want) in [
+            (
+                "palisade_drops_total{direction=\"ingress\",namespace=\"prod\"}".to_string(),
+                2.0,
+            ),
+            (format!("palisade_policy_packets_total{policy}"), 5.0),
+            (format!("palisade_policy_bytes_total{policy}"), 300.0),
+        ] {
+            assert_eq!(sample(&text, &series), Some(want), "{series}:\n{text}");
+        }
+        for name in [
+            "palisade_drops",
+            "palisade_policy_packets",
+            "palisade_policy_bytes",
+        ] {
+            assert!(text.contains(&format!("# TYPE {name} counter\n")), "{name}");
+        }
     }
 
     #[test]

@@ -84,6 +84,10 @@ impl<'s, S: RulesetSource> Reconciler<'s, S> {
         }
     }
 
+    pub fn source(&self) -> &'s S {
+        self.source
+    }
+
     pub fn dataplane(&self) -> &Dataplane {
         &self.dataplane
     }
@@ -91,6 +95,11 @@ impl<'s, S: RulesetSource> Reconciler<'s, S> {
     /// Whether a ruleset of ours is known to be in force.
     pub fn has_ruleset(&self) -> bool {
         self.in_force.is_some()
+    }
+
+    /// The compiled ruleset the kernel holds, as far as this process knows.
+    pub fn in_force(&self) -> Option<&S::Ruleset> {
+        self.in_force.as_ref()
     }
 
     /// Sizes of the ruleset in force, if the source can tell.

@@ -33,6 +33,12 @@ pub trait RulesetSource {
     fn stats(&self, _ruleset: &Self::Ruleset) -> Option<palisade_nft::Stats> {
         None
     }
+
+    /// The compiled ruleset as palisade-nft's value, for drop attribution and counters;
+    /// `None` (the default) for sources of another kind.
+    fn nft_ruleset<'r>(&self, _ruleset: &'r Self::Ruleset) -> Option<&'r palisade_nft::Ruleset> {
+        None
+    }
 }
 
 /// The real compiler: `palisade-nft`.
@@ -57,5 +63,46 @@ impl RulesetSource for NftSource {
 
     fn stats(&self, ruleset: &palisade_nft::Ruleset) -> Option<palisade_nft::Stats> {
         Some(ruleset.stats())
+    }
+
+    fn nft_ruleset<'r>(
+        &self,
+        ruleset: &'r palisade_nft::Ruleset,
+    ) -> Option<&'r palisade_nft::Ruleset> {
+        Some(ruleset)
+    }
+}
+
+/// The real compiler with options: drop logging, counters, the fail-closed guard
+/// (`palisade_nft::compile_with`).
+#[derive(Debug, Clone, Default)]
+pub struct NftSourceWith {
+    pub options: palisade_nft::CompileOptions,
+}
+
+impl RulesetSource for NftSourceWith {
+    type Ruleset = palisade_nft::Ruleset;
+
+    fn compile(&self, cluster: &Cluster, node: &str) -> palisade_nft::Ruleset {
+        palisade_nft::compile_with(cluster, node, &self.options)
+    }
+
+    fn full(&self, ruleset: &palisade_nft::Ruleset) -> String {
+        NftSource.full(ruleset)
+    }
+
+    fn diff(&self, old: &palisade_nft::Ruleset, new: &palisade_nft::Ruleset) -> Option<String> {
+        NftSource.diff(old, new)
+    }
+
+    fn stats(&self, ruleset: &palisade_nft::Ruleset) -> Option<palisade_nft::Stats> {
+        Some(ruleset.stats())
+    }
+
+    fn nft_ruleset<'r>(
+        &self,
+        ruleset: &'r palisade_nft::Ruleset,
+    ) -> Option<&'r palisade_nft::Ruleset> {
+        Some(ruleset)
     }
 }

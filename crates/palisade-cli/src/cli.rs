@@ -87,6 +87,21 @@ pub struct AgentArgs {
         value_parser = parse_metrics_address
     )]
     pub metrics_address: MetricsAddress,
+    /// The nflog group every policy drop is logged to (rate-limited) and the agent reads, to
+    /// report each drop with its pods and policies; 0 turns drop logging off.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub nflog_group: u16,
+    /// Also write each drop event as a JSON line to FILE (appended).
+    #[arg(long, value_name = "FILE")]
+    pub drop_events: Option<PathBuf>,
+    /// How often the per-policy packet counters are read from the kernel, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 15)]
+    pub counter_interval_secs: u64,
+    /// A pod CIDR of this node; repeatable. While a local pod that policies isolate has no
+    /// address yet, traffic from or to addresses of these CIDRs that no known pod owns is
+    /// dropped (fail closed). Default: none, no guard.
+    #[arg(long = "pod-cidr", value_name = "CIDR")]
+    pub pod_cidrs: Vec<ipnet::IpNet>,
 }
 
 /// `--metrics-address`: where to serve metrics, or nowhere.

@@ -5,11 +5,12 @@
 //!     nothing differs                         -> empty
 //!     a chain or set kept its name but not    -> Replace: the full script of `new`
 //!       its declaration (or an interval set's elements changed)
+//!     the guard appeared or went away          (the base chain changes)
 //!     otherwise                               -> Update, in this order:
-//!        add set / add chain + rules          (new names: referenced below)
+//!        add counter / add set / add chain + rules   (new names: referenced below)
 //!        delete element  (sets and maps)      (before adds, so a changed map entry is re-added)
 //!        add element
-//!        delete chain / delete set            (unreferenced once their elements/rules are gone)
+//!        delete chain / delete set / delete counter  (unreferenced once rules are gone)
 //! ```
 //!
 //! Chains are named after their content and sets after their definition, so pod churn only
@@ -23,7 +24,7 @@ use std::net::IpAddr;
 
 use crate::render::{self, table_ref};
 use crate::ruleset::{
-    AddressConflict, Chain, Family, MapEntry, MapKind, Ruleset, Set, SetElements,
+    AddressConflict, Chain, CounterDef, Family, Guard, MapEntry, MapKind, Ruleset, Set, SetElements,
 };
 
 /// What to send to the kernel to go from one ruleset to another. Build with [`diff`].
@@ -32,6 +33,7 @@ pub struct Diff {
     node: String,
     pending_pods: Vec<String>,
     address_conflicts: Vec<AddressConflict>,
+    guard: Option<Guard>,
     change: Change,
 }
 
@@ -44,6 +46,7 @@ enum Change {
 /// Element-level changes plus whole chains and sets added or removed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Update {
+    new_counters: BTreeMap<String, CounterDef>,
     new_sets: BTreeMap<String, Set>,
     new_chains: BTreeMap<String, Chain>,
     /// Per surviving set: elements to delete, elements to add (same kind as the set).
@@ -52,7 +55,13 @@ struct Update {
     map_elements: BTreeMap<(MapKind, Family), MapChange>,
     removed_chains: BTreeSet<String>,
     removed_sets: BTreeSet<String>,
+    removed_counters: BTreeSet<String>,
+    /// Per counter map: keys to delete, elements to add.
+    counter_map_elements: BTreeMap<(MapKind, Family), CounterMapChange>,
 }
+
+/// Keys to delete from a counter map, then elements (address -> counter name) to add.
+type CounterMapChange = (BTreeSet<IpAddr>, BTreeMap<IpAddr, String>);
 
 /// Keys to delete from a verdict map, then entries to add.
 type MapChange = (BTreeSet<IpAddr>, BTreeMap<IpAddr, MapEntry>);
@@ -80,6 +89,7 @@ pub fn diff(old: &Ruleset, new: &Ruleset) -> Diff {
         node: new.node.clone(),
         pending_pods: new.pending_pods.clone(),
         address_conflicts: new.address_conflicts.clone(),
+        guard: new.guard.clone(),
         change,
     }
 }
@@ -87,6 +97,46 @@ pub fn diff(old: &Ruleset, new: &Ruleset) -> Diff {
 /// `None` when only a full replacement can do it.
 fn update(old: &Ruleset, new: &Ruleset) -> Option<Update> {
     let mut up = Update::default();
+    if old.guard.is_some() != new.guard.is_some()
+        || old.pod_counters.is_some() != new.pod_counters.is_some()
+    {
+        return None;
+    }
+    if let (Some(a), Some(b)) = (&old.pod_counters, &new.pod_counters) {
+        for kind in MapKind::ALL {
+            for family in Family::ALL {
+                let here = |(k, ip): &(MapKind, IpAddr)| *k == kind && Family::of(ip) == family;
+                let removed: BTreeSet<IpAddr> = a
+                    .iter()
+                    .filter(|(key, name)| here(key) && b.get(key) != Some(*name))
+                    .map(|((_, ip), _)| *ip)
+                    .collect();
+                let added: BTreeMap<IpAddr, String> = b
+                    .iter()
+                    .filter(|(key, name)| here(key) && a.get(key) != Some(*name))
+                    .map(|((_, ip), name)| (*ip, name.clone()))
+                    .collect();
+                if !removed.is_empty() || !added.is_empty() {
+                    up.counter_map_elements
+                        .insert((kind, family), (removed, added));
+                }
+            }
+        }
+    }
+    for (name, def) in &new.counters {
+        match old.counters.get(name) {
+            None => {
+                up.new_counters.insert(name.clone(), def.clone());
+            }
+            Some(before) if before != def => return None,
+            Some(_) => {}
+        }
+    }
+    for name in old.counters.keys() {
+        if !new.counters.contains_key(name) {
+            up.removed_counters.insert(name.clone());
+        }
+    }
     for (name, set) in &new.sets {
         let Some(before) = old.sets.get(name) else {
             up.new_sets.insert(name.clone(), set.clone());
@@ -107,8 +157,18 @@ fn update(old: &Ruleset, new: &Ruleset) -> Option<Update> {
                 SetElements::AddressPorts(a.difference(b).copied().collect()),
                 SetElements::AddressPorts(b.difference(a).copied().collect()),
             ),
-            // Interval sets hold ipBlocks, fixed by their definition: a change means something
-            // unexpected, and replacing is always correct.
+            // The guard's CIDR set is filled or emptied whole: exact elements, which nft can
+            // add and delete.
+            (SetElements::Intervals(a), SetElements::Intervals(b))
+                if a.is_empty() || b.is_empty() =>
+            {
+                (
+                    SetElements::Intervals(a.clone()),
+                    SetElements::Intervals(b.clone()),
+                )
+            }
+            // Other interval sets hold ipBlocks, fixed by their definition: a change means
+            // something unexpected, and replacing is always correct.
             _ => return None,
         };
         up.set_elements.insert(name.clone(), change);
@@ -156,7 +216,10 @@ fn update(old: &Ruleset, new: &Ruleset) -> Option<Update> {
 
 impl Update {
     fn is_empty(&self) -> bool {
-        self.new_sets.is_empty()
+        self.new_counters.is_empty()
+            && self.removed_counters.is_empty()
+            && self.counter_map_elements.is_empty()
+            && self.new_sets.is_empty()
             && self.new_chains.is_empty()
             && self.set_elements.is_empty()
             && self.map_elements.is_empty()
@@ -216,12 +279,14 @@ impl Diff {
                     .map(|s| s.elements.len())
                     .chain(up.set_elements.values().map(|(_, add)| add.len()))
                     .chain(up.map_elements.values().map(|(_, add)| add.len()))
+                    .chain(up.counter_map_elements.values().map(|(_, add)| add.len()))
                     .sum(),
                 elements_removed: up
                     .set_elements
                     .values()
                     .map(|(del, _)| del.len())
                     .chain(up.map_elements.values().map(|(del, _)| del.len()))
+                    .chain(up.counter_map_elements.values().map(|(del, _)| del.len()))
                     .sum(),
             },
         }
@@ -248,6 +313,13 @@ impl Diff {
             s.elements_added,
             s.elements_removed
         );
+        for (name, def) in &up.new_counters {
+            let _ = writeln!(
+                out,
+                "add counter {table} {name} {}",
+                render::counter_declaration(def)
+            );
+        }
         for (name, set) in &up.new_sets {
             let _ = writeln!(
                 out,
@@ -269,8 +341,19 @@ impl Diff {
             let keys: Vec<String> = removed.iter().map(render::map_key).collect();
             element_command(&mut out, "delete", &kind.map_name(*family), &keys);
         }
+        for ((kind, family), (removed, _)) in &up.counter_map_elements {
+            let keys: Vec<String> = removed.iter().map(render::map_key).collect();
+            element_command(&mut out, "delete", &kind.counter_map_name(*family), &keys);
+        }
         for (name, (_, added)) in &up.set_elements {
             element_command(&mut out, "add", name, &render::elements(added));
+        }
+        for ((kind, family), (_, added)) in &up.counter_map_elements {
+            let items: Vec<String> = added
+                .iter()
+                .map(|(ip, name)| render::counter_map_element(ip, name))
+                .collect();
+            element_command(&mut out, "add", &kind.counter_map_name(*family), &items);
         }
         for ((kind, family), (_, added)) in &up.map_elements {
             let items: Vec<String> = added
@@ -284,6 +367,9 @@ impl Diff {
         }
         for name in &up.removed_sets {
             let _ = writeln!(out, "delete set {table} {name}");
+        }
+        for name in &up.removed_counters {
+            let _ = writeln!(out, "delete counter {table} {name}");
         }
         out
     }
@@ -299,6 +385,8 @@ impl Diff {
         out.node = self.node.clone();
         out.pending_pods = self.pending_pods.clone();
         out.address_conflicts = self.address_conflicts.clone();
+        out.guard = self.guard.clone();
+        out.counters.extend(up.new_counters.clone());
         out.sets.extend(up.new_sets.clone());
         out.chains.extend(up.new_chains.clone());
         for (name, (removed, added)) in &up.set_elements {
@@ -322,6 +410,15 @@ impl Diff {
                     s.retain(|x| !r.contains(x));
                     s.extend(a.iter().copied());
                 }
+                (
+                    SetElements::Intervals(s),
+                    SetElements::Intervals(r),
+                    SetElements::Intervals(a),
+                ) => {
+                    s.retain(|x| !r.contains(x));
+                    s.extend(a.iter().copied());
+                    s.sort();
+                }
                 _ => {}
             }
         }
@@ -336,6 +433,14 @@ impl Diff {
         out.chains
             .retain(|name, _| !up.removed_chains.contains(name));
         out.sets.retain(|name, _| !up.removed_sets.contains(name));
+        out.counters
+            .retain(|name, _| !up.removed_counters.contains(name));
+        if let Some(pod_counters) = out.pod_counters.as_mut() {
+            for ((kind, _), (removed, added)) in &up.counter_map_elements {
+                pod_counters.retain(|(k, ip), _| k != kind || !removed.contains(ip));
+                pod_counters.extend(added.iter().map(|(ip, name)| ((*kind, *ip), name.clone())));
+            }
+        }
         out
     }
 }

@@ -3,6 +3,7 @@
 //! ```text
 //!   forward (policy accept)
 //!     ct state established,related accept        not modelled: the packet opens a connection
+//!     guard (if armed): unknown pod-CIDR saddr/daddr -> drop
 //!     <family> saddr vmap @egress<family>         hit: run the chain; return -> continue
 //!     <family> daddr vmap @ingress<family>        hit: run the chain
 //!     end of chain                                -> accept
@@ -18,7 +19,9 @@ use std::net::IpAddr;
 use palisade_core::eval::Probe;
 
 use crate::compile::ranges_contain;
-use crate::ruleset::{AddrField, Chain, Family, MapKind, Match, Ruleset, SetElements, Verdict};
+use crate::ruleset::{
+    AddrField, Chain, Family, Guard, MapKind, Match, Ruleset, SetElements, Verdict,
+};
 
 /// The transport of a packet: a protocol with ports, or another one (ICMP...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,6 +55,24 @@ impl Ruleset {
     /// The kernel's decision for `packet` under this ruleset. A packet whose addresses are of
     /// different families cannot exist; it matches no address rule.
     pub fn decide(&self, packet: &Packet) -> Decision {
+        if self.guard.is_some() {
+            for kind in MapKind::ALL {
+                let ip = match kind.field() {
+                    AddrField::Source => packet.src,
+                    AddrField::Destination => packet.dst,
+                };
+                let family = Family::of(&ip);
+                let in_set = |name: String| self.set_contains(&name, &ip);
+                if in_set(Guard::net_set(family)) && !in_set(Guard::known_set(family)) {
+                    let Some(chain) = self.chains.get(Guard::chain(kind)) else {
+                        return Decision::Drop;
+                    };
+                    if let Outcome::Final(decision) = self.run(chain, packet) {
+                        return decision;
+                    }
+                }
+            }
+        }
         for kind in MapKind::ALL {
             let key = match kind.field() {
                 AddrField::Source => packet.src,
@@ -79,10 +100,20 @@ impl Ruleset {
                     Verdict::Accept => Outcome::Final(Decision::Accept),
                     Verdict::Drop => Outcome::Final(Decision::Drop),
                     Verdict::Return => Outcome::Continue,
+                    Verdict::Continue => continue,
                 };
             }
         }
         Outcome::Continue
+    }
+
+    /// Whether address set `name` holds `ip` (false for a missing set or another kind).
+    fn set_contains(&self, name: &str, ip: &IpAddr) -> bool {
+        self.sets.get(name).is_some_and(|s| match &s.elements {
+            SetElements::Addresses(a) => a.contains(ip),
+            SetElements::Intervals(r) => ranges_contain(r, ip),
+            SetElements::AddressPorts(_) => false,
+        })
     }
 
     fn matches(&self, m: &Match, packet: &Packet) -> bool {
@@ -100,12 +131,7 @@ impl Ruleset {
                     AddrField::Source => &packet.src,
                     AddrField::Destination => &packet.dst,
                 };
-                *f == family
-                    && self.sets.get(set).is_some_and(|s| match &s.elements {
-                        SetElements::Addresses(a) => a.contains(ip),
-                        SetElements::Intervals(r) => ranges_contain(r, ip),
-                        SetElements::AddressPorts(_) => false,
-                    })
+                *f == family && self.set_contains(set, ip)
             }
             Match::Ports(ports) => match packet.transport {
                 Transport::Port(probe) => ports.contains(probe),

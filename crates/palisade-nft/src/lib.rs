@@ -14,6 +14,12 @@
 //!                                      counter drop
 //!       ip daddr vmap @ingress4 ─┐  local pod address -> jump in-<ns>-<policy>-<hash>
 //!       ip6 daddr vmap @ingress6 ┘     rules: [ip saddr @..] [ports] accept; counter drop
+//!
+//!   compile_with(cluster, node, &CompileOptions { log, counters, guard_cidrs })
+//!       log:      limit rate .. log prefix "palisade <chain>" group N   before each final drop
+//!       counters: counter name "allow-.." on allow rules, "deny-.." on drops (Ruleset::counters)
+//!       guard:    base rules dropping unknown pod-CIDR addresses while an isolated pod is
+//!                 pending (Guard)
 //! ```
 //!
 //! Per-packet work is two map lookups plus the rules of the policies that select the local
@@ -28,10 +34,11 @@ mod names;
 mod render;
 mod ruleset;
 
-pub use compile::compile;
+pub use compile::{LogSource, compile, compile_with, log_prefix, parse_log_prefix};
 pub use diff::{Diff, DiffStats, diff};
 pub use interp::{Decision, Packet, Transport};
 pub use ruleset::{
-    AddrField, AddrRange, AddressConflict, BASE_CHAIN, BASE_PRIORITY, Chain, Family, MapEntry,
-    MapKind, Match, Rule, Ruleset, Set, SetElements, SetKind, Stats, TABLE, TABLE_FAMILY, Verdict,
+    AddrField, AddrRange, AddressConflict, BASE_CHAIN, BASE_PRIORITY, Chain, CompileOptions,
+    CounterDef, Family, Guard, LogOptions, LogStatement, MapEntry, MapKind, Match, Rule, Ruleset,
+    Set, SetElements, SetKind, Stats, TABLE, TABLE_FAMILY, Verdict,
 };

@@ -19,8 +19,8 @@ use palisade_core::model::Protocol;
 use crate::compile::prefix_len;
 use crate::names;
 use crate::ruleset::{
-    AddrRange, BASE_CHAIN, BASE_PRIORITY, Chain, Family, MapEntry, MapKind, Match, Rule, Ruleset,
-    Set, SetElements, TABLE, TABLE_FAMILY,
+    AddrRange, BASE_CHAIN, BASE_PRIORITY, Chain, CounterDef, Family, Guard, LogStatement, MapEntry,
+    MapKind, Match, Rule, Ruleset, Set, SetElements, TABLE, TABLE_FAMILY,
 };
 
 /// `inet palisade`, as commands name the table.
@@ -67,13 +67,41 @@ pub(crate) fn render_match(m: &Match) -> String {
     }
 }
 
+/// `limit rate 10/second burst 20 packets log prefix "palisade eg-..." group 100`.
+fn log_statement(log: &LogStatement) -> String {
+    format!(
+        "limit rate {}/second burst {} packets log prefix \"{}\" group {}",
+        log.rate_per_second,
+        log.burst,
+        names::comment(&log.prefix),
+        log.group
+    )
+}
+
 /// One rule as `nft list` shows it (without counter values).
 pub(crate) fn render_rule(rule: &Rule) -> String {
     let mut parts: Vec<String> = rule.matches.iter().map(render_match).collect();
+    if let Some(log) = &rule.log {
+        parts.push(log_statement(log));
+    }
+    for name in &rule.counters {
+        parts.push(format!("counter name \"{name}\""));
+    }
+    if let Some((family, kind)) = rule.counter_map {
+        parts.push(format!(
+            "counter name {} {} map @{}",
+            family.keyword(),
+            kind.field().keyword(),
+            kind.counter_map_name(family)
+        ));
+    }
     if rule.counter {
         parts.push("counter".to_string());
     }
-    parts.push(rule.verdict.keyword().to_string());
+    let verdict = rule.verdict.keyword();
+    if !verdict.is_empty() {
+        parts.push(verdict.to_string());
+    }
     if let Some(comment) = &rule.comment {
         parts.push(format!("comment \"{}\"", names::comment(comment)));
     }
@@ -141,6 +169,11 @@ pub(crate) fn map_element(ip: &IpAddr, entry: &MapEntry) -> String {
     )
 }
 
+/// A counter map element: `10.0.0.1 : "drops-prod-web-..."`.
+pub(crate) fn counter_map_element(ip: &IpAddr, counter: &str) -> String {
+    format!("{ip} : \"{counter}\"")
+}
+
 /// A verdict map key alone, as `delete element` takes it.
 pub(crate) fn map_key(ip: &IpAddr) -> String {
     ip.to_string()
@@ -157,11 +190,31 @@ fn write_elements(out: &mut String, items: &[String], indent: usize) {
     let _ = writeln!(out, "{pad}}}");
 }
 
-/// The base chain: replies first, then each local pod's egress chain (by source address), then
-/// its ingress chain (by destination address). Addresses of non-isolated pods, remote pods and
-/// non-pods are in no map and fall through to the accept policy.
-pub(crate) fn base_chain_rules() -> Vec<String> {
+/// A counter object's declaration: `{ comment "allow production/web ingress[0]"; }`.
+pub(crate) fn counter_declaration(def: &CounterDef) -> String {
+    format!("{{ comment \"{}\"; }}", names::comment(&def.comment()))
+}
+
+/// The base chain: replies first, then the guard if configured, then each local pod's egress
+/// chain (by source address), then its ingress chain (by destination address). Addresses of
+/// non-isolated pods, remote pods and non-pods are in no map and fall through to the accept
+/// policy. The guard comes before the maps because an ingress chain's accept is final: an
+/// unknown source must not reach a pod that would accept it.
+pub(crate) fn base_chain_rules(guard: bool) -> Vec<String> {
     let mut rules = vec!["ct state established,related accept".to_string()];
+    if guard {
+        for kind in MapKind::ALL {
+            for family in Family::ALL {
+                let (k, f) = (family.keyword(), kind.field().keyword());
+                rules.push(format!(
+                    "{k} {f} @{} {k} {f} != @{} jump {}",
+                    Guard::net_set(family),
+                    Guard::known_set(family),
+                    Guard::chain(kind)
+                ));
+            }
+        }
+    }
     for kind in MapKind::ALL {
         for family in Family::ALL {
             rules.push(format!(
@@ -203,6 +256,14 @@ impl Ruleset {
             }
             first = false;
         };
+        for (name, def) in &self.counters {
+            separate(&mut out);
+            let _ = writeln!(
+                out,
+                "\tcounter {name} {{\n\t\tcomment \"{}\"\n\t}}",
+                names::comment(&def.comment())
+            );
+        }
         for (name, set) in &self.sets {
             separate(&mut out);
             let _ = writeln!(out, "\tset {name} {{");
@@ -231,13 +292,31 @@ impl Ruleset {
                 let _ = writeln!(out, "\t}}");
             }
         }
+        if let Some(pod_counters) = &self.pod_counters {
+            for kind in MapKind::ALL {
+                for family in Family::ALL {
+                    separate(&mut out);
+                    let _ = writeln!(out, "\tmap {} {{", kind.counter_map_name(family));
+                    let _ = writeln!(out, "\t\ttype {} : counter", family.addr_type());
+                    let items: Vec<String> = pod_counters
+                        .iter()
+                        .filter(|((k, ip), _)| *k == kind && Family::of(ip) == family)
+                        .map(|((_, ip), name)| counter_map_element(ip, name))
+                        .collect();
+                    if !items.is_empty() {
+                        write_elements(&mut out, &items, 2);
+                    }
+                    let _ = writeln!(out, "\t}}");
+                }
+            }
+        }
         separate(&mut out);
         let _ = writeln!(out, "\tchain {BASE_CHAIN} {{");
         let _ = writeln!(
             out,
             "\t\ttype filter hook forward priority {BASE_PRIORITY}; policy accept;"
         );
-        for rule in base_chain_rules() {
+        for rule in base_chain_rules(self.guard.is_some()) {
             let _ = writeln!(out, "\t\t{rule}");
         }
         let _ = writeln!(out, "\t}}");

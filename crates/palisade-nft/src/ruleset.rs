@@ -6,6 +6,9 @@
 //!            │                              Match: Address(set) | Ports(PortSet) | AddressPort(set)
 //!            ├─ sets:   name -> Set { family, comment, elements }
 //!            │                        elements: Addresses | Intervals | AddressPorts
+//!            ├─ counters: name -> CounterDef   (named counter objects, with [`CompileOptions`])
+//!            ├─ pod_counters: (map, address) -> counter   (counter maps: drops per local pod)
+//!            ├─ guard: Option<Guard>           (the fail-closed guard's base rules, with options)
 //!            └─ pending_pods, address_conflicts   (what could not be programmed, for reports)
 //! ```
 //!
@@ -17,8 +20,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use ipnet::IpNet;
 use palisade_core::eval::PortSet;
-use palisade_core::model::Protocol;
+use palisade_core::model::{Direction, Protocol};
 
 /// The nftables table palisade owns; nothing else is ever touched.
 pub const TABLE: &str = "palisade";
@@ -81,6 +85,15 @@ pub enum MapKind {
 
 impl MapKind {
     pub const ALL: [MapKind; 2] = [MapKind::Egress, MapKind::Ingress];
+
+    /// `egress-drops4`, ...: the counter map of this kind ([`Ruleset::pod_counters`]).
+    pub fn counter_map_name(self, family: Family) -> String {
+        let base = match self {
+            MapKind::Egress => "egress",
+            MapKind::Ingress => "ingress",
+        };
+        format!("{base}-drops{}", family.digit())
+    }
 
     /// `egress4`, `ingress6`, ...
     pub fn map_name(self, family: Family) -> String {
@@ -223,26 +236,193 @@ pub enum Verdict {
     /// Egress allows: back to the base chain, where the destination's ingress is checked.
     Return,
     Drop,
+    /// No verdict: the next rule runs (a rule that only logs).
+    Continue,
 }
 
 impl Verdict {
+    /// The nft keyword; empty for [`Verdict::Continue`].
     pub fn keyword(self) -> &'static str {
         match self {
             Verdict::Accept => "accept",
             Verdict::Return => "return",
             Verdict::Drop => "drop",
+            Verdict::Continue => "",
         }
     }
+}
+
+/// A rate-limited `log group` statement: `limit rate R/second burst B packets log prefix ..
+/// group G`. Over the limit the rule does not match, so the packet goes on to the next rule
+/// unlogged: a flood costs the node one token-bucket check per packet, never a message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LogStatement {
+    pub group: u16,
+    /// `palisade <chain>`: the chain that dropped, which says the direction and lets the agent
+    /// find the policies (see [`parse_log_prefix`](crate::parse_log_prefix)).
+    pub prefix: String,
+    pub rate_per_second: u32,
+    pub burst: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Rule {
     pub matches: Vec<Match>,
+    /// Log the packet to an nflog group (rate-limited) before the verdict.
+    pub log: Option<LogStatement>,
+    /// Named counter objects this rule increments (`counter name "..."`), see
+    /// [`Ruleset::counters`].
+    pub counters: Vec<String>,
+    /// `counter name ip saddr map @egress-drops4`: the counter of the pod the packet's
+    /// address belongs to (see [`Ruleset::pod_counters`]); no counter when the address is in
+    /// no element, and the rule carries no verdict then either way.
+    pub counter_map: Option<(Family, MapKind)>,
     /// Count packets (used on the final drop of every chain, for metrics).
     pub counter: bool,
     pub verdict: Verdict,
     /// Where the rule comes from, e.g. `production/allow-web ingress[0]`.
     pub comment: Option<String>,
+}
+
+/// What a named counter object counts, so that a counter read from the kernel maps back to a
+/// policy and rule.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CounterDef {
+    /// Packets (first packets of connections) that rule `rule` of the policy's `direction`
+    /// rules allowed.
+    Allowed {
+        namespace: String,
+        policy: String,
+        direction: Direction,
+        rule: usize,
+    },
+    /// Packets dropped at pods this policy isolates in `direction` because no rule of any
+    /// isolating policy matched. A drop at a pod isolated by several policies counts in each.
+    Denied {
+        namespace: String,
+        policy: String,
+        direction: Direction,
+    },
+    /// Packets dropped at this local pod in `direction` (one counter per pod and direction,
+    /// selected by address through [`Ruleset::pod_counters`]).
+    PodDenied {
+        namespace: String,
+        pod: String,
+        direction: Direction,
+    },
+    /// Packets the fail-closed guard dropped (see [`Guard`]).
+    Guard { direction: Direction },
+}
+
+impl CounterDef {
+    /// The object's comment in the kernel: `allow production/web ingress[0]`.
+    pub fn comment(&self) -> String {
+        match self {
+            CounterDef::Allowed {
+                namespace,
+                policy,
+                direction,
+                rule,
+            } => format!("allow {namespace}/{policy} {}[{rule}]", direction.as_str()),
+            CounterDef::Denied {
+                namespace,
+                policy,
+                direction,
+            } => format!("deny {namespace}/{policy} {}", direction.as_str()),
+            CounterDef::PodDenied {
+                namespace,
+                pod,
+                direction,
+            } => format!("drops at {namespace}/{pod} {}", direction.as_str()),
+            CounterDef::Guard { direction } => format!("guard {}", direction.as_str()),
+        }
+    }
+}
+
+/// How to compile beyond the policies themselves. The default adds nothing: the ruleset of
+/// [`crate::compile`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Log every policy drop to an nflog group, rate-limited per chain.
+    pub log: Option<LogOptions>,
+    /// Named counters: allowed packets per policy rule, denied packets per isolating policy.
+    pub counters: bool,
+    /// The node's pod CIDRs, for the fail-closed guard ([`Guard`]); empty: no guard.
+    pub guard_cidrs: Vec<IpNet>,
+}
+
+/// Where and how often drops are logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LogOptions {
+    pub group: u16,
+    /// Token bucket per chain: sustained messages per second ...
+    pub rate_per_second: u32,
+    /// ... and the burst allowed above it.
+    pub burst: u32,
+}
+
+impl LogOptions {
+    /// Default rate: 10 messages per second per chain, bursts of 20. A node has at most two
+    /// chains per local pod, so even a flood against every pod stays a few thousand netlink
+    /// messages per second, which the agent reads without effort; a human looking at one
+    /// denied connection sees every attempt.
+    pub const DEFAULT_RATE: u32 = 10;
+    pub const DEFAULT_BURST: u32 = 20;
+
+    pub fn new(group: u16) -> LogOptions {
+        LogOptions {
+            group,
+            rate_per_second: Self::DEFAULT_RATE,
+            burst: Self::DEFAULT_BURST,
+        }
+    }
+}
+
+/// The fail-closed guard: while a local pod that policies would isolate has no address yet,
+/// forwarded traffic from or to an address of the node's pod CIDRs that is no known pod is
+/// dropped. The pod's address shows up in the kernel before palisade learns it; without the
+/// guard its first connections would pass unfiltered.
+///
+/// ```text
+///   forward: ct state established,related accept
+///            ip saddr @guard-net4 ip saddr != @guard-known4 jump guard-egress    (and ip6)
+///            ip daddr @guard-net4 ip daddr != @guard-known4 jump guard-ingress   (and ip6)
+///            ... the verdict maps
+///   guard-net<f>:   the pod CIDRs while a pending isolated pod exists, else empty
+///   guard-known<f>: every pod address inside the pod CIDRs
+/// ```
+///
+/// The base rules exist whenever guard CIDRs are configured; arming and disarming changes
+/// only set elements, so it is an ordinary update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guard {
+    /// Pending local pods (`namespace/name`) that policies isolate: the guard is armed while
+    /// this is not empty.
+    pub pending_isolated: Vec<String>,
+}
+
+impl Guard {
+    pub fn armed(&self) -> bool {
+        !self.pending_isolated.is_empty()
+    }
+
+    /// The interval set of the pod CIDRs of `family`.
+    pub fn net_set(family: Family) -> String {
+        format!("guard-net{}", family.digit())
+    }
+
+    /// The set of known pod addresses of `family`.
+    pub fn known_set(family: Family) -> String {
+        format!("guard-known{}", family.digit())
+    }
+
+    /// The chain dropping unknown traffic in `kind`'s direction.
+    pub fn chain(kind: MapKind) -> &'static str {
+        match kind {
+            MapKind::Egress => "guard-egress",
+            MapKind::Ingress => "guard-ingress",
+        }
+    }
 }
 
 /// A regular chain, the target of verdict map entries. Its name is derived from its content.
@@ -269,6 +449,14 @@ pub struct Ruleset {
     pub ingress: BTreeMap<IpAddr, MapEntry>,
     pub chains: BTreeMap<String, Chain>,
     pub sets: BTreeMap<String, Set>,
+    /// Named counter objects, with [`CompileOptions::counters`].
+    pub counters: BTreeMap<String, CounterDef>,
+    /// With [`CompileOptions::counters`]: the counter maps (`egress-drops4`, ...: local pod
+    /// address -> its [`CounterDef::PodDenied`] counter), keyed by map and address. `None`: no
+    /// counter maps are declared.
+    pub pod_counters: Option<BTreeMap<(MapKind, IpAddr), String>>,
+    /// The fail-closed guard, with [`CompileOptions::guard_cidrs`].
+    pub guard: Option<Guard>,
     /// Local pods (`namespace/name`) without an address: they cannot be programmed yet.
     pub pending_pods: Vec<String>,
     pub address_conflicts: Vec<AddressConflict>,
@@ -300,6 +488,9 @@ impl Ruleset {
             ingress: BTreeMap::new(),
             chains: BTreeMap::new(),
             sets: BTreeMap::new(),
+            counters: BTreeMap::new(),
+            pod_counters: None,
+            guard: None,
             pending_pods: Vec::new(),
             address_conflicts: Vec::new(),
         }
@@ -313,6 +504,16 @@ impl Ruleset {
         }
     }
 
+    /// Rules of the base chain: the guard adds one per direction and family.
+    pub(crate) fn base_rules(&self) -> usize {
+        let guard = if self.guard.is_some() {
+            MapKind::ALL.len() * Family::ALL.len()
+        } else {
+            0
+        };
+        BASE_RULES + guard
+    }
+
     pub fn stats(&self) -> Stats {
         Stats {
             chains: 1 + self.chains.len(),
@@ -320,8 +521,9 @@ impl Ruleset {
             maps: MapKind::ALL.len() * Family::ALL.len(),
             elements: self.egress.len()
                 + self.ingress.len()
+                + self.pod_counters.as_ref().map_or(0, BTreeMap::len)
                 + self.sets.values().map(|s| s.elements.len()).sum::<usize>(),
-            rules: BASE_RULES + self.chains.values().map(|c| c.rules.len()).sum::<usize>(),
+            rules: self.base_rules() + self.chains.values().map(|c| c.rules.len()).sum::<usize>(),
         }
     }
 }

@@ -8,7 +8,7 @@ mod common;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use common::{NODES, check_agreement, cluster, probes};
+use common::{NODES, check_agreement, check_agreement_with, cluster, probes};
 use palisade_core::eval::Probe;
 use palisade_core::load::Input;
 use palisade_test_support::truth_table;
@@ -20,6 +20,23 @@ proptest! {
     #[test]
     fn ruleset_agrees_with_evaluate((cluster, externals) in cluster()) {
         if let Err(e) = check_agreement(&cluster, &externals, &NODES, &probes()) {
+            prop_assert!(false, "{}", e);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Logging and counters are statements around the verdicts: they change no decision.
+    #[test]
+    fn logging_and_counters_change_no_verdict((cluster, externals) in cluster()) {
+        let options = palisade_nft::CompileOptions {
+            log: Some(palisade_nft::LogOptions::new(7)),
+            counters: true,
+            guard_cidrs: Vec::new(),
+        };
+        if let Err(e) = check_agreement_with(&cluster, &externals, &NODES, &probes(), &options) {
             prop_assert!(false, "{}", e);
         }
     }

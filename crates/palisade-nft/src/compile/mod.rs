@@ -12,7 +12,9 @@
 //! ```
 //!
 //! Egress chains end a match with `return` so the destination's ingress chain still runs when
-//! both pods live on this node; ingress chains `accept`. Both end with `counter drop`. Pods with
+//! both pods live on this node; ingress chains `accept`. Both end with `counter drop`.
+//! [`CompileOptions`] add a rate-limited `log group` rule before that drop, named counters on
+//! the allow rules and the drop, and the fail-closed guard ([`Guard`]). Pods with
 //! the same policy view get the same chain content, hence the same chain. Traffic between a pod
 //! and its own node never crosses the forward hook, and hostNetwork pods are not policed, so
 //! neither needs a rule.
@@ -20,8 +22,8 @@
 mod intervals;
 mod peers;
 
-use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use palisade_core::eval::{Endpoint, PortSet, isolating_policies, resolve_named_port};
@@ -31,7 +33,8 @@ use rustc_hash::FxHashMap;
 use crate::names;
 use crate::render;
 use crate::ruleset::{
-    AddrField, AddressConflict, Chain, Family, MapEntry, Match, Rule, Ruleset, Verdict,
+    AddrField, AddressConflict, Chain, CompileOptions, CounterDef, Family, Guard, LogStatement,
+    MapEntry, MapKind, Match, Rule, Ruleset, Set, SetElements, Verdict,
 };
 use peers::{SetTable, fam};
 
@@ -43,14 +46,25 @@ pub(crate) use intervals::{prefix_len, ranges_contain};
 /// node without an address are listed in [`Ruleset::pending_pods`]; local pods sharing an
 /// address in [`Ruleset::address_conflicts`].
 pub fn compile(cluster: &Cluster, node: &str) -> Ruleset {
+    compile_with(cluster, node, &CompileOptions::default())
+}
+
+/// [`compile`] with logging, counters or the fail-closed guard. The options never change a
+/// verdict for known pods; the guard drops unknown pod-CIDR addresses while it is armed.
+pub fn compile_with(cluster: &Cluster, node: &str, options: &CompileOptions) -> Ruleset {
     let mut builder = Builder {
         cluster,
+        options,
         table: SetTable::new(cluster),
         chains: BTreeMap::new(),
+        counters: BTreeMap::new(),
         egress_memo: FxHashMap::default(),
         ingress_memo: FxHashMap::default(),
     };
     let mut ruleset = Ruleset::empty(node);
+    if options.counters {
+        ruleset.pod_counters = Some(BTreeMap::new());
+    }
     let mut owners: BTreeMap<IpAddr, String> = BTreeMap::new();
     let mut conflicts: BTreeMap<IpAddr, Vec<String>> = BTreeMap::new();
     for (i, pod) in cluster.pods.iter().enumerate() {
@@ -82,11 +96,27 @@ pub fn compile(cluster: &Cluster, node: &str) -> Ruleset {
                 chain: chain.clone(),
                 pod: key.clone(),
             };
-            if let Some(chain) = &egress_chain {
-                ruleset.egress.insert(*ip, entry(chain));
-            }
-            if let Some(chain) = &ingress_chain {
-                ruleset.ingress.insert(*ip, entry(chain));
+            for (kind, chain) in [
+                (MapKind::Egress, &egress_chain),
+                (MapKind::Ingress, &ingress_chain),
+            ] {
+                let Some(chain) = chain else { continue };
+                match kind {
+                    MapKind::Egress => ruleset.egress.insert(*ip, entry(chain)),
+                    MapKind::Ingress => ruleset.ingress.insert(*ip, entry(chain)),
+                };
+                if let Some(pod_counters) = ruleset.pod_counters.as_mut() {
+                    let direction = match kind {
+                        MapKind::Egress => Direction::Egress,
+                        MapKind::Ingress => Direction::Ingress,
+                    };
+                    let name = builder.counter(CounterDef::PodDenied {
+                        namespace: pod.namespace.clone(),
+                        pod: pod.name.clone(),
+                        direction,
+                    });
+                    pod_counters.insert((kind, *ip), name);
+                }
             }
         }
     }
@@ -98,15 +128,60 @@ pub fn compile(cluster: &Cluster, node: &str) -> Ruleset {
             skipped,
         })
         .collect();
+    if !options.guard_cidrs.is_empty() {
+        builder.guard(node, &mut ruleset);
+    }
     ruleset.chains = builder.chains;
-    ruleset.sets = builder.table.sets;
+    ruleset.sets.extend(builder.table.sets);
+    ruleset.counters = builder.counters;
     ruleset
+}
+
+/// `palisade <chain>`: what the log rule of `chain` writes as its nflog prefix.
+pub fn log_prefix(chain: &str) -> String {
+    format!("{LOG_PREFIX}{chain}")
+}
+
+const LOG_PREFIX: &str = "palisade ";
+
+/// Where a logged drop happened, read back from its nflog prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSource {
+    /// The chain that dropped the packet.
+    pub chain: String,
+    /// Egress: the source pod's policies dropped it; ingress: the destination pod's.
+    pub direction: Direction,
+    /// Dropped by the fail-closed guard, not by a policy chain.
+    pub guard: bool,
+}
+
+/// The inverse of [`log_prefix`]; `None` for a prefix palisade did not write.
+pub fn parse_log_prefix(prefix: &str) -> Option<LogSource> {
+    let chain = prefix.trim_end_matches('\0').strip_prefix(LOG_PREFIX)?;
+    let (direction, guard) = if chain == Guard::chain(MapKind::Egress) {
+        (Direction::Egress, true)
+    } else if chain == Guard::chain(MapKind::Ingress) {
+        (Direction::Ingress, true)
+    } else if chain.starts_with("eg-") {
+        (Direction::Egress, false)
+    } else if chain.starts_with("in-") {
+        (Direction::Ingress, false)
+    } else {
+        return None;
+    };
+    Some(LogSource {
+        chain: chain.to_string(),
+        direction,
+        guard,
+    })
 }
 
 struct Builder<'a> {
     cluster: &'a Cluster,
+    options: &'a CompileOptions,
     table: SetTable<'a>,
     chains: BTreeMap<String, Chain>,
+    counters: BTreeMap<String, CounterDef>,
     egress_memo: FxHashMap<Vec<usize>, String>,
     ingress_memo: FxHashMap<(Vec<usize>, Vec<ContainerPort>), String>,
 }
@@ -156,6 +231,13 @@ impl Builder<'_> {
                 .enumerate()
             {
                 let origin = format!("{} {}[{n}]", policy.key(), direction.as_str());
+                let counter = self.options.counters.then(|| CounterDef::Allowed {
+                    namespace: policy.namespace.clone(),
+                    policy: policy.name.clone(),
+                    direction,
+                    rule: n,
+                });
+                let counter = counter.map(|def| self.counter(def));
                 let before = rules.len();
                 self.rule(
                     direction,
@@ -163,7 +245,7 @@ impl Builder<'_> {
                     &rule.peers,
                     &rule.ports,
                     local,
-                    &origin,
+                    (&origin, counter.as_deref()),
                     &mut rules,
                 );
                 if hint.is_none() && rules.len() > before {
@@ -171,8 +253,42 @@ impl Builder<'_> {
                 }
             }
         }
+        let mut denied = Vec::new();
+        if self.options.counters {
+            for &index in policies {
+                let Some(policy) = self.cluster.policies.get(index) else {
+                    continue;
+                };
+                denied.push(self.counter(CounterDef::Denied {
+                    namespace: policy.namespace.clone(),
+                    policy: policy.name.clone(),
+                    direction,
+                }));
+            }
+        }
+        if self.options.counters {
+            // One rule per family: an `ip saddr` lookup never matches an IPv6 packet.
+            let kind = match direction {
+                Direction::Egress => MapKind::Egress,
+                Direction::Ingress => MapKind::Ingress,
+            };
+            for family in Family::ALL {
+                rules.push(Rule {
+                    matches: Vec::new(),
+                    log: None,
+                    counters: Vec::new(),
+                    counter_map: Some((family, kind)),
+                    counter: false,
+                    verdict: Verdict::Continue,
+                    comment: None,
+                });
+            }
+        }
         rules.push(Rule {
             matches: Vec::new(),
+            log: None,
+            counters: denied,
+            counter_map: None,
             counter: true,
             verdict: Verdict::Drop,
             comment: None,
@@ -184,20 +300,152 @@ impl Builder<'_> {
         };
         let content = render::chain_body(&chain);
         let hint = hint.unwrap_or_else(|| "deny-all".to_string());
+        // The name comes from the rules without the log rule, whose prefix is the name.
         let base = names::name(prefix, &hint, &format!("{verdict_word}\n{content}"));
         // Distinct contents with one name would need a 40-bit hash collision; stay correct
         // anyway, deterministically.
         let mut name = base.clone();
         let mut n = 1;
-        while let Some(existing) = self.chains.get(&name) {
-            if *existing == chain {
-                return name;
+        loop {
+            let chain = self.with_log(chain.clone(), &name);
+            match self.chains.get(&name) {
+                Some(existing) if *existing == chain => return name,
+                Some(_) => {
+                    n += 1;
+                    name = format!("{base}-{n}");
+                }
+                None => {
+                    self.chains.insert(name.clone(), chain);
+                    return name;
+                }
             }
-            n += 1;
-            name = format!("{base}-{n}");
         }
-        self.chains.insert(name.clone(), chain);
+    }
+
+    /// `chain` with a rate-limited log rule before its final drop, if logging is on.
+    fn with_log(&self, mut chain: Chain, name: &str) -> Chain {
+        if let Some(log) = &self.options.log {
+            let at = chain.rules.len().saturating_sub(1);
+            chain.rules.insert(
+                at,
+                Rule {
+                    matches: Vec::new(),
+                    log: Some(LogStatement {
+                        group: log.group,
+                        prefix: log_prefix(name),
+                        rate_per_second: log.rate_per_second,
+                        burst: log.burst,
+                    }),
+                    counters: Vec::new(),
+                    counter_map: None,
+                    counter: false,
+                    verdict: Verdict::Continue,
+                    comment: None,
+                },
+            );
+        }
+        chain
+    }
+
+    /// Registers a named counter; its name comes from what it counts.
+    fn counter(&mut self, def: CounterDef) -> String {
+        let (prefix, hint) = match &def {
+            CounterDef::Allowed {
+                namespace, policy, ..
+            } => ("allow", format!("{namespace} {policy}")),
+            CounterDef::Denied {
+                namespace, policy, ..
+            } => ("deny", format!("{namespace} {policy}")),
+            CounterDef::PodDenied { namespace, pod, .. } => ("drops", format!("{namespace} {pod}")),
+            CounterDef::Guard { direction } => ("guard", direction.as_str().to_string()),
+        };
+        let name = names::name(prefix, &hint, &def.comment());
+        self.counters.insert(name.clone(), def);
         name
+    }
+
+    /// The fail-closed guard's sets and chains; see [`Guard`].
+    fn guard(&mut self, node: &str, ruleset: &mut Ruleset) {
+        let cluster = self.cluster;
+        let pending_isolated: Vec<String> = cluster
+            .pods
+            .iter()
+            .enumerate()
+            .filter(|(i, pod)| {
+                pod.node.as_deref() == Some(node)
+                    && !pod.host_network
+                    && pod.ips.is_empty()
+                    && [Direction::Egress, Direction::Ingress]
+                        .into_iter()
+                        .any(|d| !isolating_policies(cluster, *i, d).is_empty())
+            })
+            .map(|(_, pod)| pod.key())
+            .collect();
+        let armed = !pending_isolated.is_empty();
+        let cidrs = &self.options.guard_cidrs;
+        let known: BTreeSet<IpAddr> = cluster
+            .pods
+            .iter()
+            .flat_map(|pod| pod.ips.iter().copied())
+            .filter(|ip| cidrs.iter().any(|net| net.contains(ip)))
+            .collect();
+        for family in Family::ALL {
+            let blocks: Vec<(&ipnet::IpNet, &[ipnet::IpNet])> =
+                cidrs.iter().map(|net| (net, &[][..])).collect();
+            let ranges = if armed {
+                intervals::block_ranges(&blocks, family)
+            } else {
+                Vec::new()
+            };
+            ruleset.sets.insert(
+                Guard::net_set(family),
+                Set {
+                    family,
+                    comment: "guard: pod CIDRs while an isolated pod is pending".to_string(),
+                    elements: SetElements::Intervals(ranges),
+                },
+            );
+            ruleset.sets.insert(
+                Guard::known_set(family),
+                Set {
+                    family,
+                    comment: "guard: known pod addresses".to_string(),
+                    elements: SetElements::Addresses(
+                        known
+                            .iter()
+                            .filter(|ip| Family::of(ip) == family)
+                            .copied()
+                            .collect(),
+                    ),
+                },
+            );
+        }
+        for kind in MapKind::ALL {
+            let direction = match kind {
+                MapKind::Egress => Direction::Egress,
+                MapKind::Ingress => Direction::Ingress,
+            };
+            let counters = if self.options.counters {
+                vec![self.counter(CounterDef::Guard { direction })]
+            } else {
+                Vec::new()
+            };
+            let chain = Chain {
+                rules: vec![Rule {
+                    matches: Vec::new(),
+                    log: None,
+                    counters,
+                    counter_map: None,
+                    counter: true,
+                    verdict: Verdict::Drop,
+                    comment: Some("fail-closed guard: a pod-CIDR address no pod owns".to_string()),
+                }],
+            };
+            let name = Guard::chain(kind);
+            let chain = self.with_log(chain, name);
+            self.chains.insert(name.to_string(), chain);
+        }
+        ruleset.guard = Some(Guard { pending_isolated });
     }
 
     /// The chain rules of one policy rule.
@@ -209,7 +457,7 @@ impl Builder<'_> {
         peers: &Peers,
         ports: &Ports,
         local: Option<usize>,
-        origin: &str,
+        (origin, counter): (&str, Option<&str>),
         out: &mut Vec<Rule>,
     ) {
         let (verdict, field) = match direction {
@@ -227,6 +475,9 @@ impl Builder<'_> {
         };
         let make = |matches: Vec<Match>| Rule {
             matches,
+            log: None,
+            counters: counter.map(str::to_string).into_iter().collect(),
+            counter_map: None,
             counter: false,
             verdict,
             comment: Some(names::comment(origin)),

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use palisade_core::eval::{Endpoint, Probe, evaluate, same_node_host_traffic};
 use palisade_core::model::{Cluster, Pod, Protocol};
-use palisade_nft::{Decision, Packet, Ruleset, Transport, compile};
+use palisade_nft::{Decision, Packet, Ruleset, Transport};
 use palisade_test_support::builders as b;
 use proptest::prelude::*;
 
@@ -86,9 +86,31 @@ pub fn check_agreement(
     nodes: &[&str],
     probes: &[Probe],
 ) -> Result<(), String> {
+    check_agreement_with(
+        cluster,
+        externals,
+        nodes,
+        probes,
+        &palisade_nft::CompileOptions::default(),
+    )
+}
+
+/// [`check_agreement`] for rulesets compiled with `options` (which must not arm a guard).
+pub fn check_agreement_with(
+    cluster: &Cluster,
+    externals: &[IpAddr],
+    nodes: &[&str],
+    probes: &[Probe],
+    options: &palisade_nft::CompileOptions,
+) -> Result<(), String> {
     let rulesets: Vec<(String, Ruleset)> = nodes
         .iter()
-        .map(|n| (n.to_string(), compile(cluster, n)))
+        .map(|n| {
+            (
+                n.to_string(),
+                palisade_nft::compile_with(cluster, n, options),
+            )
+        })
         .collect();
     for (node, rs) in &rulesets {
         check_structure(rs).map_err(|e| format!("node {node}: {e}"))?;
