@@ -11,8 +11,11 @@
 //!                                     ready file (generation N)
 //! ```
 //!
-//! Local mode ([`run_local`]) is the only driver so far; a Kubernetes API driver would feed the
-//! same reconciler from watchers instead of files.
+//! Two drivers share the passes (`pass.rs`: scheduling, reconcile, reporting): local mode
+//! ([`run_local`]) reads a manifests directory into a [`index::ManifestIndex`]; cluster mode
+//! ([`run_cluster`]) feeds `kube::runtime::watcher` events for Pods, Namespaces and
+//! NetworkPolicies into an [`index::ClusterIndex`] and waits for all three first lists before
+//! its first apply.
 //!
 //! Failure rules: a manifest that does not load or validate keeps its previous good objects;
 //! a refused update falls back to a full load; a failed load keeps the table in force; with
@@ -22,12 +25,14 @@
 //! Observability: the loop reports to an [`Observer`]; a [`MetricsServer`] serves it as
 //! `/metrics`, `/healthz` and `/readyz` (docs/observability.md).
 
+mod cluster;
 mod error;
 mod http;
 pub mod index;
 mod local;
 mod logging;
 pub mod metrics;
+mod pass;
 pub mod ready;
 pub mod reconcile;
 pub mod scan;
@@ -35,9 +40,11 @@ mod shutdown;
 mod source;
 mod watch;
 
+pub use cluster::{ApiHealth, ClusterConfig, Streams, run_cluster};
 pub use error::AgentError;
 pub use http::{METRICS_CONTENT_TYPE, MetricsServer};
-pub use local::{LocalConfig, READY_MESSAGE, run_local};
+pub use local::{LocalConfig, run_local};
+pub use pass::READY_MESSAGE;
 pub use logging::{diagnostic as render_diagnostic, init_tracing};
 pub use metrics::Observer;
 pub use palisade_dataplane::FailurePolicy;

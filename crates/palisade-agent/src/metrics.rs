@@ -360,7 +360,7 @@ impl Observer {
         self.inner
             .metrics
             .rejected_objects
-            .get_or_create(&[("kind", kind), ("reason", reason.to_string())])
+            .get_or_create(&[("kind", kind.to_string()), ("reason", reason.to_string())])
             .inc();
     }
 

@@ -577,6 +577,15 @@ impl ClusterIndex {
         (self.namespaces.len(), self.pods.len(), self.policies.len())
     }
 
+    /// Policies whose current version failed validation (a last good version or a quarantine
+    /// stands in for them).
+    pub fn policies_not_as_written(&self) -> usize {
+        self.policies
+            .values()
+            .filter(|e| !matches!(e.state, PolicyState::Good))
+            .count()
+    }
+
     /// Local pods (on this node, not hostNetwork) not enforced yet: those without an address,
     /// and those with one whose rules are not in force ([`ClusterIndex::enforced`]).
     pub fn pending_local_pods(&self) -> usize {

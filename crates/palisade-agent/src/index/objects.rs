@@ -39,7 +39,7 @@ impl Kind {
         }
     }
 
-    pub(super) fn slot(self) -> usize {
+    pub(crate) fn slot(self) -> usize {
         match self {
             Kind::Namespace => 0,
             Kind::Pod => 1,
