@@ -260,7 +260,10 @@ impl<S: RulesetSource> Agent<'_, S> {
         let watch = &mut self.watches[kind.slot()];
         match item {
             None => {
-                tracing::error!(kind = kind.as_str(), "watch stream ended; rules in force stay");
+                tracing::error!(
+                    kind = kind.as_str(),
+                    "watch stream ended; rules in force stay"
+                );
                 *watch = Watch::Ended;
             }
             Some(Err(err)) => {
@@ -271,9 +274,7 @@ impl<S: RulesetSource> Agent<'_, S> {
                 match event {
                     // A relist: the kind is behind until it is done.
                     Event::Init | Event::InitApply(_) => *watch = Watch::Listing,
-                    Event::InitDone | Event::Apply(_) | Event::Delete(_) => {
-                        *watch = Watch::Current
-                    }
+                    Event::InitDone | Event::Apply(_) | Event::Delete(_) => *watch = Watch::Current,
                 }
                 if apply(&mut self.index, &event) {
                     self.changed_since.get_or_insert_with(Instant::now);
@@ -362,7 +363,10 @@ impl<S: RulesetSource> Agent<'_, S> {
             }
         };
         let observer = &self.passes.observer;
-        for delay in self.index.enforced(enforced_at.unwrap_or_else(Instant::now)) {
+        for delay in self
+            .index
+            .enforced(enforced_at.unwrap_or_else(Instant::now))
+        {
             observer.pod_enforced(delay);
         }
         observer.local_pods_pending(self.index.pending_local_pods());

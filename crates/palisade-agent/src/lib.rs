@@ -44,10 +44,10 @@ pub use cluster::{ApiHealth, ClusterConfig, Streams, run_cluster};
 pub use error::AgentError;
 pub use http::{METRICS_CONTENT_TYPE, MetricsServer};
 pub use local::{LocalConfig, run_local};
-pub use pass::READY_MESSAGE;
 pub use logging::{diagnostic as render_diagnostic, init_tracing};
 pub use metrics::Observer;
 pub use palisade_dataplane::FailurePolicy;
+pub use pass::READY_MESSAGE;
 pub use ready::ReadyInfo;
 pub use shutdown::{
     Shutdown, ShutdownHandle, channel as shutdown_channel, on_signals as shutdown_on_signals,

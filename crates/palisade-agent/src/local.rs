@@ -157,7 +157,11 @@ pub fn run_local<S: RulesetSource>(
         let resync_due = agent.passes.resync_due(now);
         let change_due = agent
             .pending
-            .due(agent.passes.last_pass(), config.min_gap, config.write_settle)
+            .due(
+                agent.passes.last_pass(),
+                config.min_gap,
+                config.write_settle,
+            )
             .is_some_and(|due| due <= now);
         if resync_due {
             agent.pass(Mode::Resync)?;

@@ -36,11 +36,42 @@ fn shop() -> (Vec<Namespace>, Vec<Pod>, Vec<NetworkPolicy>) {
     (
         vec![mk_ns("shop", &[("team", "shop")])],
         vec![
-            mk_pod("shop", "db", "uid-db", &[("app", "db")], NODE, Some("10.0.1.10"), |_| {}),
-            mk_pod("shop", "web", "uid-web", &[("app", "web")], NODE, Some("10.0.1.11"), |_| {}),
-            mk_pod("shop", "cache", "uid-cache", &[("app", "cache")], "node-b", Some("10.0.2.10"), |_| {}),
+            mk_pod(
+                "shop",
+                "db",
+                "uid-db",
+                &[("app", "db")],
+                NODE,
+                Some("10.0.1.10"),
+                |_| {},
+            ),
+            mk_pod(
+                "shop",
+                "web",
+                "uid-web",
+                &[("app", "web")],
+                NODE,
+                Some("10.0.1.11"),
+                |_| {},
+            ),
+            mk_pod(
+                "shop",
+                "cache",
+                "uid-cache",
+                &[("app", "cache")],
+                "node-b",
+                Some("10.0.2.10"),
+                |_| {},
+            ),
         ],
-        vec![allow_from("shop", "db", &[("app", "db")], &[("app", "web")], None, 5432)],
+        vec![allow_from(
+            "shop",
+            "db",
+            &[("app", "db")],
+            &[("app", "web")],
+            None,
+            5432,
+        )],
     )
 }
 
@@ -64,12 +95,23 @@ fn a_relist_is_enforced_only_when_done_and_drops_what_it_did_not_list() {
     assert!(!index.policy_event(&Event::Init));
     assert!(!index.policy_event(&Event::InitApply(policies[0].clone())));
     assert!(!index.all_synced(), "policies not listed yet");
-    assert!(index.cluster().policies.is_empty(), "buffered until InitDone");
+    assert!(
+        index.cluster().policies.is_empty(),
+        "buffered until InitDone"
+    );
     assert!(index.policy_event(&Event::InitDone));
     assert!(index.all_synced());
     let rules = ruleset(&mut index);
-    assert_eq!(decide(&rules, "10.0.1.11", "10.0.1.10", 5432), ACCEPT, "web -> db");
-    assert_eq!(decide(&rules, "10.0.2.10", "10.0.1.10", 5432), DROP, "cache -> db");
+    assert_eq!(
+        decide(&rules, "10.0.1.11", "10.0.1.10", 5432),
+        ACCEPT,
+        "web -> db"
+    );
+    assert_eq!(
+        decide(&rules, "10.0.2.10", "10.0.1.10", 5432),
+        DROP,
+        "cache -> db"
+    );
 
     // A relist after a watch desync (410 Gone): the policy is not listed again, web's pod is.
     let revision = index.revision();
@@ -85,10 +127,20 @@ fn a_relist_is_enforced_only_when_done_and_drops_what_it_did_not_list() {
         DROP,
         "the policy stays in force while its kind relists"
     );
-    assert!(index.pod_event(&Event::InitDone) == false, "same resourceVersions: no change");
-    assert!(index.policy_event(&Event::InitDone), "the unlisted policy leaves");
+    assert!(
+        index.pod_event(&Event::InitDone) == false,
+        "same resourceVersions: no change"
+    );
+    assert!(
+        index.policy_event(&Event::InitDone),
+        "the unlisted policy leaves"
+    );
     let rules = ruleset(&mut index);
-    assert_eq!(decide(&rules, "10.0.2.10", "10.0.1.10", 5432), ACCEPT, "db no longer isolated");
+    assert_eq!(
+        decide(&rules, "10.0.2.10", "10.0.1.10", 5432),
+        ACCEPT,
+        "db no longer isolated"
+    );
     check_consistent(&mut index);
 }
 
@@ -111,19 +163,39 @@ fn a_relist_restarted_midway_forgets_the_first_attempt() {
 #[test]
 fn pods_without_an_address_wait_and_are_enforced_once_they_have_one() {
     let mut index = synced_shop();
-    let mut db2 = mk_pod("shop", "db-2", "uid-db-2", &[("app", "db")], NODE, None, |_| {});
+    let mut db2 = mk_pod(
+        "shop",
+        "db-2",
+        "uid-db-2",
+        &[("app", "db")],
+        NODE,
+        None,
+        |_| {},
+    );
     assert!(index.apply_pod(&db2));
     let rules = ruleset(&mut index);
-    assert_eq!(rules.pending_pods, ["shop/db-2"], "listed as pending, no rules");
+    assert_eq!(
+        rules.pending_pods,
+        ["shop/db-2"],
+        "listed as pending, no rules"
+    );
     assert_eq!(index.pending_local_pods(), 1);
 
     set_ip(&mut db2, Some("10.0.1.12"));
     assert!(index.apply_pod(&db2));
     let rules = ruleset(&mut index);
     assert!(rules.pending_pods.is_empty());
-    assert_eq!(decide(&rules, "10.0.2.10", "10.0.1.12", 5432), DROP, "isolated at once");
+    assert_eq!(
+        decide(&rules, "10.0.2.10", "10.0.1.12", 5432),
+        DROP,
+        "isolated at once"
+    );
     assert_eq!(decide(&rules, "10.0.1.11", "10.0.1.12", 5432), ACCEPT);
-    assert_eq!(index.pending_local_pods(), 1, "has an address, rules not in force yet");
+    assert_eq!(
+        index.pending_local_pods(),
+        1,
+        "has an address, rules not in force yet"
+    );
     let delays = index.enforced(Instant::now());
     assert_eq!(delays.len(), 1, "one new local pod enforced");
     assert!(delays[0] < Duration::from_secs(5), "{delays:?}");
@@ -156,7 +228,10 @@ fn finished_pods_leave() {
             !index.cluster().pods.iter().any(|p| p.name == "db"),
             "{phase}: gone from the cluster"
         );
-        assert!(!rules.ingress.contains_key(&ip("10.0.1.10")), "{phase}: no rules for its IP");
+        assert!(
+            !rules.ingress.contains_key(&ip("10.0.1.10")),
+            "{phase}: no rules for its IP"
+        );
         check_consistent(&mut index);
     }
 }
@@ -167,14 +242,25 @@ fn host_network_pods_are_not_policed() {
     // (https://kubernetes.io/docs/concepts/services-networking/network-policies/#networkpolicy-and-hostnetwork-pods);
     // palisade does not police them.
     let mut index = synced_shop();
-    let agent = mk_pod("shop", "agent", "uid-agent", &[("app", "db")], NODE, Some("192.168.0.5"), |p| {
-        if let Some(spec) = p.spec.as_mut() {
-            spec.host_network = Some(true);
-        }
-    });
+    let agent = mk_pod(
+        "shop",
+        "agent",
+        "uid-agent",
+        &[("app", "db")],
+        NODE,
+        Some("192.168.0.5"),
+        |p| {
+            if let Some(spec) = p.spec.as_mut() {
+                spec.host_network = Some(true);
+            }
+        },
+    );
     index.apply_pod(&agent);
     let rules = ruleset(&mut index);
-    assert!(!rules.ingress.contains_key(&ip("192.168.0.5")), "no chain for a hostNetwork pod");
+    assert!(
+        !rules.ingress.contains_key(&ip("192.168.0.5")),
+        "no chain for a hostNetwork pod"
+    );
     assert_eq!(decide(&rules, "10.0.2.10", "192.168.0.5", 5432), ACCEPT);
     assert_eq!(index.pending_local_pods(), 0, "not a local pod to wait for");
 }
@@ -185,9 +271,17 @@ fn a_reused_address_never_carries_the_old_pods_rules_or_rights() {
     let (_, pods, _) = shop();
     // db's sandbox is gone and 10.0.1.10 goes to a new pod, `batch`, created later; its Apply
     // arrives before db's Delete.
-    let batch = mk_pod("shop", "batch", "uid-batch", &[("app", "batch")], NODE, Some("10.0.1.10"), |p| {
-        p.metadata.creation_timestamp = Some(at(60));
-    });
+    let batch = mk_pod(
+        "shop",
+        "batch",
+        "uid-batch",
+        &[("app", "batch")],
+        NODE,
+        Some("10.0.1.10"),
+        |p| {
+            p.metadata.creation_timestamp = Some(at(60));
+        },
+    );
     index.apply_pod(&batch);
     let rules = ruleset(&mut index);
     assert!(
@@ -195,9 +289,22 @@ fn a_reused_address_never_carries_the_old_pods_rules_or_rights() {
         "batch is not isolated, db's chain is gone from the address"
     );
     assert_eq!(decide(&rules, "10.0.2.10", "10.0.1.10", 80), ACCEPT);
-    assert!(rules.address_conflicts.is_empty(), "{:?}", rules.address_conflicts);
-    let db = index.cluster().pods.iter().find(|p| p.name == "db").cloned();
-    assert_eq!(db.map(|p| p.ips), Some(vec![]), "db keeps nothing of the address");
+    assert!(
+        rules.address_conflicts.is_empty(),
+        "{:?}",
+        rules.address_conflicts
+    );
+    let db = index
+        .cluster()
+        .pods
+        .iter()
+        .find(|p| p.name == "db")
+        .cloned();
+    assert_eq!(
+        db.map(|p| p.ips),
+        Some(vec![]),
+        "db keeps nothing of the address"
+    );
     check_consistent(&mut index);
 
     index.delete_pod(&pods[0]);
@@ -212,9 +319,17 @@ fn a_reused_address_of_a_peer_does_not_inherit_its_peer_rights() {
     let mut index = synced_shop();
     // web (app=web, may reach db) is replaced at 10.0.1.11 by `tool` (app=tool), whose Apply
     // comes first; until web's Delete arrives the address belongs to tool alone.
-    let tool = mk_pod("shop", "tool", "uid-tool", &[("app", "tool")], "node-b", Some("10.0.1.11"), |p| {
-        p.metadata.creation_timestamp = Some(at(60));
-    });
+    let tool = mk_pod(
+        "shop",
+        "tool",
+        "uid-tool",
+        &[("app", "tool")],
+        "node-b",
+        Some("10.0.1.11"),
+        |p| {
+            p.metadata.creation_timestamp = Some(at(60));
+        },
+    );
     index.apply_pod(&tool);
     let rules = ruleset(&mut index);
     assert_eq!(
@@ -238,15 +353,33 @@ fn a_pod_created_again_under_its_name_is_another_pod() {
     let (_, pods, _) = shop();
     // A StatefulSet recreates shop/db with a new uid, a new address and (here) new labels; the
     // new pod's Apply arrives before the old pod's Delete.
-    let db = mk_pod("shop", "db", "uid-db-new", &[("app", "db-v2")], NODE, Some("10.0.1.20"), |p| {
-        p.metadata.creation_timestamp = Some(at(60));
-    });
+    let db = mk_pod(
+        "shop",
+        "db",
+        "uid-db-new",
+        &[("app", "db-v2")],
+        NODE,
+        Some("10.0.1.20"),
+        |p| {
+            p.metadata.creation_timestamp = Some(at(60));
+        },
+    );
     index.apply_pod(&db);
     let rules = ruleset(&mut index);
     let keys: Vec<String> = index.cluster().pods.iter().map(|p| p.key()).collect();
-    assert_eq!(keys, ["shop/cache", "shop/db", "shop/web"], "one pod per name");
-    assert!(!rules.ingress.contains_key(&ip("10.0.1.10")), "old db's rules are gone");
-    assert!(!rules.ingress.contains_key(&ip("10.0.1.20")), "new db is not selected (app=db-v2)");
+    assert_eq!(
+        keys,
+        ["shop/cache", "shop/db", "shop/web"],
+        "one pod per name"
+    );
+    assert!(
+        !rules.ingress.contains_key(&ip("10.0.1.10")),
+        "old db's rules are gone"
+    );
+    assert!(
+        !rules.ingress.contains_key(&ip("10.0.1.20")),
+        "new db is not selected (app=db-v2)"
+    );
     // The old pod's Delete does not take the new one with it.
     index.delete_pod(&pods[0]);
     let keys: Vec<String> = index.cluster().pods.iter().map(|p| p.key()).collect();
@@ -279,16 +412,39 @@ fn label_changes_take_effect_like_policy_changes() {
     let mut index = synced_shop();
     let ops = mk_ns("ops", &[("team", "none")]);
     index.apply_namespace(&ops);
-    index.apply_pod(&mk_pod("ops", "probe", "uid-probe", &[("app", "probe")], "node-b", Some("10.0.3.10"), |_| {}));
-    index.apply_policy(&allow_from("shop", "ops", &[("app", "db")], &[], Some(&[("team", "ops")]), 5432));
+    index.apply_pod(&mk_pod(
+        "ops",
+        "probe",
+        "uid-probe",
+        &[("app", "probe")],
+        "node-b",
+        Some("10.0.3.10"),
+        |_| {},
+    ));
+    index.apply_policy(&allow_from(
+        "shop",
+        "ops",
+        &[("app", "db")],
+        &[],
+        Some(&[("team", "ops")]),
+        5432,
+    ));
     let rules = ruleset(&mut index);
-    assert_eq!(decide(&rules, "10.0.3.10", "10.0.1.10", 5432), DROP, "ops not labelled yet");
+    assert_eq!(
+        decide(&rules, "10.0.3.10", "10.0.1.10", 5432),
+        DROP,
+        "ops not labelled yet"
+    );
     let mut ops = ops;
     ops.metadata.labels = Some(k8s::labels(&[("team", "ops")]));
     bump(&mut ops.metadata);
     assert!(index.apply_namespace(&ops));
     let rules = ruleset(&mut index);
-    assert_eq!(decide(&rules, "10.0.3.10", "10.0.1.10", 5432), ACCEPT, "namespace label added");
+    assert_eq!(
+        decide(&rules, "10.0.3.10", "10.0.1.10", 5432),
+        ACCEPT,
+        "namespace label added"
+    );
     let _ = namespaces;
     check_consistent(&mut index);
 }
@@ -348,7 +504,14 @@ fn a_policy_that_fails_validation_keeps_its_last_good_version() {
     assert_eq!(decide(&rules, "10.0.1.11", "10.0.1.10", 5432), ACCEPT);
 
     // Fixed: the new version counts; deleted: it leaves.
-    let mut fixed = allow_from("shop", "db", &[("app", "db")], &[("app", "cache")], None, 5432);
+    let mut fixed = allow_from(
+        "shop",
+        "db",
+        &[("app", "db")],
+        &[("app", "cache")],
+        None,
+        5432,
+    );
     fixed.metadata.resource_version = Some("9".into());
     index.apply_policy(&fixed);
     assert_eq!(index.policies_not_as_written(), 0);
@@ -372,9 +535,21 @@ fn a_policy_that_never_passed_validation_isolates_its_pods() {
     assert_eq!(rejections.len(), 1, "{rejections:?}");
     assert_eq!(rejections[0].effect, Effect::Quarantined);
     let rules = ruleset(&mut index);
-    assert_eq!(decide(&rules, "10.0.2.10", "10.0.1.10", 5432), DROP, "isolated");
-    assert_eq!(decide(&rules, "10.0.1.11", "10.0.1.10", 5432), DROP, "nothing allowed");
-    assert_eq!(decide(&rules, "10.0.2.10", "10.0.1.11", 5432), ACCEPT, "web is not selected");
+    assert_eq!(
+        decide(&rules, "10.0.2.10", "10.0.1.10", 5432),
+        DROP,
+        "isolated"
+    );
+    assert_eq!(
+        decide(&rules, "10.0.1.11", "10.0.1.10", 5432),
+        DROP,
+        "nothing allowed"
+    );
+    assert_eq!(
+        decide(&rules, "10.0.2.10", "10.0.1.11", 5432),
+        ACCEPT,
+        "web is not selected"
+    );
     // Relisting the same broken version reports it no second time.
     let (_, _, policies) = shop();
     let mut np = policies[0].clone();

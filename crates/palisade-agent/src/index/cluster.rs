@@ -135,32 +135,42 @@ impl ClusterIndex {
 
     /// Takes one watcher event for Namespaces. Returns whether the cluster changed.
     pub fn namespace_event(&mut self, event: &Event<core::Namespace>) -> bool {
-        self.event(Kind::Namespace, event, objects::namespace_key, |index, ns| {
-            let (incoming, rejected) = objects::namespace(ns);
-            index.report(rejected);
-            Incoming::Namespace(incoming)
-        })
+        self.event(
+            Kind::Namespace,
+            event,
+            objects::namespace_key,
+            |index, ns| {
+                let (incoming, rejected) = objects::namespace(ns);
+                index.report(rejected);
+                Incoming::Namespace(incoming)
+            },
+        )
     }
 
     /// Takes one watcher event for NetworkPolicies. Returns whether the cluster changed.
     pub fn policy_event(&mut self, event: &Event<net::NetworkPolicy>) -> bool {
-        self.event(Kind::NetworkPolicy, event, objects::policy_key, |index, np| {
-            let (incoming, rejected) = objects::policy(np);
-            // Whether a last good version stays is only known against the entry.
-            let rejected = rejected.map(|mut r| {
-                let key = (incoming.namespace.clone(), incoming.name.clone());
-                if index
-                    .policies
-                    .get(&key)
-                    .is_some_and(|e| !matches!(e.state, PolicyState::Quarantined))
-                {
-                    r.effect = Effect::KeptLastGood;
-                }
-                r
-            });
-            index.report(rejected);
-            Incoming::Policy(incoming)
-        })
+        self.event(
+            Kind::NetworkPolicy,
+            event,
+            objects::policy_key,
+            |index, np| {
+                let (incoming, rejected) = objects::policy(np);
+                // Whether a last good version stays is only known against the entry.
+                let rejected = rejected.map(|mut r| {
+                    let key = (incoming.namespace.clone(), incoming.name.clone());
+                    if index
+                        .policies
+                        .get(&key)
+                        .is_some_and(|e| !matches!(e.state, PolicyState::Quarantined))
+                    {
+                        r.effect = Effect::KeptLastGood;
+                    }
+                    r
+                });
+                index.report(rejected);
+                Incoming::Policy(incoming)
+            },
+        )
     }
 
     pub fn apply_pod(&mut self, pod: &core::Pod) -> bool {
@@ -256,10 +266,7 @@ impl ClusterIndex {
     fn finish_relist(&mut self, kind: Kind) -> bool {
         let listed = self.relists[kind.slot()].take().unwrap_or_default();
         let keep: BTreeSet<Key> = listed.iter().map(Incoming::key).collect();
-        let gone: Vec<Key> = self
-            .keys(kind)
-            .filter(|key| !keep.contains(key))
-            .collect();
+        let gone: Vec<Key> = self.keys(kind).filter(|key| !keep.contains(key)).collect();
         let mut changed = false;
         // Removals first, so a pod created again under its old name meets no stale claim.
         for key in gone {
@@ -388,7 +395,9 @@ impl ClusterIndex {
         if local && !had_address && !incoming.model.ips.is_empty() && self.synced(Kind::Pod) {
             // Pods of the first list were enforced by the previous run (or are now, at start):
             // only pods new to a running agent have a window to measure.
-            self.awaiting.entry(uid.clone()).or_insert_with(Instant::now);
+            self.awaiting
+                .entry(uid.clone())
+                .or_insert_with(Instant::now);
         }
         self.pods.insert(
             uid.clone(),
@@ -559,7 +568,9 @@ impl ClusterIndex {
     /// The cluster of every object in force, updated in place since the last call.
     pub fn cluster(&mut self) -> &Cluster {
         let units = &self.units;
-        self.merged.get(units.values(), || (rebuild(units), Vec::new())).0
+        self.merged
+            .get(units.values(), || (rebuild(units), Vec::new()))
+            .0
     }
 
     /// The same cluster built from scratch: what [`ClusterIndex::cluster`] must equal.

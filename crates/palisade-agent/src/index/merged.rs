@@ -63,7 +63,9 @@ impl Merged {
                 && changes
                     .iter()
                     .all(|(before, after)| swap(&mut self.cluster, before, after))
-                && (!changes.iter().any(|(b, a)| has_namespaces(b) || has_namespaces(a))
+                && (!changes
+                    .iter()
+                    .any(|(b, a)| has_namespaces(b) || has_namespaces(a))
                     || self.renamespace(files.clone()));
         }
         if !self.valid {

@@ -323,7 +323,7 @@ impl Versioned for net::NetworkPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::networking::v1::{NetworkPolicySpec, NetworkPolicy};
+    use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
     fn np(spec: NetworkPolicySpec) -> NetworkPolicy {
