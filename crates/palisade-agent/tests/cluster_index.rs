@@ -128,7 +128,7 @@ fn a_relist_is_enforced_only_when_done_and_drops_what_it_did_not_list() {
         "the policy stays in force while its kind relists"
     );
     assert!(
-        index.pod_event(&Event::InitDone) == false,
+        !index.pod_event(&Event::InitDone),
         "same resourceVersions: no change"
     );
     assert!(
