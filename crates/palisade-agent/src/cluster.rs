@@ -135,11 +135,11 @@ pub async fn run_cluster<S, P, N, Q, E, H>(
 ) -> Result<(), AgentError>
 where
     S: RulesetSource,
-    P: Stream<Item = Result<Event<Pod>, E>> + Unpin,
-    N: Stream<Item = Result<Event<Namespace>, E>> + Unpin,
-    Q: Stream<Item = Result<Event<NetworkPolicy>, E>> + Unpin,
+    P: Stream<Item = Result<Event<Pod>, E>>,
+    N: Stream<Item = Result<Event<Namespace>, E>>,
+    Q: Stream<Item = Result<Event<NetworkPolicy>, E>>,
     E: fmt::Display,
-    H: Stream<Item = ApiHealth> + Unpin,
+    H: Stream<Item = ApiHealth>,
 {
     let span = tracing::info_span!("agent", node = %config.node);
     let _entered = span.enter();
@@ -170,12 +170,11 @@ where
     };
     agent.report_health();
 
-    let Streams {
-        mut pods,
-        mut namespaces,
-        mut policies,
-    } = streams;
-    let mut health = health;
+    // kube's watcher streams are not Unpin: pin them here so callers need not box them.
+    let mut pods = std::pin::pin!(streams.pods);
+    let mut namespaces = std::pin::pin!(streams.namespaces);
+    let mut policies = std::pin::pin!(streams.policies);
+    let mut health = std::pin::pin!(health);
     let mut health_open = true;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -327,6 +326,8 @@ impl<S: RulesetSource> Agent<'_, S> {
         if !self.started {
             if self.index.all_synced() {
                 self.started = true;
+                // The first list is a start, not a change: it is not a change latency.
+                self.changed_since = None;
                 tracing::info!("every kind listed; enforcing");
                 self.pass(Mode::Start)?;
             }
