@@ -48,7 +48,10 @@ fn local_pod() -> Pod {
         .iter()
         .find(|p| {
             p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(NODE)
-                && p.status.as_ref().and_then(|s| s.pod_ip.as_deref()).is_some()
+                && p.status
+                    .as_ref()
+                    .and_then(|s| s.pod_ip.as_deref())
+                    .is_some()
         })
         .cloned()
         .unwrap_or_default()

@@ -46,7 +46,11 @@ pub fn objects(cluster: &Cluster) -> Objects {
         .cloned()
         .unwrap_or_default();
     for (n, item) in items.into_iter().enumerate() {
-        let kind = item.get("kind").and_then(|k| k.as_str()).unwrap_or("").to_string();
+        let kind = item
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or("")
+            .to_string();
         match kind.as_str() {
             "Namespace" => out.namespaces.extend(serde_json::from_value(item).ok()),
             "Pod" => {
