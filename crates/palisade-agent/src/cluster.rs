@@ -215,6 +215,11 @@ where
     Ok(())
 }
 
+/// How long a watch error keeps the API unhealthy when nothing follows it. A recovered watch
+/// of a quiet cluster emits nothing (kube's watcher swallows bookmarks), and one that still
+/// fails reports again within its backoff, which kube's default caps at 30 s.
+const ERROR_STANDS: Duration = Duration::from_secs(65);
+
 fn far_future() -> tokio::time::Instant {
     // An hour is as good as never: the loop wakes, finds nothing due and sleeps again.
     tokio::time::Instant::now() + Duration::from_secs(3600)
@@ -227,8 +232,9 @@ enum Watch {
     Listing,
     /// Events arrive; the index is current for this kind.
     Current,
-    /// The last item was an error: the watcher is retrying, changes may be missed meanwhile.
-    Failing(String),
+    /// The last item was an error, at that time: the watcher is retrying, changes may be
+    /// missed meanwhile.
+    Failing(String, Instant),
     /// The stream ended: no more changes will be seen.
     Ended,
 }
@@ -267,7 +273,7 @@ impl<S: RulesetSource> Agent<'_, S> {
             }
             Some(Err(err)) => {
                 tracing::warn!(kind = kind.as_str(), %err, "watch failed; the watcher retries");
-                *watch = Watch::Failing(err.to_string());
+                *watch = Watch::Failing(err.to_string(), Instant::now());
             }
             Some(Ok(event)) => {
                 match event {
@@ -298,7 +304,10 @@ impl<S: RulesetSource> Agent<'_, S> {
             .filter_map(|kind| match &self.watches[kind.slot()] {
                 Watch::Current => None,
                 Watch::Listing => Some(format!("{} list not finished", kind.as_str())),
-                Watch::Failing(err) => Some(format!("{} watch failing: {err}", kind.as_str())),
+                Watch::Failing(err, at) if at.elapsed() < ERROR_STANDS => {
+                    Some(format!("{} watch failing: {err}", kind.as_str()))
+                }
+                Watch::Failing(..) => None,
                 Watch::Ended => Some(format!("{} watch ended", kind.as_str())),
             })
             .chain((!self.api.ok).then(|| self.api.reason.clone()))
@@ -312,14 +321,23 @@ impl<S: RulesetSource> Agent<'_, S> {
 
     /// When the loop must wake without an event: `None` until the first pass is possible.
     fn deadline(&self) -> Option<Instant> {
+        // Wake when a watch error stops standing, to update readiness.
+        let error_expires = self
+            .watches
+            .iter()
+            .filter_map(|w| match w {
+                Watch::Failing(_, at) if at.elapsed() < ERROR_STANDS => Some(*at + ERROR_STANDS),
+                _ => None,
+            })
+            .min();
         if !self.started {
-            return None;
+            return error_expires;
         }
-        let deadline = self.passes.deadline();
-        Some(match self.passes.change_due(self.changed_since) {
-            Some(due) => deadline.min(due),
-            None => deadline,
-        })
+        let mut deadline = self.passes.deadline();
+        if let Some(due) = self.passes.change_due(self.changed_since) {
+            deadline = deadline.min(due);
+        }
+        Some(error_expires.map_or(deadline, |e| e.min(deadline)))
     }
 
     fn run_due(&mut self) -> Result<(), AgentError> {

@@ -263,6 +263,13 @@ fn losing_the_api_keeps_the_rules_and_turns_readiness_false() {
                     .expect("agent listening");
                 until("ready again", || feed.observer.readiness().ok).await;
                 assert_eq!(table(), before);
+
+                // A watch stream that ends can no longer report changes.
+                drop(feed.policies);
+                until("readiness false", || !feed.observer.readiness().ok).await;
+                let reason = feed.observer.readiness().reason;
+                assert!(reason.contains("NetworkPolicy watch ended"), "{reason}");
+                assert_eq!(table(), before, "the rules stay");
             });
         })
         .expect("enter namespace");
