@@ -557,3 +557,120 @@ fn a_policy_that_never_passed_validation_isolates_its_pods() {
     index.reset_policies(&[np]);
     assert!(index.take_rejections().is_empty());
 }
+
+/// Random event sequences (pods reusing a few addresses and names, relists, deletes, label
+/// flips, policies coming and going): after every step the incremental cluster equals the one
+/// built from scratch, no address or name stands for two pods, and everything is sorted.
+#[test]
+fn random_event_sequences_keep_the_cluster_consistent() {
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) % n
+        }
+    }
+    for seed in 0..20 {
+        let mut rng = Rng(seed);
+        let mut index = ClusterIndex::new(NODE);
+        index.reset_namespaces(&[mk_ns("a", &[]), mk_ns("b", &[])]);
+        index.reset_pods(&[]);
+        index.reset_policies(&[]);
+        let mut version = 1u64;
+        for step in 0..300 {
+            version += 1;
+            let uid = format!("uid-{}", rng.below(12));
+            let name = format!("p{}", rng.below(5));
+            let namespace = if rng.below(2) == 0 { "a" } else { "b" };
+            let address = format!("10.0.0.{}", rng.below(4));
+            let app = if rng.below(2) == 0 { "db" } else { "web" };
+            let node = if rng.below(2) == 0 { NODE } else { "node-b" };
+            let has_ip = rng.below(5) != 0;
+            let created = rng.below(3) as i64;
+            let pod = mk_pod(
+                namespace,
+                &name,
+                &uid,
+                &[("app", app)],
+                node,
+                has_ip.then_some(address.as_str()),
+                |p| {
+                    p.metadata.resource_version = Some(version.to_string());
+                    p.metadata.creation_timestamp = Some(at(created));
+                },
+            );
+            match rng.below(10) {
+                0..=5 => {
+                    index.apply_pod(&pod);
+                }
+                6 | 7 => {
+                    index.delete_pod(&pod);
+                }
+                8 => {
+                    let policy = allow_from(
+                        namespace,
+                        "np",
+                        &[("app", app)],
+                        &[("app", "web")],
+                        None,
+                        80,
+                    );
+                    if rng.below(2) == 0 {
+                        index.apply_policy(&policy);
+                    } else {
+                        index.delete_policy(&policy);
+                    }
+                }
+                _ => {
+                    // A relist keeping a random half of the pods.
+                    let keep: Vec<Pod> = index
+                        .cluster()
+                        .pods
+                        .iter()
+                        .filter(|_| rng.below(2) == 0)
+                        .map(|p| {
+                            mk_pod(
+                                &p.namespace,
+                                &p.name,
+                                &format!("relisted-{}", p.key()),
+                                &[],
+                                NODE,
+                                None,
+                                |_| {},
+                            )
+                        })
+                        .collect();
+                    index.reset_pods(&keep);
+                }
+            }
+            check_consistent(&mut index);
+            let cluster = index.cluster();
+            let mut addresses: Vec<_> = cluster.pods.iter().flat_map(|p| p.ips.clone()).collect();
+            let count = addresses.len();
+            addresses.sort();
+            addresses.dedup();
+            assert_eq!(
+                addresses.len(),
+                count,
+                "seed {seed} step {step}: an address stands for two pods"
+            );
+            let names: Vec<_> = cluster
+                .pods
+                .iter()
+                .map(|p| (&p.namespace, &p.name))
+                .collect();
+            assert!(
+                names.windows(2).all(|w| w[0] < w[1]),
+                "seed {seed} step {step}: pods sorted, one per name"
+            );
+            let rules = palisade_nft::compile(cluster, NODE);
+            assert!(
+                rules.address_conflicts.is_empty(),
+                "seed {seed} step {step}"
+            );
+        }
+    }
+}
