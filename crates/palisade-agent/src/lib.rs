@@ -3,8 +3,11 @@
 //!
 //! ```text
 //!   manifests DIR ──scan──> ManifestIndex ──cluster()──> Cluster
-//!     (inotify: watch::Pending                               │ RulesetSource::compile(cluster, node)
-//!      says when to scan)                                     v
+//!     (inotify: watch::Pending                               │
+//!      says when to scan)                                    │
+//!   watcher::Event<Pod|Namespace|NetworkPolicy>              │
+//!     ──event()──> ClusterIndex ──cluster()─────────> Cluster│ RulesetSource::compile(cluster, node)
+//!                                                             v
 //!                                     Reconciler ── Start: adopt │ Resync: full │ Change: diff
 //!                                         │                     (palisade-dataplane, one nft
 //!                                         v                      transaction each)

@@ -1,5 +1,5 @@
 //! The manifest index: for each file, the objects of its last good version. Cluster mode's
-//! index of API objects, [`ClusterIndex`], shares its incremental cluster ([`merged`]).
+//! index of API objects, [`ClusterIndex`], shares its incremental cluster (`merged.rs`).
 //!
 //! A plain struct with `apply` / `delete` / `unreadable` per file, so tests drive it directly
 //! and the directory watcher is only an adapter. The rule that keeps a half-written or broken
