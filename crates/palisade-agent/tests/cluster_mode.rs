@@ -9,6 +9,7 @@ mod k8s;
 
 use std::future::Future;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::channel::{mpsc, oneshot};
@@ -17,10 +18,11 @@ use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::runtime::watcher::Event;
 use palisade_agent::{
-    ApiHealth, ClusterConfig, NftSource, Observer, ReadyInfo, Streams, run_cluster,
+    ApiHealth, ClusterConfig, NftSource, Observer, ReadyInfo, RulesetSource, Streams, run_cluster,
 };
-use palisade_dataplane::Dataplane;
+use palisade_core::model::Cluster;
 use palisade_dataplane::netns::ScratchNetns;
+use palisade_dataplane::{Dataplane, TableState};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -111,9 +113,44 @@ fn shop_policy() -> NetworkPolicy {
     )
 }
 
+/// The real compiler, whose full loads nft refuses while `broken` is set.
+#[derive(Debug, Default)]
+struct Flaky {
+    broken: AtomicBool,
+}
+
+impl RulesetSource for Flaky {
+    type Ruleset = palisade_nft::Ruleset;
+
+    fn compile(&self, cluster: &Cluster, node: &str) -> palisade_nft::Ruleset {
+        NftSource.compile(cluster, node)
+    }
+
+    fn full(&self, ruleset: &palisade_nft::Ruleset) -> String {
+        if self.broken.load(Ordering::SeqCst) {
+            "table inet palisade {\n\tchain c {\n\t\tthis is not nft\n\t}\n}\n".to_string()
+        } else {
+            NftSource.full(ruleset)
+        }
+    }
+
+    fn diff(&self, old: &palisade_nft::Ruleset, new: &palisade_nft::Ruleset) -> Option<String> {
+        NftSource.diff(old, new)
+    }
+}
+
 /// Runs one agent in the current thread's network namespace while `body` feeds it.
 fn with_agent<F, Fut>(dir: &Path, tag: &str, body: F)
 where
+    F: FnOnce(Feed) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    with_agent_using(dir, tag, &NftSource, body);
+}
+
+fn with_agent_using<S, F, Fut>(dir: &Path, tag: &str, source: &S, body: F)
+where
+    S: RulesetSource,
     F: FnOnce(Feed) -> Fut,
     Fut: Future<Output = ()>,
 {
@@ -143,7 +180,7 @@ where
     runtime.block_on(async {
         let agent = run_cluster(
             &config,
-            &NftSource,
+            source,
             Streams {
                 pods,
                 namespaces,
@@ -330,6 +367,48 @@ fn changes_and_new_pods_reach_the_kernel_and_are_measured() {
                     !table().contains("10.0.1.12")
                 })
                 .await;
+            });
+        })
+        .expect("enter namespace");
+}
+
+#[test]
+fn a_failed_first_load_locks_down_and_is_retried() {
+    let Some(netns) = ScratchNetns::for_test("pl-test-kagent") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = Flaky::default();
+    source.broken.store(true, Ordering::SeqCst);
+    netns
+        .run(|| {
+            let flaky = &source;
+            with_agent_using(dir.path(), "1", flaky, |feed| async move {
+                list(&feed.namespaces, vec![mk_ns("shop", &[])]);
+                list(&feed.pods, shop_pods());
+                list(&feed.policies, vec![shop_policy()]);
+                // The default failure policy is closed: forwarded traffic blocked meanwhile.
+                until("fail-safe lockdown", || {
+                    Dataplane::new().state().expect("nft") == Some(TableState::Lockdown)
+                })
+                .await;
+                let probe = feed.observer.readiness();
+                assert!(
+                    !probe.ok && probe.reason.contains("no ruleset in force"),
+                    "{probe:?}"
+                );
+                until("a retry", || {
+                    feed.observer.encode().expect("encode").lines().any(|l| {
+                        l.starts_with("palisade_apply_errors_total ") && !l.ends_with(" 1")
+                    })
+                })
+                .await;
+                assert_eq!(generation(&feed.ready), 0, "not ready while failing");
+
+                flaky.broken.store(false, Ordering::SeqCst);
+                until("rules loaded by a retry", || generation(&feed.ready) >= 1).await;
+                assert!(table().contains("10.0.1.10"), "{}", table());
+                assert!(feed.observer.readiness().ok);
             });
         })
         .expect("enter namespace");
