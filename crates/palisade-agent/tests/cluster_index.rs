@@ -579,9 +579,8 @@ fn random_event_sequences_keep_the_cluster_consistent() {
         index.reset_namespaces(&[mk_ns("a", &[]), mk_ns("b", &[])]);
         index.reset_pods(&[]);
         index.reset_policies(&[]);
-        let mut version = 1u64;
-        for step in 0..300 {
-            version += 1;
+        for step in 0..300u64 {
+            let version = step + 2;
             let uid = format!("uid-{}", rng.below(12));
             let name = format!("p{}", rng.below(5));
             let namespace = if rng.below(2) == 0 { "a" } else { "b" };
