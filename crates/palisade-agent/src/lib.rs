@@ -3,16 +3,22 @@
 //!
 //! ```text
 //!   manifests DIR ──scan──> ManifestIndex ──cluster()──> Cluster
-//!     (inotify: watch::Pending                               │ RulesetSource::compile(cluster, node)
-//!      says when to scan)                                     v
+//!     (inotify: watch::Pending                               │
+//!      says when to scan)                                    │
+//!   watcher::Event<Pod|Namespace|NetworkPolicy>              │
+//!     ──event()──> ClusterIndex ──cluster()─────────> Cluster│ RulesetSource::compile(cluster, node)
+//!                                                             v
 //!                                     Reconciler ── Start: adopt │ Resync: full │ Change: diff
 //!                                         │                     (palisade-dataplane, one nft
 //!                                         v                      transaction each)
 //!                                     ready file (generation N)
 //! ```
 //!
-//! Local mode ([`run_local`]) is the only driver so far; a Kubernetes API driver would feed the
-//! same reconciler from watchers instead of files.
+//! Two drivers share the passes (`pass.rs`: scheduling, reconcile, reporting): local mode
+//! ([`run_local`]) reads a manifests directory into a [`index::ManifestIndex`]; cluster mode
+//! ([`run_cluster`]) feeds `kube::runtime::watcher` events for Pods, Namespaces and
+//! NetworkPolicies into an [`index::ClusterIndex`] and waits for all three first lists before
+//! its first apply.
 //!
 //! Failure rules: a manifest that does not load or validate keeps its previous good objects;
 //! a refused update falls back to a full load; a failed load keeps the table in force; with
@@ -24,6 +30,7 @@
 //! [`LocalConfig::drops`], a [`drops::DropMonitor`] reads the nflog group of the compiled drop
 //! rules and tells each drop with its pods and policies, and exports the per-policy counters.
 
+mod cluster;
 pub mod drops;
 mod error;
 mod http;
@@ -31,6 +38,7 @@ pub mod index;
 mod local;
 mod logging;
 pub mod metrics;
+mod pass;
 pub mod ready;
 pub mod reconcile;
 pub mod scan;
@@ -38,12 +46,14 @@ mod shutdown;
 mod source;
 mod watch;
 
+pub use cluster::{ApiHealth, ClusterConfig, Streams, run_cluster};
 pub use error::AgentError;
 pub use http::{METRICS_CONTENT_TYPE, MetricsServer};
-pub use local::{LocalConfig, READY_MESSAGE, run_local};
+pub use local::{LocalConfig, run_local};
 pub use logging::{diagnostic as render_diagnostic, init_tracing};
 pub use metrics::Observer;
 pub use palisade_dataplane::FailurePolicy;
+pub use pass::READY_MESSAGE;
 pub use ready::ReadyInfo;
 pub use shutdown::{
     Shutdown, ShutdownHandle, channel as shutdown_channel, on_signals as shutdown_on_signals,

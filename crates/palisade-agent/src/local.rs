@@ -16,20 +16,18 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
-use palisade_dataplane::{Dataplane, FailSafe, FailurePolicy};
+use palisade_dataplane::{Dataplane, FailurePolicy};
 
 use crate::error::AgentError;
 use crate::index::ManifestIndex;
-use crate::metrics::{ApplyKind, Observer, Pass};
-use crate::ready::{self, ReadyInfo};
-use crate::reconcile::{Applied, Mode, Reconciler, is_fatal};
+use crate::metrics::Observer;
+use crate::pass::{Counts, Passes};
+use crate::ready;
+use crate::reconcile::{Applied, Mode, Reconciler};
 use crate::scan::Scanner;
 use crate::shutdown::{Msg, Shutdown};
 use crate::source::RulesetSource;
 use crate::watch::Pending;
-
-/// Logged once, when the first ruleset is in the kernel.
-pub const READY_MESSAGE: &str = "palisade agent ready: rules in the kernel";
 
 /// How a local agent runs. [`LocalConfig::new`] gives the defaults.
 #[derive(Debug, Clone)]
@@ -79,9 +77,6 @@ impl LocalConfig {
     }
 }
 
-/// First retry after a failed pass; doubles up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(200);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How often to look for a manifests directory that went away.
 const REWATCH: Duration = Duration::from_millis(500);
 
@@ -117,34 +112,31 @@ pub fn run_local<S: RulesetSource>(
     let watch_root = std::env::current_dir()
         .map(|cwd| cwd.join(&config.manifests))
         .unwrap_or_else(|_| config.manifests.clone());
-    // Started here, on the agent's thread, so that it reads the agent's network namespace.
-    let drops = config
-        .drops
-        .clone()
-        .map(|d| crate::drops::DropMonitor::start(d, observer.clone()));
     let mut agent = Agent {
         config,
-        drops,
         index: ManifestIndex::new(),
         scanner: Scanner::default(),
-        reconciler: Reconciler::new(
-            source,
+        passes: Passes::new(
+            Reconciler::new(
+                source,
+                config.node.clone(),
+                Dataplane::with_nft(&config.nft),
+                config.failure_policy,
+            ),
+            observer,
             config.node.clone(),
-            Dataplane::with_nft(&config.nft),
-            config.failure_policy,
-        ),
+            config.ready_file.clone(),
+            config.min_gap,
+            config.resync,
+        )
+        // Started here, on the agent's thread, so that it reads the agent's network namespace.
+        .with_drops(config.drops.clone()),
         pending: Pending::new(
             watch_root.clone(),
             ignored_paths(config.ready_file.as_deref()),
         ),
         watch_root,
-        generation: 0,
-        compiled_revision: None,
-        last_pass: None,
-        next_resync: Instant::now() + config.resync,
-        retry: None,
         watch_broken: false,
-        observer,
     };
     tracing::info!(manifests = %config.manifests.display(), "agent starting");
     agent.pass(Mode::Start)?;
@@ -168,10 +160,14 @@ pub fn run_local<S: RulesetSource>(
             }
         }
         let now = Instant::now();
-        let resync_due = agent.next_resync <= now || agent.retry.is_some_and(|r| r.0 <= now);
+        let resync_due = agent.passes.resync_due(now);
         let change_due = agent
             .pending
-            .due(agent.last_pass, config.min_gap, config.write_settle)
+            .due(
+                agent.passes.last_pass(),
+                config.min_gap,
+                config.write_settle,
+            )
             .is_some_and(|due| due <= now);
         if resync_due {
             agent.pass(Mode::Resync)?;
@@ -193,7 +189,7 @@ pub fn run_local<S: RulesetSource>(
     drop(watcher);
 
     if config.cleanup_on_exit {
-        agent.reconciler.dataplane().remove_table()?;
+        agent.passes.reconciler.dataplane().remove_table()?;
         tracing::info!("agent stopped; table removed (cleanup on exit)");
     } else {
         tracing::info!("agent stopped; rules stay in force");
@@ -203,29 +199,18 @@ pub fn run_local<S: RulesetSource>(
 
 struct Agent<'c, 's, S: RulesetSource> {
     config: &'c LocalConfig,
-    drops: Option<crate::drops::DropMonitor>,
     index: ManifestIndex,
     scanner: Scanner,
-    reconciler: Reconciler<'s, S>,
+    passes: Passes<'s, S>,
     pending: Pending,
-    /// Passes completed successfully; what the ready file reports.
-    generation: u64,
-    /// Index revision the ruleset in force was compiled from.
-    compiled_revision: Option<u64>,
-    /// When the last pass started.
-    last_pass: Option<Instant>,
-    next_resync: Instant,
-    /// When to retry after a failed pass, and the wait after that one.
-    retry: Option<(Instant, Duration)>,
     /// The manifests directory as the watcher names it.
     watch_root: PathBuf,
     /// The directory went away or could not be listed: its inotify watch is gone with it.
     watch_broken: bool,
-    observer: Observer,
 }
 
 /// Marks the loop as not running when dropped.
-struct Alive(Observer);
+pub(crate) struct Alive(pub(crate) Observer);
 
 impl Drop for Alive {
     fn drop(&mut self) {
@@ -235,16 +220,13 @@ impl Drop for Alive {
 
 impl<S: RulesetSource> Agent<'_, '_, S> {
     fn deadline(&self) -> Instant {
-        let mut deadline = self.next_resync;
+        let mut deadline = self.passes.deadline();
         if self.watch_broken {
             // No events will come: look for the directory now and then.
             deadline = deadline.min(Instant::now() + REWATCH);
         }
-        if let Some((at, _)) = self.retry {
-            deadline = deadline.min(at);
-        }
         if let Some(due) = self.pending.due(
-            self.last_pass,
+            self.passes.last_pass(),
             self.config.min_gap,
             self.config.write_settle,
         ) {
@@ -259,15 +241,11 @@ impl<S: RulesetSource> Agent<'_, '_, S> {
 
     /// Scan, compile, apply, report. Returns an error only when the agent must stop.
     fn pass(&mut self, mode: Mode) -> Result<(), AgentError> {
-        let started = Instant::now();
-        self.last_pass = Some(started);
+        let started = self.passes.begin(mode);
         // The change this pass enforces started with its first event.
         let changed_at = self.pending.since();
         // Events from now on belong to the next pass: this scan may or may not have seen them.
         self.pending.clear();
-        if mode != Mode::Change {
-            self.next_resync = started + self.config.resync;
-        }
 
         if mode != Mode::Change {
             // A full pass trusts no stamp.
@@ -287,21 +265,18 @@ impl<S: RulesetSource> Agent<'_, '_, S> {
         };
         let scanned_us = started.elapsed().as_micros() as u64;
         let revision = self.index.revision();
-        let unchanged = mode == Mode::Change
-            && self.retry.is_none()
-            && self.compiled_revision == Some(revision)
-            && self.reconciler.has_ruleset();
 
         let mut enforced_at = None;
-        let applied = if unchanged {
+        let applied = if self.passes.up_to_date(mode, revision) {
             Applied::Unchanged
         } else {
+            let log_diagnostics = !self.passes.compiled(revision);
             let (cluster, diagnostics) = self.index.cluster();
             tracing::debug!(
                 cluster_us = started.elapsed().as_micros() as u64,
                 "cluster built"
             );
-            if self.compiled_revision != Some(revision) {
+            if log_diagnostics {
                 for d in diagnostics {
                     // Which file a cluster-level problem sits in is not tracked: name the
                     // directory and the object, not a line of some file.
@@ -313,120 +288,49 @@ impl<S: RulesetSource> Agent<'_, '_, S> {
                     tracing::warn!("{}", crate::logging::diagnostic(dir, &d));
                 }
             }
-            match self.reconciler.reconcile(cluster, mode) {
-                Ok(applied) => {
+            match self.passes.reconcile(cluster, revision, mode, started)? {
+                Some(applied) => {
                     enforced_at = Some(Instant::now());
-                    if let Some(drops) = &self.drops {
-                        let ruleset = self
-                            .reconciler
-                            .in_force()
-                            .and_then(|r| source_nft(self.reconciler.source(), r))
-                            .cloned()
-                            .map(std::sync::Arc::new);
-                        drops.update(std::sync::Arc::new(cluster.clone()), ruleset);
-                    }
-                    self.compiled_revision = Some(revision);
-                    self.retry = None;
                     applied
                 }
-                Err(err) => {
-                    self.observer.apply_failed(
-                        started.elapsed(),
-                        &err.to_string(),
-                        self.reconciler.has_ruleset(),
-                    );
-                    if is_fatal(&err) {
-                        return Err(err.into());
-                    }
-                    self.failed(&err)?;
-                    return Ok(());
-                }
+                None => return Ok(()),
             }
         };
 
-        self.generation += 1;
-        let elapsed = started.elapsed();
-        let log_level_info = !matches!(applied, Applied::Unchanged) || report.rejected > 0;
-        if log_level_info {
-            tracing::info!(
-                generation = self.generation,
-                ruleset = %applied,
-                files = report.files,
-                rejected = self.index.rejected(),
-                scan_us = scanned_us,
-                elapsed_us = elapsed.as_micros() as u64,
-                "rules in force"
-            );
-        } else {
-            tracing::debug!(
-                generation = self.generation,
-                elapsed_us = elapsed.as_micros() as u64,
-                "nothing changed"
-            );
-        }
-        if self.generation == 1 {
-            // A stable line supervisors wait for (the lab matches READY_MESSAGE).
-            tracing::info!(node = %self.config.node, "{}", READY_MESSAGE);
-        }
-        let kind = ApplyKind::from(applied);
-        self.observer.applied(&Pass {
-            kind: Some(kind),
-            duration: started.elapsed(),
-            change_latency: changed_at
-                .zip(enforced_at)
-                .filter(|_| kind.sent_transaction())
-                .map(|(changed, enforced)| enforced.saturating_duration_since(changed)),
-            generation: self.generation,
+        let counts = Counts {
             files: self.index.len(),
             rejected: self.index.rejected(),
-            stats: (kind != ApplyKind::Unchanged)
-                .then(|| self.reconciler.stats())
-                .flatten(),
-        });
-        if let Some(path) = &self.config.ready_file {
-            let info = ReadyInfo {
-                generation: self.generation,
-                ruleset: applied.to_string(),
-                files: self.index.len(),
-                rejected: self.index.rejected(),
-            };
-            info.write(path).map_err(|source| AgentError::ReadyFile {
-                path: path.clone(),
-                source,
-            })?;
-        }
+        };
+        let log_level_info = !matches!(applied, Applied::Unchanged) || report.rejected > 0;
+        self.passes.finish(
+            applied,
+            started,
+            changed_at,
+            enforced_at,
+            counts,
+            |generation| {
+                let elapsed = started.elapsed();
+                if log_level_info {
+                    tracing::info!(
+                        generation,
+                        ruleset = %applied,
+                        files = report.files,
+                        rejected = counts.rejected,
+                        scan_us = scanned_us,
+                        elapsed_us = elapsed.as_micros() as u64,
+                        "rules in force"
+                    );
+                } else {
+                    tracing::debug!(
+                        generation,
+                        elapsed_us = elapsed.as_micros() as u64,
+                        "nothing changed"
+                    );
+                }
+            },
+        )?;
         Ok(())
     }
-
-    /// A pass failed in a way a retry may fix: fail safe if nothing is in force, then back off.
-    fn failed(&mut self, err: &palisade_dataplane::Error) -> Result<(), AgentError> {
-        let wait = self.retry.map_or(FIRST_BACKOFF, |(_, w)| w);
-        tracing::error!(%err, retry_in_ms = wait.as_millis() as u64, "could not apply rules");
-        if !self.reconciler.has_ruleset() {
-            match self.reconciler.fail_safe() {
-                Ok(FailSafe::KeptPrevious) => {
-                    tracing::warn!("the table left by an earlier run stays in force")
-                }
-                Ok(FailSafe::Lockdown) => {
-                    tracing::warn!("fail-closed: forwarded traffic blocked until rules load")
-                }
-                Ok(FailSafe::Open) => {
-                    tracing::warn!("fail-open: no table in force; traffic is not filtered")
-                }
-                Err(err) if is_fatal(&err) => return Err(err.into()),
-                Err(err) => tracing::error!(%err, "fail-safe could not be applied"),
-            }
-        }
-        self.retry = Some((Instant::now() + wait, (wait * 2).min(MAX_BACKOFF)));
-        Ok(())
-    }
-}
-
-fn source_nft<'r, S: RulesetSource>(
-    source: &S,
-    ruleset: &'r S::Ruleset,
-) -> Option<&'r palisade_nft::Ruleset> {
-    source.nft_ruleset(ruleset)
 }
 
 fn watch(dir: &Path, shutdown: &Shutdown) -> Result<notify::RecommendedWatcher, AgentError> {

@@ -139,6 +139,9 @@ struct State {
     generation: u64,
     /// The error of the last pass, if it failed.
     last_error: Option<String>,
+    /// Cluster mode: whether the API server is reachable and every watch is current, and why
+    /// not. `None` in local mode, where there is no API to lose.
+    api: Option<(bool, String)>,
 }
 
 struct Metrics {
@@ -162,6 +165,11 @@ struct Metrics {
     guard_pending: Gauge,
     guard_window_seconds: Histogram,
     pod_denied: Family<Vec<(&'static str, String)>, Counter>,
+    rejected_objects: Family<[(&'static str, String); 2], Counter>,
+    pod_delay_seconds: Histogram,
+    pods_pending: Gauge,
+    api_up: Gauge,
+    cluster_objects: Family<[(&'static str, &'static str); 1], Gauge>,
 }
 
 impl Default for Inner {
@@ -187,6 +195,13 @@ impl Default for Inner {
             // 10 ms .. ~80 s: a pod waits for the watch event plus one pass.
             guard_window_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
             pod_denied: Family::default(),
+            rejected_objects: Family::default(),
+            // 1 ms .. ~33 s: a diff lands in milliseconds; a pod created during a failure or a
+            // relist waits for the next successful pass.
+            pod_delay_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            pods_pending: Gauge::default(),
+            api_up: Gauge::default(),
+            cluster_objects: Family::default(),
         };
         // Every kind shows from the start, so a rate over it is defined before the first one.
         for kind in ApplyKind::ALL {
@@ -255,6 +270,32 @@ impl Default for Inner {
         ] {
             r.register(name, help, gauge.clone());
         }
+        r.register(
+            "palisade_objects_rejected",
+            "API objects that failed validation, by kind and the code of their first error \
+             (policies keep their last good version or isolate their pods)",
+            m.rejected_objects.clone(),
+        );
+        r.register(
+            "palisade_pod_enforcement_delay_seconds",
+            "Time from the agent first seeing a new local pod with an address to its rules being in force",
+            m.pod_delay_seconds.clone(),
+        );
+        r.register(
+            "palisade_local_pods_pending",
+            "Local pods whose rules are not in force yet: without an address, or waiting for a pass",
+            m.pods_pending.clone(),
+        );
+        r.register(
+            "palisade_api_up",
+            "Cluster mode: 1 while the API server is reachable and every watch is current",
+            m.api_up.clone(),
+        );
+        r.register(
+            "palisade_cluster_objects",
+            "Cluster mode: objects in the agent's view, by kind",
+            m.cluster_objects.clone(),
+        );
         r.register(
             "palisade_last_success_timestamp_seconds",
             "Unix time of the end of the last successful pass",
@@ -425,6 +466,44 @@ impl Observer {
             .observe(window.as_secs_f64());
     }
 
+    /// An API object failed validation (`kind` as in the API, `reason` its first error code).
+    pub fn object_rejected(&self, kind: &'static str, reason: &str) {
+        self.inner
+            .metrics
+            .rejected_objects
+            .get_or_create(&[("kind", kind.to_string()), ("reason", reason.to_string())])
+            .inc();
+    }
+
+    /// A new local pod's rules came in force `delay` after the agent saw it with an address.
+    pub fn pod_enforced(&self, delay: Duration) {
+        self.inner
+            .metrics
+            .pod_delay_seconds
+            .observe(delay.as_secs_f64());
+    }
+
+    /// Local pods whose rules are not in force yet.
+    pub fn local_pods_pending(&self, pods: usize) {
+        self.inner.metrics.pods_pending.set(gauge_value(pods));
+    }
+
+    /// Objects in view, per kind (`Namespace`, `Pod`, `NetworkPolicy`).
+    pub fn cluster_objects(&self, kind: &'static str, count: usize) {
+        self.inner
+            .metrics
+            .cluster_objects
+            .get_or_create(&[("kind", kind)])
+            .set(gauge_value(count));
+    }
+
+    /// Cluster mode: whether the API is reachable and the watches current. While it is not,
+    /// the rules in force stay but the agent is not ready: it cannot see changes.
+    pub fn api_health(&self, ok: bool, reason: &str) {
+        self.inner.metrics.api_up.set(i64::from(ok));
+        self.state().api = Some((ok, one_line(reason)));
+    }
+
     /// Every metric in the Prometheus project's text exposition (OpenMetrics) format.
     pub fn encode(&self) -> Result<String, fmt::Error> {
         let mut text = String::new();
@@ -448,9 +527,21 @@ impl Observer {
     }
 
     /// `/readyz`: OK once a ruleset of this run is in the kernel and stays in force (a failed
-    /// later pass leaves the earlier rules enforcing, so it does not make the agent unready).
+    /// later pass leaves the earlier rules enforcing, so it does not make the agent unready),
+    /// and, in cluster mode, while the API is reachable ([`Observer::api_health`]).
     pub fn readiness(&self) -> Probe {
         let state = self.state();
+        if let (true, Some((false, why))) = (state.alive, &state.api) {
+            let rules = if state.in_force {
+                format!("generation {} stays in force", state.generation)
+            } else {
+                "no ruleset in force".to_string()
+            };
+            return Probe {
+                ok: false,
+                reason: format!("not ready: API unavailable ({why}); {rules}"),
+            };
+        }
         let (ok, reason) = match (state.alive, state.in_force, &state.last_error) {
             (false, _, _) => (false, "not ready: agent loop not running".to_string()),
             (true, true, None) => (
@@ -501,6 +592,11 @@ mod tests {
             ("palisade_generation", "gauge"),
             ("palisade_guard_pending_pods", "gauge"),
             ("palisade_guard_window_seconds", "histogram"),
+            // palisade_objects_rejected and palisade_cluster_objects are families that show
+            // from their first series (cluster_mode_metrics_show_in_the_values).
+            ("palisade_pod_enforcement_delay_seconds", "histogram"),
+            ("palisade_local_pods_pending", "gauge"),
+            ("palisade_api_up", "gauge"),
         ] {
             assert!(
                 text.contains(&format!("# TYPE {name} {kind}\n")),
@@ -649,5 +745,52 @@ mod tests {
         observer.loop_stopped();
         assert!(!observer.health().ok);
         assert!(!observer.readiness().ok);
+    }
+
+    #[test]
+    fn losing_the_api_turns_readiness_false_and_keeps_the_rules() {
+        let observer = Observer::new();
+        observer.loop_started();
+        observer.api_health(true, "watching");
+        observer.applied(&Pass {
+            kind: Some(ApplyKind::Full),
+            generation: 4,
+            ..Pass::default()
+        });
+        assert!(observer.readiness().ok, "{:?}", observer.readiness());
+        observer.api_health(false, "pods watch: connection refused");
+        let probe = observer.readiness();
+        assert!(!probe.ok);
+        assert_eq!(
+            probe.reason,
+            "not ready: API unavailable (pods watch: connection refused); generation 4 stays in force"
+        );
+        assert!(observer.health().ok, "the loop itself is fine");
+        let text = observer.encode().expect("encode");
+        assert_eq!(sample(&text, "palisade_api_up"), Some(0.0));
+        observer.api_health(true, "watching");
+        assert!(observer.readiness().ok);
+    }
+
+    #[test]
+    fn cluster_mode_metrics_show_in_the_values() {
+        let observer = Observer::new();
+        observer.object_rejected("NetworkPolicy", "P230");
+        observer.object_rejected("NetworkPolicy", "P230");
+        observer.pod_enforced(Duration::from_millis(30));
+        observer.local_pods_pending(2);
+        observer.cluster_objects("Pod", 7);
+        let text = observer.encode().expect("encode");
+        for (series, want) in [
+            (
+                "palisade_objects_rejected_total{kind=\"NetworkPolicy\",reason=\"P230\"}",
+                2.0,
+            ),
+            ("palisade_pod_enforcement_delay_seconds_count", 1.0),
+            ("palisade_local_pods_pending", 2.0),
+            ("palisade_cluster_objects{kind=\"Pod\"}", 7.0),
+        ] {
+            assert_eq!(sample(&text, series), Some(want), "{series}:\n{text}");
+        }
     }
 }

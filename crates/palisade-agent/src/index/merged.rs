@@ -3,7 +3,11 @@
 //! Each file's objects are converted once, when the file changes ([`FileModel`]). The merged
 //! cluster is then updated in place: the file's previous pods and policies are taken out and
 //! its new ones put in, at their sorted positions, so a one-pod change costs a binary search
-//! and a move, not a copy of 10,000 pods. Namespaces (few) are recomputed from every file.
+//! and a move, not a copy of 10,000 pods. Namespaces (few) are recomputed from every file, when
+//! a change touched one.
+//!
+//! A "file" is any unit of objects replaced as a whole: a manifest file in local mode, a single
+//! API object in cluster mode ([`super::ClusterIndex`], one unit per object).
 //!
 //! The result equals `build_cluster` over all objects as long as no namespace, pod or policy is
 //! defined in two files: the per-file conversions then see every candidate of every identity.
@@ -19,7 +23,7 @@ use palisade_core::diag::Diagnostic;
 use palisade_core::model::{Cluster, Namespace, Pod, Policy};
 
 /// One file's good objects as a cluster of their own, with that conversion's diagnostics.
-pub(super) type FileModel = Arc<(Cluster, Vec<Diagnostic>)>;
+pub(crate) type FileModel = Arc<(Cluster, Vec<Diagnostic>)>;
 
 /// Above this many objects changed at once, copying everything is cheaper than moving.
 const SWAP_LIMIT: usize = 256;
@@ -59,7 +63,10 @@ impl Merged {
                 && changes
                     .iter()
                     .all(|(before, after)| swap(&mut self.cluster, before, after))
-                && self.renamespace(files.clone());
+                && (!changes
+                    .iter()
+                    .any(|(b, a)| has_namespaces(b) || has_namespaces(a))
+                    || self.renamespace(files.clone()));
         }
         if !self.valid {
             self.changes.clear();
@@ -90,6 +97,11 @@ impl Merged {
             None => false,
         }
     }
+}
+
+/// Namespaces come from every unit together; a change without any leaves them as they are.
+fn has_namespaces(model: &FileModel) -> bool {
+    !model.0.namespaces.is_empty()
 }
 
 fn objects(model: &FileModel) -> usize {

@@ -1,4 +1,5 @@
-//! The manifest index: for each file, the objects of its last good version.
+//! The manifest index: for each file, the objects of its last good version. Cluster mode's
+//! index of API objects, [`ClusterIndex`], shares its incremental cluster (`merged.rs`).
 //!
 //! A plain struct with `apply` / `delete` / `unreadable` per file, so tests drive it directly
 //! and the directory watcher is only an adapter. The rule that keeps a half-written or broken
@@ -10,7 +11,9 @@
 //! is updated in place ([`merged`]): converting every object of a 10,000-pod directory on every
 //! change would cost more than the whole change budget.
 
+mod cluster;
 mod merged;
+mod objects;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +23,9 @@ use palisade_core::diag::{Diagnostic, Severity};
 use palisade_core::load::{self, LoadedObject};
 use palisade_core::model::convert::build_cluster;
 
+pub use cluster::ClusterIndex;
 use merged::{FileModel, Merged};
+pub use objects::{Effect, Kind, Rejection};
 use palisade_core::model::Cluster;
 
 /// Where a file stands.

@@ -163,49 +163,69 @@ pub mod codes {
 
 /// Every problem the API server would reject `object` for (and a few warnings it would print).
 pub fn validate(object: &K8sObject) -> Vec<FieldIssue> {
-    let mut out = Vec::new();
-    let metadata = FieldPath::root().field("metadata");
     match object {
-        K8sObject::Namespace(ns) => {
-            meta::object_meta(&mut out, &ns.metadata, meta::NameRule::Namespace, &metadata);
-        }
-        K8sObject::Pod(p) => {
-            meta::object_meta(
-                &mut out,
-                &p.metadata,
-                meta::NameRule::Subdomain("Pod"),
-                &metadata,
-            );
-            if let Some(spec) = &p.spec {
-                pod::pod_spec(&mut out, spec, &FieldPath::root().field("spec"));
-            }
-            if let Some(status) = &p.status {
-                pod::pod_status(&mut out, status, &FieldPath::root().field("status"));
-            }
-        }
+        K8sObject::Namespace(ns) => validate_namespace(ns),
+        K8sObject::Pod(p) => validate_pod(p),
         K8sObject::Workload {
             kind,
             metadata: object_metadata,
             template,
             template_path,
         } => {
+            let mut out = Vec::new();
             meta::object_meta(
                 &mut out,
                 object_metadata,
                 meta::NameRule::for_workload(kind),
-                &metadata,
+                &FieldPath::root().field("metadata"),
             );
             pod::template(&mut out, template, template_path);
+            out
         }
-        K8sObject::NetworkPolicy(np) => {
-            meta::object_meta(
-                &mut out,
-                &np.metadata,
-                meta::NameRule::Subdomain("NetworkPolicy"),
-                &metadata,
-            );
-            policy::network_policy(&mut out, np);
-        }
+        K8sObject::NetworkPolicy(np) => validate_network_policy(np),
     }
+}
+
+/// [`validate`] for a Namespace, without wrapping it in a [`K8sObject`] (the agent validates
+/// objects from the API by reference).
+pub fn validate_namespace(ns: &k8s_openapi::api::core::v1::Namespace) -> Vec<FieldIssue> {
+    let mut out = Vec::new();
+    let metadata = FieldPath::root().field("metadata");
+    meta::object_meta(&mut out, &ns.metadata, meta::NameRule::Namespace, &metadata);
+    out
+}
+
+/// [`validate`] for a Pod.
+pub fn validate_pod(p: &k8s_openapi::api::core::v1::Pod) -> Vec<FieldIssue> {
+    let mut out = Vec::new();
+    let metadata = FieldPath::root().field("metadata");
+    meta::object_meta(
+        &mut out,
+        &p.metadata,
+        meta::NameRule::Subdomain("Pod"),
+        &metadata,
+    );
+    if let Some(spec) = &p.spec {
+        pod::pod_spec(&mut out, spec, &FieldPath::root().field("spec"));
+    }
+    if let Some(status) = &p.status {
+        pod::pod_status(&mut out, status, &FieldPath::root().field("status"));
+    }
+    out
+}
+
+/// [`validate`] for a NetworkPolicy.
+pub fn validate_network_policy(
+    np: &k8s_openapi::api::networking::v1::NetworkPolicy,
+) -> Vec<FieldIssue> {
+    let mut out = Vec::new();
+    let metadata = FieldPath::root().field("metadata");
+    meta::object_meta(
+        &mut out,
+        &np.metadata,
+        meta::NameRule::Subdomain("NetworkPolicy"),
+        &metadata,
+    );
+    policy::network_policy(&mut out, np);
     out
 }
