@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use palisade_core::lint::{CATALOGUE, lint};
 use palisade_core::analyze_text;
+use palisade_core::lint::{CATALOGUE, lint};
 
 fn docs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/lints")
@@ -37,8 +37,8 @@ fn codes(name: &str, yaml: &str) -> Vec<&'static str> {
 fn every_lint_page_has_an_example_that_fires_and_one_that_does_not() {
     for info in CATALOGUE {
         let path = docs().join(format!("{}.md", info.code));
-        let page = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let page =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(
             page.starts_with(&format!("# {}: ", info.code)),
             "{} must start with its code",
@@ -72,6 +72,10 @@ fn the_index_lists_every_lint() {
             "README.md must link {}",
             info.code
         );
-        assert!(index.contains(info.name), "README.md must name {}", info.name);
+        assert!(
+            index.contains(info.name),
+            "README.md must name {}",
+            info.name
+        );
     }
 }

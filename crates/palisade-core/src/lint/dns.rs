@@ -62,9 +62,11 @@ pub(super) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
             .filter(|&probe| {
                 !policies.iter().any(|&p| {
                     cluster.policies.get(p).is_some_and(|policy| {
-                        policy.egress.iter().flatten().any(|rule| {
-                            allows_dns(ctx, policy, rule, probe, &dns_pods)
-                        })
+                        policy
+                            .egress
+                            .iter()
+                            .flatten()
+                            .any(|rule| allows_dns(ctx, policy, rule, probe, &dns_pods))
                     })
                 })
             })
@@ -111,7 +113,9 @@ pub(super) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
             "{{podSelector: {}, policyTypes: [Egress], egress: [{{to: [{{namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: kube-system}}}}, podSelector: {{matchLabels: {{k8s-app: kube-dns}}}}}}], ports: [{{protocol: UDP, port: 53}}, {{protocol: TCP, port: 53}}]}}]}}",
             yaml::selector(&policy.subject)
         );
-        let path = FieldPath::root().field("spec").field(Direction::Egress.as_str());
+        let path = FieldPath::root()
+            .field("spec")
+            .field(Direction::Egress.as_str());
         out.push(
             ctx.at_policy(DNS_UNREACHABLE, policy, &path, message)
                 .with_label("egress restricted here")
@@ -142,7 +146,9 @@ fn allows_dns(
     let cluster = ctx.cluster;
     let port_ok_for = |dest: Endpoint| match &rule.ports {
         Ports::Any => true,
-        Ports::OneOf(items) => items.iter().any(|item| port_matches(cluster, item, dest, probe)),
+        Ports::OneOf(items) => items
+            .iter()
+            .any(|item| port_matches(cluster, item, dest, probe)),
     };
     // A number-only reading of the ports, for destinations that are not pods.
     let port_ok_numeric = || match &rule.ports {
@@ -160,7 +166,9 @@ fn allows_dns(
         let dest = Endpoint::Pod(d);
         let peer_ok = match &rule.peers {
             Peers::Any => true,
-            Peers::OneOf(peers) => peers.iter().any(|peer| peer_matches(cluster, policy, peer, dest)),
+            Peers::OneOf(peers) => peers
+                .iter()
+                .any(|peer| peer_matches(cluster, policy, peer, dest)),
         };
         peer_ok && port_ok_for(dest)
     });

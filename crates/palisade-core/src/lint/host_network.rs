@@ -16,7 +16,10 @@ pub(super) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
         if host.is_empty() || !ctx.inv.selected(policy).is_empty() {
             continue;
         }
-        let selected: Vec<_> = host.iter().filter_map(|&i| ctx.cluster.pods.get(i)).collect();
+        let selected: Vec<_> = host
+            .iter()
+            .filter_map(|&i| ctx.cluster.pods.get(i))
+            .collect();
         let path = FieldPath::root().field("spec").field("podSelector");
         out.push(
             ctx.at_policy(

@@ -75,7 +75,10 @@ impl<'a> Inventory<'a> {
         }
         let mut policies: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, policy) in cluster.policies.iter().enumerate() {
-            policies.entry(policy.namespace.as_str()).or_default().push(i);
+            policies
+                .entry(policy.namespace.as_str())
+                .or_default()
+                .push(i);
         }
         Inventory {
             cluster,

@@ -16,14 +16,13 @@
 
 use ipnet::IpNet;
 
-use super::{
-    Ctx, DIRECTIONS, IP_BLOCK_COVERS_PODS, METADATA_REACHABLE, peers_path, plural,
-};
+use super::{Ctx, DIRECTIONS, IP_BLOCK_COVERS_PODS, METADATA_REACHABLE, peers_path, plural};
 use crate::diag::Diagnostic;
 use crate::eval::matching::ip_block_contains;
 use crate::model::{Direction, Peer, Peers, PortSpec, Ports, Protocol};
 
-const METADATA: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(169, 254, 169, 254));
+const METADATA: std::net::IpAddr =
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(169, 254, 169, 254));
 
 pub(super) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
     for policy in &ctx.cluster.policies {

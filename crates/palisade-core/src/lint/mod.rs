@@ -204,7 +204,13 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// A finding about `path` inside `policy` (`spec.ingress[0].from[1]`).
-    fn at_policy(&self, code: Code, policy: &Policy, path: &FieldPath, message: String) -> Diagnostic {
+    fn at_policy(
+        &self,
+        code: Code,
+        policy: &Policy,
+        path: &FieldPath,
+        message: String,
+    ) -> Diagnostic {
         let mut d = Diagnostic::warning(code, message)
             .with_object(format!("NetworkPolicy {}", policy.key()))
             .with_span(self.trees.span_in(policy, path));

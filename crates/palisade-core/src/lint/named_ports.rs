@@ -52,9 +52,9 @@ pub(super) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
                     };
                     let pods = || destinations.iter().filter_map(|&i| cluster.pods.get(i));
                     let defined = pods().any(|p| {
-                        p.ports
-                            .iter()
-                            .any(|cp| cp.protocol == item.protocol && cp.name.as_deref() == Some(name))
+                        p.ports.iter().any(|cp| {
+                            cp.protocol == item.protocol && cp.name.as_deref() == Some(name)
+                        })
                     });
                     if defined {
                         continue;

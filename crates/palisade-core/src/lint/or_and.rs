@@ -45,7 +45,8 @@ pub(super) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
                     pods: pod_sel.clone(),
                 };
                 let counts = if ctx.inv.has_pods() {
-                    let mut written: Vec<usize> = ctx.inv.peer_pods(&policy.namespace, ns_peer).to_vec();
+                    let mut written: Vec<usize> =
+                        ctx.inv.peer_pods(&policy.namespace, ns_peer).to_vec();
                     written.extend(ctx.inv.peer_pods(&policy.namespace, pod_peer).iter());
                     written.sort_unstable();
                     written.dedup();

@@ -78,7 +78,12 @@ fn namespace_label(
     if !ctx.inv.namespaces_declared {
         return false;
     }
-    let carried = |key: &str| ctx.cluster.namespaces.iter().any(|ns| ns.labels.contains_key(key));
+    let carried = |key: &str| {
+        ctx.cluster
+            .namespaces
+            .iter()
+            .any(|ns| ns.labels.contains_key(key))
+    };
     let Some((key, value)) = required_keys(sel).into_iter().find(|(k, _)| !carried(k)) else {
         return false;
     };
@@ -128,7 +133,10 @@ fn empty_peer<'a>(
     }
     let scope = ctx.inv.scope_namespaces(&policy.namespace, namespaces);
     let message = if scope.is_empty() {
-        if !ctx.inv.namespaces_declared {
+        // A namespace picked by name may simply not be in the inventory.
+        let by_name = matches!(namespaces, NamespaceScope::Matching(sel)
+            if required_keys(sel).iter().any(|(k, _)| *k == NAMESPACE_NAME_LABEL));
+        if !ctx.inv.namespaces_declared || by_name {
             return;
         }
         "this item matches no namespace, so no pod".to_owned()

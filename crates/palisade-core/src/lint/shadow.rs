@@ -93,7 +93,11 @@ pub(super) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
                 let by = if q == p {
                     format!("{} of this policy", rule_path(direction, s))
                 } else {
-                    format!("{} of NetworkPolicy `{}`", rule_path(direction, s), other.name)
+                    format!(
+                        "{} of NetworkPolicy `{}`",
+                        rule_path(direction, s),
+                        other.name
+                    )
                 };
                 let path = rule_path(direction, r);
                 out.push(
@@ -119,16 +123,19 @@ pub(super) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
 fn policy_covers(ctx: &Ctx<'_>, b: &Policy, a: &Policy) -> bool {
     b.namespace == a.namespace
         && sel_covers(&b.subject, &a.subject)
-        && DIRECTIONS.into_iter().all(|d| match (a.rules(d), b.rules(d)) {
-            (None, _) => true,
-            (Some(_), None) => false,
-            (Some([]), Some(b_rules)) => b_rules.is_empty(),
-            (Some(a_rules), Some(b_rules)) => a_rules.iter().all(|ra| {
-                b_rules
-                    .iter()
-                    .any(|rb| peers_cover(ctx, &a.namespace, &rb.peers, &ra.peers) && ports_cover(&rb.ports, &ra.ports))
-            }),
-        })
+        && DIRECTIONS
+            .into_iter()
+            .all(|d| match (a.rules(d), b.rules(d)) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some([]), Some(b_rules)) => b_rules.is_empty(),
+                (Some(a_rules), Some(b_rules)) => a_rules.iter().all(|ra| {
+                    b_rules.iter().any(|rb| {
+                        peers_cover(ctx, &a.namespace, &rb.peers, &ra.peers)
+                            && ports_cover(&rb.ports, &ra.ports)
+                    })
+                }),
+            })
 }
 
 /// Rule `rb` of `b` allows at least what rule `ra` of `a` allows, to at least the same pods.
@@ -206,9 +213,9 @@ fn ports_cover(b: &Ports, a: &Ports) -> bool {
     match (b, a) {
         (Ports::Any, _) => true,
         (Ports::OneOf(_), Ports::Any) => false,
-        (Ports::OneOf(bs), Ports::OneOf(as_)) => as_
-            .iter()
-            .all(|pa| bs.iter().any(|pb| port_covers(pb, pa))),
+        (Ports::OneOf(bs), Ports::OneOf(as_)) => {
+            as_.iter().all(|pa| bs.iter().any(|pb| port_covers(pb, pa)))
+        }
     }
 }
 
@@ -216,9 +223,16 @@ fn port_covers(b: &PortMatch, a: &PortMatch) -> bool {
     b.protocol == a.protocol
         && match (&b.port, &a.port) {
             (PortSpec::Any, _) => true,
-            (PortSpec::Range { first: bf, last: bl }, PortSpec::Range { first: af, last: al }) => {
-                bf <= af && al <= bl
-            }
+            (
+                PortSpec::Range {
+                    first: bf,
+                    last: bl,
+                },
+                PortSpec::Range {
+                    first: af,
+                    last: al,
+                },
+            ) => bf <= af && al <= bl,
             (PortSpec::Named(bn), PortSpec::Named(an)) => bn == an,
             _ => false,
         }
@@ -229,7 +243,8 @@ pub(super) fn sel_covers(b: &Selector, a: &Selector) -> bool {
     b.match_labels.iter().all(|(k, v)| {
         a.match_labels.get(k) == Some(v)
             || a.expressions.iter().any(|r| {
-                r.key == *k && matches!(&r.operator, Operator::In(s) if s.len() == 1 && s.contains(v))
+                r.key == *k
+                    && matches!(&r.operator, Operator::In(s) if s.len() == 1 && s.contains(v))
             })
     }) && b.expressions.iter().all(|e| implies(a, e))
 }

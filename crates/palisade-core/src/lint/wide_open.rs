@@ -77,13 +77,18 @@ pub(super) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
                         .filter(|(port, _)| match &item.port {
                             PortSpec::Any => true,
                             PortSpec::Range { first, last } => (*first..=*last).contains(port),
-                            PortSpec::Named(name) => ctx.inv.selected(policy).iter().filter_map(|&i| ctx.cluster.pods.get(i)).any(|p| {
-                                p.ports.iter().any(|cp| {
+                            PortSpec::Named(name) => ctx
+                                .inv
+                                .selected(policy)
+                                .iter()
+                                .filter_map(|&i| ctx.cluster.pods.get(i))
+                                .any(|p| {
+                                    p.ports.iter().any(|cp| {
                                         cp.name.as_deref() == Some(name.as_str())
                                             && cp.protocol == item.protocol
                                             && cp.port == *port
                                     })
-                            }),
+                                }),
                         })
                         .map(|(port, what)| format!("{port} ({what})"))
                         .collect();

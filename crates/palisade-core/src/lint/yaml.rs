@@ -8,7 +8,10 @@ pub(super) fn scalar(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-        && !matches!(s, "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "~")
+        && !matches!(
+            s,
+            "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "~"
+        )
         && s.parse::<f64>().is_err();
     if plain {
         s.to_owned()
@@ -70,7 +73,10 @@ mod tests {
     #[test]
     fn scalars_that_would_change_type_are_quoted() {
         assert_eq!(scalar("web"), "web");
-        assert_eq!(scalar("kubernetes.io/metadata.name"), "kubernetes.io/metadata.name");
+        assert_eq!(
+            scalar("kubernetes.io/metadata.name"),
+            "kubernetes.io/metadata.name"
+        );
         assert_eq!(scalar("true"), "\"true\"");
         assert_eq!(scalar("8080"), "\"8080\"");
         assert_eq!(scalar(""), "\"\"");
