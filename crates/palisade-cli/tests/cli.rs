@@ -60,22 +60,41 @@ fn check_sarif() {
 /// Lints come after validation, at the line of the item to change, with the fix as help.
 #[test]
 fn check_lints_a_guide_example() {
-    insta::assert_snapshot!(run(&["check", "testdata/seeds/012-blog-allow-prometheus-scraping"], None));
+    insta::assert_snapshot!(run(
+        &["check", "testdata/seeds/012-blog-allow-prometheus-scraping"],
+        None
+    ));
 }
 
 /// `--deny warnings` is how CI fails on findings: same report, errors, exit 1.
 #[test]
 fn check_deny_warnings_exits_one() {
     insta::assert_snapshot!(run(
-        &["check", "--deny", "warnings", "--allow", "L001", "--allow", "no-default-deny-egress", "testdata/seeds/012-blog-allow-prometheus-scraping"],
+        &[
+            "check",
+            "--deny",
+            "warnings",
+            "--allow",
+            "L001",
+            "--allow",
+            "no-default-deny-egress",
+            "testdata/seeds/012-blog-allow-prometheus-scraping"
+        ],
         None
     ));
 }
 
 #[test]
 fn check_allow_silences_a_lint_and_unknown_lints_are_usage_errors() {
-    let allowed = run(&["check", "--allow", "L004", "--no-lints", "testdata/seeds/012-blog-allow-prometheus-scraping"], None);
-    assert!(allowed.contains("exit: 0") && !allowed.contains("L004"), "{allowed}");
+    let seed = "testdata/seeds/012-blog-allow-prometheus-scraping";
+    let allowed = run(&["check", "--allow", "L004", seed], None);
+    assert!(
+        allowed.contains("exit: 0") && allowed.contains("warning[L001]"),
+        "{allowed}"
+    );
+    assert!(!allowed.contains("[L004]"), "{allowed}");
+    let validated = run(&["check", "--no-lints", seed], None);
+    assert!(validated.contains(": 0 errors, 0 warnings"), "{validated}");
     insta::assert_snapshot!(run(&["check", "--allow", "L999", "examples/shop"], None));
 }
 

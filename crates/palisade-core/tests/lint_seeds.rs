@@ -22,7 +22,13 @@ fn findings(dir: &Path) -> String {
         Input::Path(dir.join("cluster.yaml")),
         Input::Path(dir.join("policies.yaml")),
     ]);
-    assert_eq!(analysis.error_count(), 0, "{}: {:#?}", dir.display(), analysis.diagnostics);
+    assert_eq!(
+        analysis.error_count(),
+        0,
+        "{}: {:#?}",
+        dir.display(),
+        analysis.diagnostics
+    );
     let mut out = String::new();
     for d in lint(&analysis) {
         let place = d.span.map_or_else(String::new, |s| {
@@ -33,7 +39,11 @@ fn findings(dir: &Path) -> String {
                 .unwrap_or_default();
             format!("{file}:{}", loc.line)
         });
-        out.push_str(&format!("{} {place} {}\n", d.code, d.field.as_deref().unwrap_or("-")));
+        out.push_str(&format!(
+            "{} {place} {}\n",
+            d.code,
+            d.field.as_deref().unwrap_or("-")
+        ));
     }
     out
 }
@@ -63,7 +73,10 @@ fn every_guide_example_gives_exactly_its_expected_lints() {
         }
         let want = std::fs::read_to_string(&file).unwrap_or_default();
         if got != want {
-            failures.push(format!("{}:\n--- expected\n{want}--- got\n{got}", dir.display()));
+            failures.push(format!(
+                "{}:\n--- expected\n{want}--- got\n{got}",
+                dir.display()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
