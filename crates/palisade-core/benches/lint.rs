@@ -7,7 +7,7 @@
 use std::sync::LazyLock;
 
 use divan::{Bencher, black_box};
-use palisade_core::analysis::PolicyTrees;
+use palisade_core::analysis::ObjectTrees;
 use palisade_core::lint::lint_cluster;
 use palisade_core::model::Cluster;
 use palisade_test_support::synth::{SynthParams, generate};
@@ -38,7 +38,7 @@ static PODS_10K: LazyLock<Cluster> = LazyLock::new(|| {
 #[divan::bench]
 fn lint_1k_pods(bencher: Bencher) {
     let cluster = &*PODS_1K;
-    let trees = PolicyTrees::default();
+    let trees = ObjectTrees::default();
     bencher.bench(|| lint_cluster(black_box(cluster), &trees));
 }
 
@@ -46,7 +46,7 @@ fn lint_1k_pods(bencher: Bencher) {
 #[divan::bench(sample_count = 10, sample_size = 1)]
 fn lint_10k_pods(bencher: Bencher) {
     let cluster = &*PODS_10K;
-    let trees = PolicyTrees::default();
+    let trees = ObjectTrees::default();
     let found = lint_cluster(cluster, &trees);
     let mut by_code = std::collections::BTreeMap::new();
     for d in &found {

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::diag::Diagnostic;
-use crate::load::{self, Input, K8sObject, LoadedObject, Node};
-use crate::model::{Cluster, Policy, convert};
+use crate::load::{self, Input, LoadedObject, Node};
+use crate::model::{Cluster, convert};
 use crate::path::FieldPath;
 use crate::source::{FileId, Sources, Span};
 use crate::validate;
@@ -28,19 +28,19 @@ pub struct Analysis {
     pub read: BTreeMap<String, usize>,
     /// Objects left out of the model because they are invalid.
     pub rejected: usize,
-    /// The document trees of the valid NetworkPolicies, so that a finding about one peer or
-    /// port item can point at it (the model keeps spans down to rules only).
-    pub policy_trees: PolicyTrees,
+    /// The document trees of the valid objects, so that a finding about one field (a peer or
+    /// port item, a namespace's name) can point at it; the model keeps spans down to rules only.
+    pub object_trees: ObjectTrees,
 }
 
-/// Document trees of policies, keyed by where each object starts (the span the model gives the
-/// policy), which tells apart two objects with the same name.
+/// Document trees of objects, keyed by where each object starts (the span the model gives the
+/// namespace, pod or policy), which tells apart two objects with the same name.
 #[derive(Debug, Clone, Default)]
-pub struct PolicyTrees {
+pub struct ObjectTrees {
     trees: BTreeMap<(FileId, usize), (Arc<Node>, FieldPath)>,
 }
 
-impl PolicyTrees {
+impl ObjectTrees {
     fn insert(&mut self, object: &LoadedObject) {
         if let Some(span) = object.span_of(&FieldPath::root()) {
             self.trees.insert(
@@ -50,10 +50,11 @@ impl PolicyTrees {
         }
     }
 
-    /// The span of `path` inside `policy`, or of its nearest ancestor that exists; without a
-    /// tree (a policy built in code), the policy's own span.
-    pub fn span_in(&self, policy: &Policy, path: &FieldPath) -> Option<Span> {
-        let span = policy.span?;
+    /// The span of `path` inside the object that starts at `object` (a model object's span),
+    /// or of its nearest ancestor that exists; without a tree (an object built in code), the
+    /// object's own span.
+    pub fn span_in(&self, object: Option<Span>, path: &FieldPath) -> Option<Span> {
+        let span = object?;
         match self.trees.get(&(span.file, span.start)) {
             Some((document, base)) => document.lookup_nearest(&base.join(path)).map(|n| n.span),
             None => Some(span),
@@ -86,7 +87,7 @@ fn from_loaded(loaded: load::Loaded) -> Analysis {
     let mut read = BTreeMap::new();
     let mut valid: Vec<&LoadedObject> = Vec::with_capacity(loaded.objects.len());
     let mut rejected = 0;
-    let mut policy_trees = PolicyTrees::default();
+    let mut object_trees = ObjectTrees::default();
     for object in &loaded.objects {
         *read.entry(object.object.kind().to_string()).or_insert(0) += 1;
         let found = validate_object(object);
@@ -95,9 +96,7 @@ fn from_loaded(loaded: load::Loaded) -> Analysis {
         if has_error {
             rejected += 1;
         } else {
-            if matches!(object.object, K8sObject::NetworkPolicy(_)) {
-                policy_trees.insert(object);
-            }
+            object_trees.insert(object);
             valid.push(object);
         }
     }
@@ -112,7 +111,7 @@ fn from_loaded(loaded: load::Loaded) -> Analysis {
         skipped: loaded.skipped,
         read,
         rejected,
-        policy_trees,
+        object_trees,
     }
 }
 

@@ -3,7 +3,7 @@
 //! L011 or L013 point at leaves every verdict of every pair and probe unchanged (policies are
 //! additive, https://kubernetes.io/docs/concepts/services-networking/network-policies/).
 
-use palisade_core::analysis::PolicyTrees;
+use palisade_core::analysis::ObjectTrees;
 use palisade_core::diag::Diagnostic;
 use palisade_core::lint::lint_cluster;
 use palisade_core::model::{Cluster, Direction};
@@ -49,7 +49,7 @@ proptest! {
     fn removing_what_the_lints_call_useless_changes_no_verdict(
         (cluster, externals) in arbitrary::cluster(arbitrary::Addresses::MayRepeat)
     ) {
-        let found = lint_cluster(&cluster, &PolicyTrees::default());
+        let found = lint_cluster(&cluster, &ObjectTrees::default());
         let before = tables(&cluster, &externals);
         for d in &found {
             let Some(p) = policy_of(&cluster, d) else { continue };

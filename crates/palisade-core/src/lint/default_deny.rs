@@ -12,6 +12,7 @@
 use super::{Ctx, DIRECTIONS, NO_DEFAULT_DENY_EGRESS, NO_DEFAULT_DENY_INGRESS, plural, yaml};
 use crate::diag::Diagnostic;
 use crate::model::{Direction, Peers, Ports};
+use crate::path::FieldPath;
 
 pub(super) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
     for ns in &ctx.cluster.namespaces {
@@ -47,10 +48,19 @@ pub(super) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
                 &name,
                 &format!("{{podSelector: {{}}, policyTypes: [{kind}]}}"),
             );
+            // The namespace's name, or where the first pod names its namespace.
             let (span, object) = if ns.declared {
-                (ns.span, format!("Namespace {}", ns.name))
+                (
+                    ctx.trees
+                        .span_in(ns.span, &FieldPath::parse("metadata.name")),
+                    format!("Namespace {}", ns.name),
+                )
             } else {
-                (first.span, format!("Pod {}", first.key()))
+                (
+                    ctx.trees
+                        .span_in(first.span, &FieldPath::parse("metadata.namespace")),
+                    format!("Pod {}", first.key()),
+                )
             };
             out.push(
                 Diagnostic::warning(

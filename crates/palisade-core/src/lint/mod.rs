@@ -39,7 +39,7 @@ mod yaml;
 #[cfg(test)]
 mod tests;
 
-use crate::analysis::{Analysis, PolicyTrees, sort_by_position};
+use crate::analysis::{Analysis, ObjectTrees, sort_by_position};
 use crate::diag::{Code, Diagnostic, Severity};
 use crate::model::{Cluster, Direction, Policy};
 use crate::path::FieldPath;
@@ -170,12 +170,12 @@ pub fn find(code_or_name: &str) -> Option<&'static LintInfo> {
 
 /// Every lint finding over the valid objects of `analysis`, sorted by position.
 pub fn lint(analysis: &Analysis) -> Vec<Diagnostic> {
-    lint_cluster(&analysis.cluster, &analysis.policy_trees)
+    lint_cluster(&analysis.cluster, &analysis.object_trees)
 }
 
 /// Same as [`lint`] for a cluster built in code; findings inside a policy point at the policy
 /// itself or its rule when `trees` does not hold its document.
-pub fn lint_cluster(cluster: &Cluster, trees: &PolicyTrees) -> Vec<Diagnostic> {
+pub fn lint_cluster(cluster: &Cluster, trees: &ObjectTrees) -> Vec<Diagnostic> {
     let ctx = Ctx {
         cluster,
         trees,
@@ -198,7 +198,7 @@ pub fn lint_cluster(cluster: &Cluster, trees: &PolicyTrees) -> Vec<Diagnostic> {
 /// What every lint reads.
 struct Ctx<'a> {
     cluster: &'a Cluster,
-    trees: &'a PolicyTrees,
+    trees: &'a ObjectTrees,
     inv: Inventory<'a>,
 }
 
@@ -213,7 +213,7 @@ impl Ctx<'_> {
     ) -> Diagnostic {
         let mut d = Diagnostic::warning(code, message)
             .with_object(format!("NetworkPolicy {}", policy.key()))
-            .with_span(self.trees.span_in(policy, path));
+            .with_span(self.trees.span_in(policy.span, path));
         if !path.is_root() {
             d = d.with_field(path.to_string());
         }
