@@ -84,6 +84,30 @@ fn check_deny_warnings_exits_one() {
     ));
 }
 
+/// Notes (redundancy) never fail a run under `--deny warnings`; `--deny CODE` can make them.
+#[test]
+fn check_notes_fail_only_when_denied_by_code() {
+    let seed = "testdata/seeds/013-recipes-default-deny-trio";
+    let quiet = ["--allow", "L001", "--allow", "L002", "--allow", "L003"];
+    let warned = run(
+        &[&["check", "--deny", "warnings"][..], &quiet, &[seed]].concat(),
+        None,
+    );
+    assert!(
+        warned.contains("exit: 0") && warned.contains("note[L011]"),
+        "{warned}"
+    );
+    assert!(warned.contains("0 errors, 0 warnings, 2 notes"), "{warned}");
+    let denied = run(
+        &[&["check", "--deny", "L011"][..], &quiet, &[seed]].concat(),
+        None,
+    );
+    assert!(
+        denied.contains("exit: 1") && denied.contains("error[L011]"),
+        "{denied}"
+    );
+}
+
 #[test]
 fn check_allow_silences_a_lint_and_unknown_lints_are_usage_errors() {
     let seed = "testdata/seeds/012-blog-allow-prometheus-scraping";

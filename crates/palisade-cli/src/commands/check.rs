@@ -2,7 +2,8 @@
 //!
 //! Lints run on the objects that passed validation (invalid ones are not in the model), and
 //! join the validation diagnostics in one list sorted by position. `--allow` drops a lint,
-//! `--deny` turns warnings into errors, which is what makes the exit status 1.
+//! `--deny warnings` turns warnings (not notes) into errors, `--deny CODE` one lint whatever its
+//! level; errors are what make the exit status 1.
 
 use palisade_core::analysis::sort_by_position;
 use palisade_core::diag::{Diagnostic, Severity};
@@ -45,7 +46,9 @@ impl Levels {
     fn apply(&self, diagnostics: &mut Vec<Diagnostic>) {
         diagnostics.retain(|d| !self.allow.contains(&d.code));
         for d in diagnostics {
-            if self.deny_warnings || self.deny.contains(&d.code) {
+            if (self.deny_warnings && d.severity == Severity::Warning)
+                || self.deny.contains(&d.code)
+            {
                 d.severity = Severity::Error;
             }
         }

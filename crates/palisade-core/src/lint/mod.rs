@@ -15,8 +15,9 @@
 //!                        -> Vec<Diagnostic> sorted by position
 //! ```
 //!
-//! Lints are warnings: the objects are valid, the API server would take them, but they probably
-//! do not do what their author meant. Errors stay for validation. Lints that talk about what
+//! Lints are warnings, or notes for the harmless ones (redundancy): the objects are valid, the
+//! API server would take them, but they probably do not do what their author meant. Errors stay
+//! for validation. Lints that talk about what
 //! selectors match only speak when the inventory holds the objects they would be about (pods in
 //! the namespaces concerned, declared Namespaces for namespace labels), so that checking a file
 //! of policies alone does not flag every selector.
@@ -63,6 +64,14 @@ const fn info(code: Code, name: &'static str, summary: &'static str) -> LintInfo
         name,
         summary,
         severity: Severity::Warning,
+    }
+}
+
+/// A lint about something harmless as it stands (e.g. redundancy).
+const fn note(code: Code, name: &'static str, summary: &'static str) -> LintInfo {
+    LintInfo {
+        severity: Severity::Note,
+        ..info(code, name, summary)
     }
 }
 
@@ -129,12 +138,12 @@ pub const CATALOGUE: &[LintInfo] = &[
         "undefined-named-port",
         "A named port that no destination pod defines",
     ),
-    info(
+    note(
         SHADOWED_RULE,
         "shadowed-rule",
         "A rule allows nothing that another rule does not already allow",
     ),
-    info(
+    note(
         SHADOWED_POLICY,
         "shadowed-policy",
         "A policy changes nothing that other policies do not already do",
@@ -191,6 +200,11 @@ pub fn lint_cluster(cluster: &Cluster, trees: &ObjectTrees) -> Vec<Diagnostic> {
     shadow::check(&ctx, &mut out);
     wide_open::check(&ctx, &mut out);
     host_network::check(&ctx, &mut out);
+    for d in &mut out {
+        if let Some(info) = find(d.code) {
+            d.severity = info.severity;
+        }
+    }
     sort_by_position(&mut out);
     out
 }
