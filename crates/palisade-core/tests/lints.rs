@@ -520,6 +520,20 @@ fn l008_l015_ip_blocks() {
                 0,
             ),
             case(
+                "::/0 reaches the IPv6 metadata address",
+                inv.clone() + &egress("{ipBlock: {cidr: \"::/0\"}}", ""),
+                1,
+            ),
+            case(
+                "::/0 with it excepted",
+                inv.clone()
+                    + &egress(
+                        "{ipBlock: {cidr: \"::/0\", except: [\"fd00:ec2::254/128\"]}}",
+                        "",
+                    ),
+                0,
+            ),
+            case(
                 "ingress from 0.0.0.0/0 is not egress",
                 inv.clone()
                     + &policy(

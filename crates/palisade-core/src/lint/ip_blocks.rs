@@ -12,7 +12,8 @@
 //! 169.254.169.254 serves instance credentials on the big clouds; egress "to the internet"
 //! written as 0.0.0.0/0 reaches it too unless it is in `except`. L015 fires when an egress
 //! ipBlock wider than the link-local /16 contains it and the rule allows TCP 80 (the metadata
-//! service's port).
+//! service's port). The IPv6 metadata address of AWS, fd00:ec2::254, is checked the same way
+//! in blocks wider than fd00::/8.
 
 use ipnet::IpNet;
 
@@ -21,8 +22,21 @@ use crate::diag::Diagnostic;
 use crate::eval::matching::ip_block_contains;
 use crate::model::{Direction, Peer, Peers, PortSpec, Ports, Protocol};
 
-const METADATA: std::net::IpAddr =
-    std::net::IpAddr::V4(std::net::Ipv4Addr::new(169, 254, 169, 254));
+/// The metadata addresses: IPv4 link-local on every big cloud, and the IPv6 one of AWS. Each
+/// with the prefix length under which a block counts as "the internet" rather than a range
+/// written on purpose around it (169.254.0.0/16 is link-local, fd00::/8 unique local).
+const METADATA: [(std::net::IpAddr, u8, &str); 2] = [
+    (
+        std::net::IpAddr::V4(std::net::Ipv4Addr::new(169, 254, 169, 254)),
+        16,
+        "169.254.169.254/32",
+    ),
+    (
+        std::net::IpAddr::V6(std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)),
+        8,
+        "fd00:ec2::254/128",
+    ),
+];
 
 pub(super) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
     for policy in &ctx.cluster.policies {
@@ -70,9 +84,11 @@ pub(super) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
                             );
                         }
                     }
-                    if direction == Direction::Egress
-                        && cidr.prefix_len() < 16
-                        && ip_block_contains(cidr, except, &METADATA)
+                    let metadata = METADATA.iter().find(|(ip, wide, _)| {
+                        cidr.prefix_len() < *wide && ip_block_contains(cidr, except, ip)
+                    });
+                    if let Some((ip, _, host)) = metadata
+                        && direction == Direction::Egress
                         && allows_tcp_80(&rule.ports)
                     {
                         out.push(
@@ -80,12 +96,12 @@ pub(super) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
                                 METADATA_REACHABLE,
                                 policy,
                                 &path.field("cidr"),
-                                format!("egress to {cidr} includes the cloud metadata address 169.254.169.254, which hands out the node's credentials"),
+                                format!("egress to {cidr} includes the cloud metadata address {ip}, which hands out the node's credentials"),
                             )
-                            .with_label("169.254.169.254 is not excepted")
+                            .with_label(format!("{ip} is not excepted"))
                             .with_help(match except.is_empty() {
-                                true => format!("except it: ipBlock: {{cidr: {cidr}, except: [169.254.169.254/32]}}"),
-                                false => "add 169.254.169.254/32 to this ipBlock's `except` list".to_owned(),
+                                true => format!("except it: ipBlock: {{cidr: {cidr}, except: [{host}]}}"),
+                                false => format!("add {host} to this ipBlock's `except` list"),
                             }),
                         );
                     }
