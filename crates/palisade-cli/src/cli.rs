@@ -27,9 +27,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Validate manifests the way the API server does.
+    /// Validate manifests the way the API server does, then lint them: the mistakes the guides
+    /// warn about (no default deny, DNS cut off, OR meant as AND...), each at its line.
     ///
-    /// Exit status: 0 valid (warnings allowed), 1 errors found, 2 usage or I/O error.
+    /// Exit status: 0 valid (warnings allowed), 1 errors found (or warnings under
+    /// `--deny warnings`), 2 usage or I/O error.
     Check(CheckArgs),
     /// Explain every policy, and every pod's effective isolation, in plain words.
     Explain(ExplainArgs),
@@ -181,6 +183,17 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
+    /// Turn findings into errors, which make the exit status 1: `warnings` for every warning,
+    /// or a lint code or name (`L003`, `dns-unreachable`); repeatable. Default: none.
+    #[arg(long = "deny", value_name = "warnings|LINT")]
+    pub deny: Vec<String>,
+    /// Do not report this lint (code or name; docs/lints/README.md lists them); repeatable.
+    /// Default: every lint runs.
+    #[arg(long = "allow", value_name = "LINT")]
+    pub allow: Vec<String>,
+    /// Validate only: run no lint.
+    #[arg(long, default_value_t = false)]
+    pub no_lints: bool,
     #[command(flatten)]
     pub inputs: Inputs,
 }

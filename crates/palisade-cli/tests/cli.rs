@@ -57,6 +57,71 @@ fn check_sarif() {
     insta::assert_snapshot!(out);
 }
 
+/// Lints come after validation, at the line of the item to change, with the fix as help.
+#[test]
+fn check_lints_a_guide_example() {
+    insta::assert_snapshot!(run(
+        &["check", "testdata/seeds/012-blog-allow-prometheus-scraping"],
+        None
+    ));
+}
+
+/// `--deny warnings` is how CI fails on findings: same report, errors, exit 1.
+#[test]
+fn check_deny_warnings_exits_one() {
+    insta::assert_snapshot!(run(
+        &[
+            "check",
+            "--deny",
+            "warnings",
+            "--allow",
+            "L001",
+            "--allow",
+            "no-default-deny-egress",
+            "testdata/seeds/012-blog-allow-prometheus-scraping"
+        ],
+        None
+    ));
+}
+
+/// Notes (redundancy) never fail a run under `--deny warnings`; `--deny CODE` can make them.
+#[test]
+fn check_notes_fail_only_when_denied_by_code() {
+    let seed = "testdata/seeds/013-recipes-default-deny-trio";
+    let quiet = ["--allow", "L001", "--allow", "L002", "--allow", "L003"];
+    let warned = run(
+        &[&["check", "--deny", "warnings"][..], &quiet, &[seed]].concat(),
+        None,
+    );
+    assert!(
+        warned.contains("exit: 0") && warned.contains("note[L011]"),
+        "{warned}"
+    );
+    assert!(warned.contains("0 errors, 0 warnings, 2 notes"), "{warned}");
+    let denied = run(
+        &[&["check", "--deny", "L011"][..], &quiet, &[seed]].concat(),
+        None,
+    );
+    assert!(
+        denied.contains("exit: 1") && denied.contains("error[L011]"),
+        "{denied}"
+    );
+}
+
+#[test]
+fn check_allow_silences_a_lint_and_unknown_lints_are_usage_errors() {
+    let seed = "testdata/seeds/012-blog-allow-prometheus-scraping";
+    let allowed = run(&["check", "--allow", "L004", seed], None);
+    assert!(
+        allowed.contains("exit: 0") && allowed.contains("warning[L001]"),
+        "{allowed}"
+    );
+    assert!(!allowed.contains("[L004]"), "{allowed}");
+    let validated = run(&["check", "--no-lints", seed], None);
+    assert!(validated.contains(": 0 errors, 0 warnings"), "{validated}");
+    insta::assert_snapshot!(run(&["check", "--allow", "L999", "examples/shop"], None));
+}
+
 #[test]
 fn check_missing_file_is_an_io_error() {
     insta::assert_snapshot!(run(&["check", "no/such/dir.yaml"], None));

@@ -5,11 +5,13 @@
 //! problem in every file.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use crate::diag::Diagnostic;
-use crate::load::{self, Input, LoadedObject};
+use crate::diag::{Diagnostic, Severity};
+use crate::load::{self, Input, LoadedObject, Node};
 use crate::model::{Cluster, convert};
-use crate::source::Sources;
+use crate::path::FieldPath;
+use crate::source::{FileId, Sources, Span};
 use crate::validate;
 
 #[derive(Debug, Default)]
@@ -26,6 +28,38 @@ pub struct Analysis {
     pub read: BTreeMap<String, usize>,
     /// Objects left out of the model because they are invalid.
     pub rejected: usize,
+    /// The document trees of the valid objects, so that a finding about one field (a peer or
+    /// port item, a namespace's name) can point at it; the model keeps spans down to rules only.
+    pub object_trees: ObjectTrees,
+}
+
+/// Document trees of objects, keyed by where each object starts (the span the model gives the
+/// namespace, pod or policy), which tells apart two objects with the same name.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectTrees {
+    trees: BTreeMap<(FileId, usize), (Arc<Node>, FieldPath)>,
+}
+
+impl ObjectTrees {
+    fn insert(&mut self, object: &LoadedObject) {
+        if let Some(span) = object.span_of(&FieldPath::root()) {
+            self.trees.insert(
+                (span.file, span.start),
+                (object.document.clone(), object.base.clone()),
+            );
+        }
+    }
+
+    /// The span of `path` inside the object that starts at `object` (a model object's span),
+    /// or of its nearest ancestor that exists; without a tree (an object built in code), the
+    /// object's own span.
+    pub fn span_in(&self, object: Option<Span>, path: &FieldPath) -> Option<Span> {
+        let span = object?;
+        match self.trees.get(&(span.file, span.start)) {
+            Some((document, base)) => document.lookup_nearest(&base.join(path)).map(|n| n.span),
+            None => Some(span),
+        }
+    }
 }
 
 impl Analysis {
@@ -34,7 +68,18 @@ impl Analysis {
     }
 
     pub fn warning_count(&self) -> usize {
-        self.diagnostics.len() - self.error_count()
+        self.count(Severity::Warning)
+    }
+
+    pub fn note_count(&self) -> usize {
+        self.count(Severity::Note)
+    }
+
+    fn count(&self, severity: Severity) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == severity)
+            .count()
     }
 }
 
@@ -53,6 +98,7 @@ fn from_loaded(loaded: load::Loaded) -> Analysis {
     let mut read = BTreeMap::new();
     let mut valid: Vec<&LoadedObject> = Vec::with_capacity(loaded.objects.len());
     let mut rejected = 0;
+    let mut object_trees = ObjectTrees::default();
     for object in &loaded.objects {
         *read.entry(object.object.kind().to_string()).or_insert(0) += 1;
         let found = validate_object(object);
@@ -61,6 +107,7 @@ fn from_loaded(loaded: load::Loaded) -> Analysis {
         if has_error {
             rejected += 1;
         } else {
+            object_trees.insert(object);
             valid.push(object);
         }
     }
@@ -75,6 +122,7 @@ fn from_loaded(loaded: load::Loaded) -> Analysis {
         skipped: loaded.skipped,
         read,
         rejected,
+        object_trees,
     }
 }
 

@@ -10,6 +10,9 @@ use crate::source::Span;
 pub enum Severity {
     Error,
     Warning,
+    /// Worth knowing, harmless as it stands (e.g. a redundant rule); never fails a run unless
+    /// asked for by code.
+    Note,
 }
 
 impl Severity {
@@ -17,6 +20,7 @@ impl Severity {
         match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "note",
         }
     }
 }

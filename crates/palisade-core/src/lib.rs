@@ -16,6 +16,7 @@ pub mod analysis;
 pub mod describe;
 pub mod diag;
 pub mod eval;
+pub mod lint;
 pub mod load;
 pub mod model;
 pub mod path;

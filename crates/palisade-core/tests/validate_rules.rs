@@ -21,6 +21,7 @@ fn render(issue: &FieldIssue) -> String {
     let sev = match issue.severity {
         Severity::Error => "E",
         Severity::Warning => "W",
+        Severity::Note => "N",
     };
     format!("{sev} {} {}", issue.code, issue.path)
 }

@@ -25,6 +25,7 @@ fn report<'a>(d: &'a Diagnostic, sources: &'a Sources) -> Vec<Group<'a>> {
     let level = match d.severity {
         Severity::Error => Level::ERROR,
         Severity::Warning => Level::WARNING,
+        Severity::Note => Level::NOTE,
     };
     let title = match &d.field {
         Some(field) => format!("{field}: {}", d.message),
@@ -123,6 +124,7 @@ pub fn summary_json(analysis: &Analysis) -> Value {
         "rejected": analysis.rejected,
         "errors": analysis.error_count() + analysis.io_errors.len(),
         "warnings": analysis.warning_count(),
+        "notes": analysis.note_count(),
     })
 }
 
@@ -156,6 +158,10 @@ pub fn summary_line(analysis: &Analysis) -> String {
         plural(errors),
         plural(warnings)
     ));
+    let notes = analysis.note_count();
+    if notes > 0 {
+        line.push_str(&format!(", {notes} note{}", plural(notes)));
+    }
     line
 }
 

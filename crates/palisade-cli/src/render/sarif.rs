@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use palisade_core::Analysis;
 use palisade_core::diag::Severity;
+use palisade_core::lint;
 use serde_json::{Value, json};
 
 use super::diagnostics::line_col;
@@ -12,14 +13,12 @@ const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
 pub fn render(analysis: &Analysis) -> String {
     let mut rules: BTreeMap<&str, Value> = BTreeMap::new();
+    for d in analysis.io_errors.iter().chain(&analysis.diagnostics) {
+        rules.entry(d.code).or_insert_with(|| rule(d.code));
+    }
+    let index: BTreeMap<&str, usize> = rules.keys().enumerate().map(|(i, c)| (*c, i)).collect();
     let mut results = Vec::new();
     for d in analysis.io_errors.iter().chain(&analysis.diagnostics) {
-        rules.entry(d.code).or_insert_with(|| {
-            json!({
-                "id": d.code,
-                "shortDescription": {"text": family(d.code)},
-            })
-        });
         let mut text = match &d.field {
             Some(field) => format!("{field}: {}", d.message),
             None => d.message.clone(),
@@ -29,7 +28,8 @@ pub fn render(analysis: &Analysis) -> String {
         }
         let mut result = json!({
             "ruleId": d.code,
-            "level": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
+            "ruleIndex": index.get(d.code).copied().unwrap_or_default(),
+            "level": level(d.severity),
             "message": {"text": text},
         });
         if let Some(span) = d.span {
@@ -37,7 +37,7 @@ pub fn render(analysis: &Analysis) -> String {
             let (end_line, end_column) = line_col(&file.text, span.end.max(span.start + 1));
             result["locations"] = json!([{
                 "physicalLocation": {
-                    "artifactLocation": {"uri": uri(&file.name)},
+                    "artifactLocation": artifact(&file.name),
                     "region": {
                         "startLine": span.line,
                         "startColumn": span.column,
@@ -56,13 +56,50 @@ pub fn render(analysis: &Analysis) -> String {
             "tool": {"driver": {
                 "name": "palisade",
                 "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://example.invalid/palisade",
+                "informationUri": env!("CARGO_PKG_REPOSITORY"),
                 "rules": rules.into_values().collect::<Vec<_>>(),
             }},
+            "columnKind": "unicodeCodePoints",
             "results": results,
         }]
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+fn level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Note => "note",
+    }
+}
+
+/// A `reportingDescriptor`: lints have a name, a page and a default level of their own.
+fn rule(code: &'static str) -> Value {
+    match lint::find(code) {
+        Some(info) => json!({
+            "id": info.code,
+            "name": info.name,
+            "shortDescription": {"text": info.summary},
+            "helpUri": format!("{}/blob/main/docs/lints/{}.md", env!("CARGO_PKG_REPOSITORY"), info.code),
+            "defaultConfiguration": {"level": level(info.severity)},
+        }),
+        None => json!({
+            "id": code,
+            "shortDescription": {"text": family(code)},
+            "defaultConfiguration": {"level": "error"},
+        }),
+    }
+}
+
+/// A relative path is resolved against the checkout (`%SRCROOT%`, the base code-scanning
+/// services use); an absolute one becomes a `file:` URI.
+fn artifact(name: &str) -> Value {
+    if name.starts_with('/') {
+        json!({"uri": format!("file://{}", uri(name))})
+    } else {
+        json!({"uri": uri(name.strip_prefix("./").unwrap_or(name)), "uriBaseId": "%SRCROOT%"})
+    }
 }
 
 /// What a family of codes is about (the rule's short description).

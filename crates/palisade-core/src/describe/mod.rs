@@ -15,7 +15,7 @@ mod notes;
 mod pod;
 mod policy;
 mod rules;
-mod words;
+pub(crate) mod words;
 
 #[cfg(test)]
 mod tests;
