@@ -8,7 +8,8 @@
 //! - lists: served in order, the last one again once the queue is empty (relists see it);
 //! - watches: served in order; a `Watch` reply streams its newline-delimited `WatchEvent`s and
 //!   then closes, hangs open (as a quiet API server does) or aborts the connection; once the queue
-//!   is empty a watch hangs open with no events. [`FakeApiServer::push_event`] sends more events
+//!   is empty a watch hangs open with no events. `BOOKMARK` events are sent only when the request
+//!   has `allowWatchBookmarks=true`, as the API server does. [`FakeApiServer::push_event`] sends more events
 //!   to the watches that are open, [`FakeApiServer::drop_watches`] cuts them.
 //! - [`FakeApiServer::set_failing`] answers every request with an error status until cleared.
 //!
@@ -22,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::Response;
 use futures::channel::mpsc;
 
@@ -100,6 +101,7 @@ pub fn status_body(code: u16, reason: &str, message: &str) -> String {
 /// One request as the fake server saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedRequest {
+    pub method: String,
     /// The collection asked for; `None` for any other path (answered 404).
     pub kind: Option<ResourceKind>,
     pub watch: bool,
@@ -268,12 +270,17 @@ fn parse_query(query: Option<&str>) -> BTreeMap<String, String> {
         .collect()
 }
 
-async fn handle(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
+async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri) -> Response {
     let query = parse_query(uri.query());
     let watch = matches!(query.get("watch").map(String::as_str), Some("true" | "1"));
+    let bookmarks = matches!(
+        query.get("allowWatchBookmarks").map(String::as_str),
+        Some("true" | "1")
+    );
     let kind = kind_of(uri.path());
     let mut script = shared.lock();
     script.requests.push(RecordedRequest {
+        method: method.to_string(),
         kind,
         watch,
         path: uri.path().to_string(),
@@ -312,7 +319,8 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
             Reply::Json { status, body } => json_response(status, body),
             Reply::Watch { events, end } => {
                 let (sender, receiver) = mpsc::unbounded();
-                for event in events {
+                // Like the API server, send BOOKMARK events only to clients that asked for them.
+                for event in events.iter().filter(|e| bookmarks || !is_bookmark(e)) {
                     let _ = sender.unbounded_send(Ok(Bytes::from(format!("{event}\n"))));
                 }
                 match end {
@@ -346,6 +354,11 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
             status_body(500, "InternalError", &format!("no recorded list of {kind}")),
         ),
     }
+}
+
+fn is_bookmark(event: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(event)
+        .is_ok_and(|v| v.get("type").and_then(|t| t.as_str()) == Some("BOOKMARK"))
 }
 
 fn json_response(status: u16, body: String) -> Response {

@@ -74,6 +74,17 @@ fn requests_of(server: &FakeApiServer, kind: ResourceKind) -> Vec<RecordedReques
         .collect()
 }
 
+/// palisade needs only `list` and `watch` on the three collections, cluster-wide: the verbs and
+/// resources deploy/clusterrole.yaml grants. Anything else would be refused in a real cluster.
+fn assert_only_list_and_watch(server: &FakeApiServer) {
+    for request in server.requests() {
+        assert!(
+            request.method == "GET" && request.kind.is_some(),
+            "a request outside get/list/watch of pods, namespaces, networkpolicies: {request:?}"
+        );
+    }
+}
+
 fn describe(requests: &[RecordedRequest]) -> Vec<String> {
     requests
         .iter()
@@ -389,6 +400,7 @@ async fn health_follows_api_failures_and_recovery() {
         next.ok().flatten().as_deref(),
         Some("Apply(prod/web-7d4b9c6f8-k8z7m)")
     );
+    assert_only_list_and_watch(&server);
 }
 
 // The CLI's --cluster input: one List text that palisade-core loads like a file, with pods
