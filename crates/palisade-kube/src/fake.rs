@@ -98,6 +98,33 @@ pub fn status_body(code: u16, reason: &str, message: &str) -> String {
     .to_string()
 }
 
+/// A list response body for `items`, as the API server writes it: `<Kind>List` with
+/// `metadata.resourceVersion`. For tests that build objects instead of loading fixtures.
+pub fn list_body<K>(items: &[K], resource_version: &str) -> String
+where
+    K: kube::Resource<DynamicType = ()> + serde::Serialize,
+{
+    serde_json::json!({
+        "kind": format!("{}List", K::kind(&())),
+        "apiVersion": K::api_version(&()),
+        "metadata": { "resourceVersion": resource_version },
+        "items": items,
+    })
+    .to_string()
+}
+
+/// One watch event line (`ADDED`, `MODIFIED`, `DELETED`) for `object`, stamped with
+/// `resource_version`: kube's watcher rejects an event object without one, as a real API server
+/// never sends it.
+pub fn watch_event<K>(event_type: &str, object: &K, resource_version: &str) -> String
+where
+    K: kube::Resource + Clone + serde::Serialize,
+{
+    let mut object = object.clone();
+    object.meta_mut().resource_version = Some(resource_version.to_string());
+    serde_json::json!({ "type": event_type, "object": object }).to_string()
+}
+
 /// One request as the fake server saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedRequest {

@@ -9,7 +9,9 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
-use palisade_kube::fake::{FakeApiServer, RecordedRequest, Reply, WatchEnd};
+use palisade_kube::fake::{
+    FakeApiServer, RecordedRequest, Reply, WatchEnd, list_body, watch_event,
+};
 use palisade_kube::watch::Backoff;
 use palisade_kube::{
     ApiHealth, ClusterTarget, Event, ResourceKind, WatchOptions, snapshot_blocking,
@@ -400,7 +402,51 @@ async fn health_follows_api_failures_and_recovery() {
         next.ok().flatten().as_deref(),
         Some("Apply(prod/web-7d4b9c6f8-k8z7m)")
     );
+    // The same through the helpers other crates' tests use to build events from objects.
+    let pod = Pod {
+        metadata: kube::api::ObjectMeta {
+            name: Some("built".to_string()),
+            namespace: Some("prod".to_string()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let line = watch_event("DELETED", &pod, "9001");
+    assert_eq!(server.push_event(ResourceKind::Pods, &line), 1);
+    let next = tokio::time::timeout(WAIT, pods.recv()).await;
+    assert_eq!(next.ok().flatten().as_deref(), Some("Delete(prod/built)"));
     assert_only_list_and_watch(&server);
+}
+
+// Lists built from objects (list_body) decode like recorded ones.
+#[tokio::test]
+async fn built_list_bodies_are_read_by_the_watcher() {
+    let server = FakeApiServer::start().await.expect("fake API server");
+    let pods: Vec<Pod> = ["a", "b"]
+        .iter()
+        .map(|name| Pod {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.to_string()),
+                namespace: Some("x".to_string()),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .collect();
+    server.on_list(ResourceKind::Pods, Reply::list(list_body(&pods, "77")));
+    let mut watch = watch_cluster(&server.resolved(), &fast())
+        .await
+        .expect("watch");
+    let labels: Vec<String> = take(&mut watch.pods, 4).await.iter().map(label).collect();
+    assert_eq!(
+        labels,
+        ["Init", "InitApply(x/a)", "InitApply(x/b)", "InitDone"]
+    );
+    poll_quietly(&mut watch.pods).await;
+    assert_eq!(
+        describe(&requests_of(&server, ResourceKind::Pods)),
+        ["list", "watch rv=77"]
+    );
 }
 
 // The CLI's --cluster input: one List text that palisade-core loads like a file, with pods
