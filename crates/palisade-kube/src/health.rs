@@ -138,6 +138,10 @@ impl Reporter {
         Reporter { sender, kind }
     }
 
+    pub(crate) fn kind(&self) -> ResourceKind {
+        self.kind
+    }
+
     pub(crate) fn success(&self, synced: bool) {
         let kind = self.kind;
         self.sender.send_if_modified(|health| {

@@ -146,7 +146,7 @@ where
     let api = kube::Api::<K>::all(client);
     // watcher::Config::default(): bookmarks on, list-then-watch, no selectors (the whole cluster).
     let watch_config = watcher::Config::default();
-    let span = tracing::info_span!("watch", kind = %std::any::type_name::<K>());
+    let span = tracing::info_span!("watch", kind = %reporter.kind());
     let events = watcher::watcher(api, watch_config)
         .backoff(options.backoff.build())
         .filter_map(move |result| {
