@@ -28,4 +28,8 @@ pub enum AgentError {
 
     #[error(transparent)]
     Dataplane(#[from] palisade_dataplane::Error),
+
+    /// The agent could not start: no API configuration, no runtime, no signal handler.
+    #[error("{0}")]
+    Setup(String),
 }

@@ -50,12 +50,13 @@ pub use cluster::{ApiHealth, ClusterConfig, Streams, run_cluster};
 pub use error::AgentError;
 pub use http::{METRICS_CONTENT_TYPE, MetricsServer};
 pub use local::{LocalConfig, run_local};
-pub use logging::{diagnostic as render_diagnostic, init_tracing};
+pub use logging::{LogFormat, diagnostic as render_diagnostic, init_tracing, init_tracing_as};
 pub use metrics::Observer;
 pub use palisade_dataplane::FailurePolicy;
 pub use pass::READY_MESSAGE;
 pub use ready::ReadyInfo;
 pub use shutdown::{
     Shutdown, ShutdownHandle, channel as shutdown_channel, on_signals as shutdown_on_signals,
+    signals_future as shutdown_signals_future,
 };
 pub use source::{NftSource, NftSourceWith, RulesetSource};

@@ -5,16 +5,40 @@ use std::path::Path;
 
 use palisade_core::diag::Diagnostic;
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`). For binaries and test children;
-/// does nothing if a subscriber is already installed.
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One human-readable line per event (colored on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line, fields flattened: what log collectors (Loki, Elasticsearch,
+    /// Cloud Logging) parse without a custom pattern.
+    Json,
+}
+
+/// Logs to stderr as text, filtered by `RUST_LOG` (default `info`). For binaries and test
+/// children; does nothing if a subscriber is already installed.
 pub fn init_tracing() {
+    init_tracing_as(LogFormat::Text);
+}
+
+/// [`init_tracing`] in the given format.
+pub fn init_tracing_as(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+    };
 }
 
 /// `dir/np.yaml:12:7: error[P221]: ... (NetworkPolicy prod/db, spec.ingress[0].ports[0].port); help: ...`

@@ -58,3 +58,32 @@ pub fn on_signals(handle: ShutdownHandle) -> std::io::Result<()> {
         })?;
     Ok(())
 }
+
+/// For the Kubernetes driver, which waits on a future rather than a channel: completes at the
+/// first SIGTERM or SIGINT; a second signal exits the process at once (rules stay in force).
+pub fn signals_future() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
+    let (tx, rx) = futures::channel::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("palisade-signals".into())
+        .spawn(move || {
+            let mut tx = Some(tx);
+            for signal in signals.forever() {
+                match tx.take() {
+                    Some(tx) => {
+                        tracing::info!(signal, "signal received: stopping");
+                        let _ = tx.send(());
+                    }
+                    None => {
+                        tracing::warn!(signal, "second signal: exiting now");
+                        std::process::exit(128 + signal);
+                    }
+                }
+            }
+        })?;
+    Ok(async move {
+        // A dropped sender (the thread died) also stops the agent: better than never stopping.
+        let _ = rx.await;
+    })
+}

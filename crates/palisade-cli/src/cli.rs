@@ -62,8 +62,19 @@ pub struct AgentArgs {
     #[arg(long, value_name = "NAME", env = "NODE_NAME")]
     pub node: String,
     /// Enforce the manifests in this directory (recursive) instead of a cluster's API.
-    #[arg(long, value_name = "DIR")]
-    pub manifests: PathBuf,
+    /// Without it the agent watches the Kubernetes API (in-cluster config, or --kubeconfig).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["kubeconfig", "context"])]
+    pub manifests: Option<PathBuf>,
+    /// Kubeconfig file for cluster mode. Default: the in-cluster service account when running
+    /// in a pod, else $KUBECONFIG or ~/.kube/config.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context for cluster mode. Default: the current context.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Log line format on stderr: text, or JSON (one object per line) for log collectors.
+    #[arg(long, value_enum, default_value_t = LogFormatArg::Text)]
+    pub log_format: LogFormatArg,
     /// Write a small status file after every apply (generation, what changed).
     #[arg(long, value_name = "FILE")]
     pub ready_file: Option<PathBuf>,
@@ -104,6 +115,12 @@ pub struct AgentArgs {
     /// dropped (fail closed). Default: none, no guard.
     #[arg(long = "pod-cidr", value_name = "CIDR")]
     pub pod_cidrs: Vec<ipnet::IpNet>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
 }
 
 /// `--metrics-address`: where to serve metrics, or nowhere.

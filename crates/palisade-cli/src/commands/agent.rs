@@ -1,49 +1,45 @@
-//! `palisade agent`: the node agent, here in local mode (a manifests directory).
+//! `palisade agent`: the node agent, fed by a manifests directory (local mode) or by the
+//! Kubernetes API (cluster mode). Both modes share the loop, the compiler options and the drop
+//! reader; only the source of objects differs.
 
+use std::convert::Infallible;
 use std::time::Duration;
 
+use futures::StreamExt;
 use palisade_agent::drops::DropConfig;
 use palisade_agent::{
-    AgentError, FailurePolicy, LocalConfig, MetricsServer, NftSourceWith, Observer,
+    AgentError, ApiHealth, ClusterConfig, FailurePolicy, LocalConfig, LogFormat, MetricsServer,
+    NftSourceWith, Observer, Streams,
 };
+use palisade_kube::{ClusterTarget, WatchOptions};
 use palisade_nft::{CompileOptions, LogOptions};
 
 use crate::Exit;
-use crate::cli::AgentArgs;
+use crate::cli::{AgentArgs, LogFormatArg};
 
 pub fn run(args: AgentArgs) -> Exit {
-    palisade_agent::init_tracing();
-    let mut config = LocalConfig::new(args.node, args.manifests);
-    config.ready_file = args.ready_file;
-    config.min_gap = Duration::from_millis(args.min_gap_ms);
-    config.resync = Duration::from_secs(args.resync_secs.max(1));
-    config.failure_policy = if args.fail_open {
-        FailurePolicy::Open
-    } else {
-        FailurePolicy::Closed
-    };
-    config.cleanup_on_exit = args.cleanup_on_exit;
+    palisade_agent::init_tracing_as(match args.log_format {
+        LogFormatArg::Text => LogFormat::Text,
+        LogFormatArg::Json => LogFormat::Json,
+    });
     let source = NftSourceWith {
         options: CompileOptions {
             log: (args.nflog_group != 0).then(|| LogOptions::new(args.nflog_group)),
             counters: true,
-            guard_cidrs: args.pod_cidrs,
+            guard_cidrs: args.pod_cidrs.clone(),
         },
     };
     let mut drops = DropConfig::new(args.nflog_group);
     // Group 0 turns logging off; counters are still read.
     drops.group = (args.nflog_group != 0).then_some(args.nflog_group);
-    drops.nft = config.nft.clone();
     drops.counter_interval = Duration::from_secs(args.counter_interval_secs.max(1));
-    drops.events_file = args.drop_events;
-    config.drops = Some(drops);
-    // Kept until the agent returns; dropping it stops the server.
+    drops.events_file = args.drop_events.clone();
     // The drop reader reports to the same observer as the loop.
     let observer = Observer::new();
-    config.observer = Some(observer.clone());
+    // Kept until the agent returns; dropping it stops the server.
     let _metrics = match args.metrics_address.0 {
         None => None,
-        Some(address) => match MetricsServer::start(address, observer) {
+        Some(address) => match MetricsServer::start(address, observer.clone()) {
             Ok(server) => Some(server),
             Err(e) => {
                 tracing::error!(%address, error = %e, "cannot serve metrics (--metrics-address off disables them)");
@@ -51,11 +47,11 @@ pub fn run(args: AgentArgs) -> Exit {
             }
         },
     };
-    let (handle, shutdown) = palisade_agent::shutdown_channel();
-    if let Err(e) = palisade_agent::shutdown_on_signals(handle) {
-        tracing::warn!(%e, "cannot listen for SIGTERM/SIGINT; stop the agent with SIGKILL");
-    }
-    match palisade_agent::run_local(&config, &source, shutdown) {
+    let result = match args.manifests.clone() {
+        Some(dir) => run_local(&args, dir, &source, drops, observer),
+        None => run_cluster(&args, &source, drops, observer),
+    };
+    match result {
         Ok(()) => Exit::Ok,
         Err(e) => {
             tracing::error!(error = %e, "agent stopped");
@@ -65,4 +61,113 @@ pub fn run(args: AgentArgs) -> Exit {
             }
         }
     }
+}
+
+fn failure_policy(args: &AgentArgs) -> FailurePolicy {
+    if args.fail_open {
+        FailurePolicy::Open
+    } else {
+        FailurePolicy::Closed
+    }
+}
+
+fn run_local(
+    args: &AgentArgs,
+    dir: std::path::PathBuf,
+    source: &NftSourceWith,
+    mut drops: DropConfig,
+    observer: Observer,
+) -> Result<(), AgentError> {
+    let mut config = LocalConfig::new(args.node.clone(), dir);
+    config.ready_file = args.ready_file.clone();
+    config.min_gap = Duration::from_millis(args.min_gap_ms);
+    config.resync = Duration::from_secs(args.resync_secs.max(1));
+    config.failure_policy = failure_policy(args);
+    config.cleanup_on_exit = args.cleanup_on_exit;
+    drops.nft = config.nft.clone();
+    config.drops = Some(drops);
+    config.observer = Some(observer);
+    let (handle, shutdown) = palisade_agent::shutdown_channel();
+    if let Err(e) = palisade_agent::shutdown_on_signals(handle) {
+        tracing::warn!(%e, "cannot listen for SIGTERM/SIGINT; stop the agent with SIGKILL");
+    }
+    palisade_agent::run_local(&config, source, shutdown)
+}
+
+fn run_cluster(
+    args: &AgentArgs,
+    source: &NftSourceWith,
+    mut drops: DropConfig,
+    observer: Observer,
+) -> Result<(), AgentError> {
+    let mut config = ClusterConfig::new(args.node.clone());
+    config.pod_cidrs = args.pod_cidrs.clone();
+    config.ready_file = args.ready_file.clone();
+    config.min_gap = Duration::from_millis(args.min_gap_ms);
+    config.resync = Duration::from_secs(args.resync_secs.max(1));
+    config.failure_policy = failure_policy(args);
+    config.cleanup_on_exit = args.cleanup_on_exit;
+    drops.nft = config.nft.clone();
+    config.drops = Some(drops);
+    config.observer = Some(observer);
+    let target = ClusterTarget {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("palisade-kube")
+        .build()
+        .map_err(|e| AgentError::Setup(format!("cannot start the async runtime: {e}")))?;
+    let shutdown = palisade_agent::shutdown_signals_future()
+        .map_err(|e| AgentError::Setup(format!("cannot listen for SIGTERM/SIGINT: {e}")))?;
+    // The loop runs on this thread (block_on), which is in the network namespace to program;
+    // the runtime's workers only do the API's network I/O.
+    runtime.block_on(async {
+        let resolved = target
+            .resolve()
+            .await
+            .map_err(|e| AgentError::Setup(e.to_string()))?;
+        tracing::info!(cluster = %resolved.name, "connecting to the Kubernetes API");
+        let watch = palisade_kube::watch_cluster(&resolved, &WatchOptions::default())
+            .await
+            .map_err(|e| AgentError::Setup(e.to_string()))?;
+        let streams = Streams {
+            pods: watch.pods.map(Ok::<_, Infallible>),
+            namespaces: watch.namespaces.map(Ok::<_, Infallible>),
+            policies: watch.network_policies.map(Ok::<_, Infallible>),
+        };
+        palisade_agent::run_cluster(
+            &config,
+            source,
+            streams,
+            health_stream(watch.health),
+            shutdown,
+        )
+        .await
+    })
+}
+
+/// The API client's health as the loop reads it: connected or not, with the first error.
+/// Whether every kind has been listed is the loop's own business (it waits for each InitDone).
+fn health_stream(
+    rx: tokio::sync::watch::Receiver<palisade_kube::ApiHealth>,
+) -> impl futures::Stream<Item = ApiHealth> {
+    futures::stream::unfold((rx, true), |(mut rx, first)| async move {
+        if !first {
+            rx.changed().await.ok()?;
+        }
+        let health = rx.borrow_and_update().clone();
+        let mapped = if health.connected() {
+            ApiHealth::ok()
+        } else {
+            let reason = match health.last_error() {
+                Some((kind, error)) => format!("{}: {error}", kind.resource()),
+                None => "API server unreachable".to_string(),
+            };
+            ApiHealth::down(reason)
+        };
+        Some((mapped, (rx, false)))
+    })
 }
