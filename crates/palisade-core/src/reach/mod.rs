@@ -17,9 +17,12 @@
 mod atoms;
 mod bitset;
 mod classes;
+mod diff;
+mod group;
 mod intern;
 mod matrix;
 mod rules;
+mod workload;
 
 use std::net::IpAddr;
 
@@ -28,6 +31,10 @@ use crate::model::Cluster;
 
 use classes::{Classes, Namespaces, Vocab};
 use intern::{ALL, NONE, PortSets};
+
+pub use diff::{PairChange, PortDelta, ReachDiff};
+pub use group::{GroupEdge, GroupReach, Grouping};
+pub use workload::workload_name;
 
 static EMPTY: PortSet = PortSet::EMPTY;
 
@@ -47,6 +54,17 @@ pub struct Reachability {
     node_of: Vec<Option<u32>>,
     host_network: Vec<bool>,
     stats: ReachStats,
+}
+
+/// What decides an endpoint's connections to every other endpoint: its class, and for the
+/// own-node rule its node (only when a hostNetwork pod runs there) and whether it is
+/// hostNetwork itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Profile {
+    class: u32,
+    /// `u32::MAX`: no node, or a node without hostNetwork pods.
+    node: u32,
+    host: bool,
 }
 
 /// Sizes of the intermediate structures (for benchmarks and `--verbose` output).
@@ -184,6 +202,43 @@ impl Reachability {
         self.sets
             .get(self.set_id(from, to) as usize)
             .unwrap_or(&EMPTY)
+    }
+
+    /// Per endpoint, what decides its connections to any *other* endpoint (see [`Profile`]).
+    /// Endpoints with equal profiles are interchangeable, so grouped answers and diffs work
+    /// on distinct profiles rather than on endpoint pairs.
+    fn profiles(&self) -> Vec<Profile> {
+        // Own-node traffic only matters on nodes that run a hostNetwork pod; elsewhere the
+        // node is left out so that it does not split profiles for nothing.
+        let host_nodes: rustc_hash::FxHashSet<u32> = self
+            .node_of
+            .iter()
+            .zip(&self.host_network)
+            .filter_map(|(node, &host)| node.filter(|_| host))
+            .collect();
+        (0..self.len())
+            .map(|i| {
+                let node = self.node_of.get(i).copied().flatten();
+                Profile {
+                    class: self.class_of.get(i).copied().unwrap_or(0),
+                    node: node.filter(|n| host_nodes.contains(n)).unwrap_or(u32::MAX),
+                    host: self.host_network.get(i).copied().unwrap_or(false),
+                }
+            })
+            .collect()
+    }
+
+    /// The set id for two *distinct* endpoints with profiles `a` and `b`.
+    fn profile_set_id(&self, a: Profile, b: Profile) -> u32 {
+        if (a.host || b.host) && a.node != u32::MAX && a.node == b.node {
+            return ALL;
+        }
+        let index = a.class as usize * self.class_count + b.class as usize;
+        self.matrix.get(index).copied().unwrap_or(NONE)
+    }
+
+    fn set(&self, id: u32) -> &PortSet {
+        self.sets.get(id as usize).unwrap_or(&EMPTY)
     }
 
     pub fn allowed(&self, from: usize, to: usize, probe: Probe) -> bool {
