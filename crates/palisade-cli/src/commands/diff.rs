@@ -2,6 +2,9 @@
 //! source, with `--fail-on` turning a kind of change into exit status 1 for CI.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
+
+use clap::ValueEnum as _;
 
 use palisade_core::reach::{PairChange, PortDelta, ReachDiff, Reachability, workload_name};
 use serde_json::{Value, json};
@@ -49,6 +52,19 @@ pub fn run(args: DiffArgs, color: ColorChoice) -> Exit {
         FailOn::Change => diff.widens() || diff.narrows(),
     };
     if failed {
+        let what = match args.fail_on {
+            FailOn::Narrow => "connections are lost",
+            FailOn::Change => "connections change",
+            FailOn::Widen | FailOn::Never => "connections are gained",
+        };
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: {what} (--fail-on {})",
+            args.fail_on
+                .to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default()
+        );
         Exit::Findings
     } else {
         match (answer_exit(&old), answer_exit(&new)) {

@@ -375,4 +375,37 @@ mod tests {
         assert_eq!(finding(Some("Namespace shop")).namespace(), None);
         assert_eq!(finding(None).namespace(), None);
     }
+
+    /// The model accepts any string, so the page must not rely on validation for safety.
+    #[test]
+    fn names_from_the_model_stay_text() {
+        use palisade_core::reach::{Grouping, Reachability};
+        use palisade_test_support::builders::{mk_cluster, mk_policy, ns, pod};
+
+        let evil = "<script>alert(1)</script>";
+        let cluster = mk_cluster(
+            vec![ns("x\"><b>", &[])],
+            vec![pod("x\"><b>", evil, &[("app", evil)], "10.0.0.1")],
+            vec![mk_policy("x\"><b>", "<i>deny</i>", |_| {})],
+        );
+        let analysis = Analysis {
+            cluster,
+            ..Analysis::default()
+        };
+        let reach = Reachability::compute(&analysis.cluster, &[]);
+        let page = page(
+            &analysis,
+            &reach.grouped(&Grouping::by_endpoint(&reach)),
+            false,
+        );
+        assert_eq!(
+            page.matches("<script").count(),
+            1,
+            "only the page's own script"
+        );
+        for injected in ["<b>", "<i>"] {
+            assert!(!page.contains(injected), "{injected} leaked into the page");
+        }
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    }
 }

@@ -24,7 +24,7 @@
     var offNs = function (name) { return !on[name]; };
     toggle("[data-ns]", function (el) { return offNs(el.getAttribute("data-ns")); });
     toggle("[data-col-ns]", function (el) { return offNs(el.getAttribute("data-col-ns")); });
-    toggle("path.edge", function (el) {
+    toggle("path.edge, text.edge-label", function (el) {
       return offNs(el.getAttribute("data-from-ns")) || offNs(el.getAttribute("data-to-ns"));
     });
     var shown = document.querySelectorAll("#policies .policy:not(.off)").length;

@@ -15,6 +15,8 @@ use super::html::escape;
 const PALETTE: [&str; 8] = [
     "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
 ];
+/// Up to this many edges, each is labelled with its ports.
+const MAX_EDGE_LABELS: usize = 40;
 /// Externals are drawn in grey.
 const OUTSIDE: &str = "#888888";
 
@@ -39,8 +41,8 @@ pub fn render(graph: &Graph) -> String {
     let count = graph.nodes.len();
     let groups = graph.namespaces.len() + usize::from(!graph.outside.is_empty());
     let slots = (count + groups).max(1);
-    let radius = (slots as f64 * 34.0 / (2.0 * PI)).max(140.0);
-    let label_room = 190.0;
+    let radius = (slots as f64 * 34.0 / (2.0 * PI)).max(150.0);
+    let label_room = 150.0;
     let size = 2.0 * (radius + label_room);
     let centre = size / 2.0;
 
@@ -84,6 +86,9 @@ pub fn render(graph: &Graph) -> String {
             .map_or(EXTERNAL, |node| node.filter_namespace())
     };
     let name_of = |n: usize| graph.nodes.get(n).map_or("", |node| node.name.as_str());
+    // Port labels on the edges while they stay legible; beyond that the titles carry them.
+    let with_labels = graph.edges.len() <= MAX_EDGE_LABELS;
+    let mut labels = Vec::new();
     out.push_str("<g class=\"edges\">\n");
     for e in &graph.edges {
         let (Some(Some(a)), Some(Some(b))) = (placed.get(e.from), placed.get(e.to)) else {
@@ -106,20 +111,26 @@ pub fn render(graph: &Graph) -> String {
                 a.y - py * 6.0 + dy * 6.0
             )
         } else {
-            // Stop short of the destination's circle so the arrowhead stays visible.
+            // Bent towards the centre, and a little to the left of the direction of travel
+            // so that A->B and B->A stay apart.
+            let (dx, dy) = (b.x - a.x, b.y - a.y);
+            let d = (dx * dx + dy * dy).sqrt().max(1.0);
             let (cx, cy) = (
-                centre + ((a.x + b.x) / 2.0 - centre) * 0.35,
-                centre + ((a.y + b.y) / 2.0 - centre) * 0.35,
+                centre + ((a.x + b.x) / 2.0 - centre) * 0.35 + dy / d * 18.0,
+                centre + ((a.y + b.y) / 2.0 - centre) * 0.35 - dx / d * 18.0,
             );
+            // Stop short of the destination's circle so the arrowhead stays visible.
             let (vx, vy) = (b.x - cx, b.y - cy);
             let len = (vx * vx + vy * vy).sqrt().max(1.0);
-            format!(
-                "M{:.1},{:.1} Q{cx:.1},{cy:.1} {:.1},{:.1}",
-                a.x,
-                a.y,
-                b.x - vx / len * 8.0,
-                b.y - vy / len * 8.0
-            )
+            let (ex, ey) = (b.x - vx / len * 8.0, b.y - vy / len * 8.0);
+            if with_labels {
+                labels.push((
+                    0.25 * a.x + 0.5 * cx + 0.25 * ex,
+                    0.25 * a.y + 0.5 * cy + 0.25 * ey,
+                    e,
+                ));
+            }
+            format!("M{:.1},{:.1} Q{cx:.1},{cy:.1} {ex:.1},{ey:.1}", a.x, a.y)
         };
         let dash = if e.uniform {
             ""
@@ -135,6 +146,16 @@ pub fn render(graph: &Graph) -> String {
             escape(name_of(e.to)),
             escape(name_of(e.from)),
             escape(name_of(e.to)),
+            escape(&e.label())
+        );
+    }
+    out.push_str("</g>\n<g class=\"edge-labels\">\n");
+    for (x, y, e) in labels {
+        let _ = writeln!(
+            out,
+            "<text class=\"edge-label\" x=\"{x:.1}\" y=\"{y:.1}\" text-anchor=\"middle\" data-from-ns=\"{}\" data-to-ns=\"{}\">{}</text>",
+            escape(ns_of(e.from)),
+            escape(ns_of(e.to)),
             escape(&e.label())
         );
     }
