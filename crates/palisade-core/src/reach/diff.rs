@@ -16,7 +16,8 @@ use std::fmt;
 
 use rustc_hash::FxHashMap;
 
-use super::group::{Grouping, cell_pairs, cells};
+use super::classes::id;
+use super::group::{Grouping, cell_pairs, cells, exempt_counts};
 use super::{Profile, Reachability};
 use crate::eval::ports::PortRange;
 use crate::eval::{PortSet, Probe};
@@ -204,8 +205,9 @@ impl ReachDiff {
         let joint = |(o, n): (usize, usize)| -> Option<(Profile, Profile)> {
             Some((*old_profiles.get(o)?, *new_profiles.get(n)?))
         };
-        let cells = cells(
+        let (cells, cell_of) = cells(
             &grouping,
+            common.len(),
             common
                 .iter()
                 .enumerate()
@@ -216,6 +218,36 @@ impl ReachDiff {
             by_profile.entry(cell.profile).or_default().push(c);
         }
 
+        // Own-node pairs of either side (as common-endpoint indices) are compared one by one:
+        // the class matrices do not hold their sets.
+        let mut old_to_common = vec![usize::MAX; old_names.len()];
+        let mut new_to_common = vec![usize::MAX; new_names.len()];
+        for (k, &(o, n)) in common.iter().enumerate() {
+            if let Some(slot) = old_to_common.get_mut(o) {
+                *slot = k;
+            }
+            if let Some(slot) = new_to_common.get_mut(n) {
+                *slot = k;
+            }
+        }
+        let mut own_node: Vec<(usize, usize)> = Vec::new();
+        for (pairs, to_common) in [
+            (old.own_node_pairs(), &old_to_common),
+            (new.own_node_pairs(), &new_to_common),
+        ] {
+            for (a, b) in pairs {
+                let (Some(&ka), Some(&kb)) = (to_common.get(a), to_common.get(b)) else {
+                    continue;
+                };
+                if ka != usize::MAX && kb != usize::MAX {
+                    own_node.push((ka, kb));
+                }
+            }
+        }
+        own_node.sort_unstable();
+        own_node.dedup();
+        let exempt = exempt_counts(&own_node, &cell_of);
+
         #[derive(Default)]
         struct Acc {
             gained: PortDelta,
@@ -223,44 +255,77 @@ impl ReachDiff {
             gained_pairs: usize,
             lost_pairs: usize,
         }
-        let mut deltas: FxHashMap<(u32, u32), Option<(PortDelta, PortDelta)>> =
-            FxHashMap::default();
         let mut acc: FxHashMap<(u32, u32), Acc> = FxHashMap::default();
+        let mut add = |from: u32, to: u32, gained: &PortDelta, lost: &PortDelta, pairs: usize| {
+            let entry = acc.entry((from, to)).or_default();
+            if !gained.is_empty() {
+                entry.gained = entry.gained.union(gained);
+                entry.gained_pairs += pairs;
+            }
+            if !lost.is_empty() {
+                entry.lost = entry.lost.union(lost);
+                entry.lost_pairs += pairs;
+            }
+        };
+        for &(ka, kb) in &own_node {
+            let (Some(&(oa, na)), Some(&(ob, nb))) = (common.get(ka), common.get(kb)) else {
+                continue;
+            };
+            let (before, after) = (old.ports(oa, ob), new.ports(na, nb));
+            if before != after {
+                let (Some(g), Some(h)) = (grouping.group_of(ka), grouping.group_of(kb)) else {
+                    continue;
+                };
+                add(
+                    id(g),
+                    id(h),
+                    &PortDelta::between(after, before),
+                    &PortDelta::between(before, after),
+                    1,
+                );
+            }
+        }
+
+        // Set ids of the two sides come from different interners: translate the new side's
+        // ids into the old side's once, so that "unchanged" is one array lookup per pair of
+        // profiles, and only changed pairs reach the delta cache.
+        let old_ids: FxHashMap<&PortSet, u32> = old
+            .sets
+            .iter()
+            .enumerate()
+            .map(|(n, set)| (set, id(n)))
+            .collect();
+        let as_old_id: Vec<Option<u32>> = new
+            .sets
+            .iter()
+            .map(|set| old_ids.get(set).copied())
+            .collect();
+        let mut deltas: FxHashMap<(u32, u32), (PortDelta, PortDelta)> = FxHashMap::default();
         for (&(a_old, a_new), a_cells) in &by_profile {
             for (&(b_old, b_new), b_cells) in &by_profile {
                 let ids = (
                     old.profile_set_id(a_old, b_old),
                     new.profile_set_id(a_new, b_new),
                 );
-                let delta = deltas.entry(ids).or_insert_with(|| {
-                    let (before, after) = (old.set(ids.0), new.set(ids.1));
-                    (before != after).then(|| {
-                        (
-                            PortDelta::between(after, before),
-                            PortDelta::between(before, after),
-                        )
-                    })
-                });
-                let Some((gained, lost)) = delta else {
+                if as_old_id.get(ids.1 as usize).copied().flatten() == Some(ids.0) {
                     continue;
-                };
+                }
+                let (gained, lost) = deltas.entry(ids).or_insert_with(|| {
+                    let (before, after) = (old.set(ids.0), new.set(ids.1));
+                    (
+                        PortDelta::between(after, before),
+                        PortDelta::between(before, after),
+                    )
+                });
                 for &ca in a_cells {
                     for &cb in b_cells {
                         let (Some(a), Some(b)) = (cells.get(ca), cells.get(cb)) else {
                             continue;
                         };
-                        let pairs = cell_pairs(a, b, ca == cb);
-                        if pairs == 0 {
-                            continue;
-                        }
-                        let entry = acc.entry((a.group, b.group)).or_default();
-                        if !gained.is_empty() {
-                            entry.gained = entry.gained.union(gained);
-                            entry.gained_pairs += pairs;
-                        }
-                        if !lost.is_empty() {
-                            entry.lost = entry.lost.union(lost);
-                            entry.lost_pairs += pairs;
+                        let pairs = cell_pairs(a, b, ca == cb)
+                            .saturating_sub(exempt.get(&(id(ca), id(cb))).copied().unwrap_or(0));
+                        if pairs > 0 {
+                            add(a.group, b.group, gained, lost, pairs);
                         }
                     }
                 }

@@ -15,7 +15,8 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
-use super::{Reachability, intern::NONE, workload::workload_name};
+use super::intern::{ALL, NONE};
+use super::{Reachability, workload::workload_name};
 use crate::eval::PortSet;
 use crate::model::Cluster;
 
@@ -166,25 +167,57 @@ pub(super) struct Cell<P> {
     pub members: usize,
 }
 
-/// Endpoints bucketed by (group, profile), in a stable order.
+/// Endpoints bucketed by (group, profile), in a stable order, and each endpoint's cell
+/// (`u32::MAX` for endpoints not listed).
 pub(super) fn cells<P: Copy + Ord>(
     grouping: &Grouping,
+    endpoints: usize,
     profiles: impl Iterator<Item = (usize, P)>,
-) -> Vec<Cell<P>> {
-    let mut counts: std::collections::BTreeMap<(u32, P), usize> = Default::default();
-    for (endpoint, profile) in profiles {
-        if let Some(g) = grouping.group_of(endpoint) {
-            *counts.entry((id(g), profile)).or_insert(0) += 1;
+) -> (Vec<Cell<P>>, Vec<u32>) {
+    let keyed: Vec<(usize, (u32, P))> = profiles
+        .filter_map(|(endpoint, profile)| {
+            Some((endpoint, (id(grouping.group_of(endpoint)?), profile)))
+        })
+        .collect();
+    let mut index: std::collections::BTreeMap<(u32, P), u32> = Default::default();
+    for (_, key) in &keyed {
+        index.entry(*key).or_insert(0);
+    }
+    let mut cells = Vec::with_capacity(index.len());
+    for (n, (&(group, profile), slot)) in index.iter_mut().enumerate() {
+        *slot = id(n);
+        cells.push(Cell {
+            group,
+            profile,
+            members: 0,
+        });
+    }
+    let mut cell_of = vec![u32::MAX; endpoints];
+    for (endpoint, key) in keyed {
+        if let Some(&c) = index.get(&key) {
+            if let Some(slot) = cell_of.get_mut(endpoint) {
+                *slot = c;
+            }
+            if let Some(cell) = cells.get_mut(c as usize) {
+                cell.members += 1;
+            }
+        }
+    }
+    (cells, cell_of)
+}
+
+/// How many of the pairs between two cells are own-node pairs, keyed by cell pair.
+pub(super) fn exempt_counts(
+    pairs: &[(usize, usize)],
+    cell_of: &[u32],
+) -> FxHashMap<(u32, u32), usize> {
+    let mut counts: FxHashMap<(u32, u32), usize> = FxHashMap::default();
+    for &(a, b) in pairs {
+        if let (Some(&ca), Some(&cb)) = (cell_of.get(a), cell_of.get(b)) {
+            *counts.entry((ca, cb)).or_insert(0) += 1;
         }
     }
     counts
-        .into_iter()
-        .map(|((group, profile), members)| Cell {
-            group,
-            profile,
-            members,
-        })
-        .collect()
 }
 
 /// Ordered pairs of distinct endpoints between two cells (`same`: they are one cell).
@@ -201,15 +234,35 @@ impl Reachability {
     /// reachability's endpoints).
     pub fn grouped(&self, grouping: &Grouping) -> GroupReach {
         let profiles = self.profiles();
-        let cells = cells(grouping, profiles.iter().copied().enumerate());
+        let (cells, cell_of) = cells(grouping, self.len(), profiles.iter().copied().enumerate());
+        // Own-node pairs are allowed whatever their classes say: counted apart, one by one.
+        let own_node = self.own_node_pairs();
+        let exempt = exempt_counts(&own_node, &cell_of);
         struct Acc {
             ids: Vec<u32>,
             allowed_pairs: usize,
         }
         let mut acc: FxHashMap<(u32, u32), Acc> = FxHashMap::default();
+        let mut add = |from: u32, to: u32, set: u32, pairs: usize| {
+            let entry = acc.entry((from, to)).or_insert(Acc {
+                ids: Vec::new(),
+                allowed_pairs: 0,
+            });
+            if !entry.ids.contains(&set) {
+                entry.ids.push(set);
+            }
+            entry.allowed_pairs += pairs;
+        };
+        for &(a, b) in &own_node {
+            if let (Some(g), Some(h)) = (grouping.group_of(a), grouping.group_of(b)) {
+                add(id(g), id(h), ALL, 1);
+            }
+        }
         for (i, a) in cells.iter().enumerate() {
             for (j, b) in cells.iter().enumerate() {
-                let pairs = cell_pairs(a, b, i == j);
+                let (ci, cj) = (id(i), id(j));
+                let pairs = cell_pairs(a, b, i == j)
+                    .saturating_sub(exempt.get(&(ci, cj)).copied().unwrap_or(0));
                 if pairs == 0 {
                     continue;
                 }
@@ -217,14 +270,7 @@ impl Reachability {
                 if set == NONE || self.set(set).is_empty() {
                     continue;
                 }
-                let entry = acc.entry((a.group, b.group)).or_insert(Acc {
-                    ids: Vec::new(),
-                    allowed_pairs: 0,
-                });
-                if !entry.ids.contains(&set) {
-                    entry.ids.push(set);
-                }
-                entry.allowed_pairs += pairs;
+                add(a.group, b.group, set, pairs);
             }
         }
         let mut edges: Vec<GroupEdge> = acc

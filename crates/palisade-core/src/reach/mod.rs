@@ -56,14 +56,11 @@ pub struct Reachability {
     stats: ReachStats,
 }
 
-/// What decides an endpoint's connections to every other endpoint: its class, and for the
-/// own-node rule its node (only when a hostNetwork pod runs there) and whether it is
-/// hostNetwork itself.
+/// What decides an endpoint's connections to every other endpoint, own-node traffic aside:
+/// its class, and whether it is hostNetwork.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Profile {
     class: u32,
-    /// `u32::MAX`: no node, or a node without hostNetwork pods.
-    node: u32,
     host: bool,
 }
 
@@ -204,37 +201,50 @@ impl Reachability {
             .unwrap_or(&EMPTY)
     }
 
-    /// Per endpoint, what decides its connections to any *other* endpoint (see [`Profile`]).
-    /// Endpoints with equal profiles are interchangeable, so grouped answers and diffs work
-    /// on distinct profiles rather than on endpoint pairs.
+    /// Per endpoint, what decides its connections to other endpoints apart from own-node
+    /// traffic (see [`Profile`]). Endpoints with equal profiles are interchangeable, so
+    /// grouped answers and diffs work on distinct profiles rather than on endpoint pairs.
     fn profiles(&self) -> Vec<Profile> {
-        // Own-node traffic only matters on nodes that run a hostNetwork pod; elsewhere the
-        // node is left out so that it does not split profiles for nothing.
-        let host_nodes: rustc_hash::FxHashSet<u32> = self
-            .node_of
-            .iter()
-            .zip(&self.host_network)
-            .filter_map(|(node, &host)| node.filter(|_| host))
-            .collect();
         (0..self.len())
-            .map(|i| {
-                let node = self.node_of.get(i).copied().flatten();
-                Profile {
-                    class: self.class_of.get(i).copied().unwrap_or(0),
-                    node: node.filter(|n| host_nodes.contains(n)).unwrap_or(u32::MAX),
-                    host: self.host_network.get(i).copied().unwrap_or(false),
-                }
+            .map(|i| Profile {
+                class: self.class_of.get(i).copied().unwrap_or(0),
+                host: self.host_network.get(i).copied().unwrap_or(false),
             })
             .collect()
     }
 
-    /// The set id for two *distinct* endpoints with profiles `a` and `b`.
+    /// The set id for two distinct endpoints with profiles `a` and `b` that are not an
+    /// own-node pair (see [`Reachability::own_node_pairs`]).
     fn profile_set_id(&self, a: Profile, b: Profile) -> u32 {
-        if (a.host || b.host) && a.node != u32::MAX && a.node == b.node {
-            return ALL;
-        }
         let index = a.class as usize * self.class_count + b.class as usize;
         self.matrix.get(index).copied().unwrap_or(NONE)
+    }
+
+    /// Every ordered pair of distinct endpoints on one node where one side is hostNetwork:
+    /// node traffic, allowed whatever the classes say. Few: hostNetwork pods times the pods
+    /// of their node.
+    fn own_node_pairs(&self) -> Vec<(usize, usize)> {
+        let mut by_node: rustc_hash::FxHashMap<u32, Vec<usize>> = Default::default();
+        for (i, node) in self.node_of.iter().enumerate() {
+            if let Some(node) = node {
+                by_node.entry(*node).or_default().push(i);
+            }
+        }
+        let host = |i: usize| self.host_network.get(i).copied().unwrap_or(false);
+        let mut pairs = Vec::new();
+        for members in by_node.values() {
+            for &h in members.iter().filter(|&&h| host(h)) {
+                for &m in members.iter().filter(|&&m| m != h) {
+                    pairs.push((h, m));
+                    if !host(m) {
+                        // A host-host pair is found from both ends already.
+                        pairs.push((m, h));
+                    }
+                }
+            }
+        }
+        pairs.sort_unstable();
+        pairs
     }
 
     fn set(&self, id: u32) -> &PortSet {
