@@ -293,6 +293,50 @@ fn browser_namespace_filter_from_the_url() {
     }
 }
 
+/// With `--group-by workload` the replicas collapse: one row and column per workload, cells
+/// holding what the member pairs allow (db-0 and db-1 may not reach each other: db only
+/// accepts web on TCP 5432).
+#[test]
+fn report_groups_by_workload() {
+    let (_dir, file) = report(&[
+        "--group-by",
+        "workload",
+        "crates/palisade-cli/tests/fixtures/workloads",
+    ]);
+    let page = std::fs::read_to_string(&file).expect("read report");
+    let cells: BTreeMap<(String, String), String> = tags(&page, "td")
+        .into_iter()
+        .filter_map(|td| {
+            Some((
+                (td.get("data-from")?.clone(), td.get("data-to")?.clone()),
+                td.get("data-ports")?.clone(),
+            ))
+        })
+        .collect();
+    let cell = |from: &str, to: &str| cells.get(&(from.to_string(), to.to_string())).cloned();
+    assert_eq!(
+        cells.len(),
+        3 * 3 - 1,
+        "3 workloads; debug is one pod, so no debug->debug"
+    );
+    assert_eq!(cell("shop/web", "shop/db").as_deref(), Some("TCP 5432"));
+    assert_eq!(cell("shop/debug", "shop/db").as_deref(), Some("none"));
+    assert_eq!(
+        cell("shop/db", "shop/db").as_deref(),
+        Some("none"),
+        "db-0 <-> db-1"
+    );
+    assert_eq!(
+        cell("shop/web", "shop/web").as_deref(),
+        Some("all"),
+        "between replicas"
+    );
+    assert!(
+        page.contains(">shop/web (3 pods)</th>"),
+        "group sizes in the headers"
+    );
+}
+
 /// The committed screenshot exists and is a PNG (it is refreshed by hand, see docs/report.md).
 #[test]
 fn screenshot_is_committed() {

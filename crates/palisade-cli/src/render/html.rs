@@ -188,13 +188,18 @@ fn matrix(out: &mut String, grouped: &GroupReach, graph: &Graph) {
             .get(g)
             .map_or(EXTERNAL, |n| n.filter_namespace())
     };
+    // Headers name the group and, for groups of several pods, how many.
+    let header = |g: usize, name: &str| match groups.size(g) {
+        0 | 1 => escape(name),
+        n => format!("{} ({n} pods)", escape(name)),
+    };
     for (g, name) in groups.names().iter().enumerate() {
         let _ = write!(
             out,
             "<th class=\"col\" data-col-ns=\"{}\" title=\"{}\">{}</th>",
             escape(ns(g)),
             escape(name),
-            escape(name)
+            header(g, name)
         );
     }
     out.push_str("</tr></thead>\n<tbody>\n");
@@ -204,7 +209,7 @@ fn matrix(out: &mut String, grouped: &GroupReach, graph: &Graph) {
             "<tr data-ns=\"{}\"><th title=\"{}\">{}</th>",
             escape(ns(from)),
             escape(from_name),
-            escape(from_name)
+            header(from, from_name)
         );
         for (to, to_name) in groups.names().iter().enumerate() {
             let col_ns = escape(ns(to));
