@@ -39,6 +39,21 @@ pub enum Command {
     Reach(ReachArgs),
     /// Why a connection is allowed or denied: the verdict and the rules on each side.
     Why(WhyArgs),
+    /// What a change does to traffic: the connections gained and lost between two manifest sets.
+    ///
+    /// OLD and NEW are each a file, a directory or `-`; `--base` paths (the inventory: pods,
+    /// namespaces, workloads) are added to both sides, so `diff --base cluster/ old/ new/`
+    /// compares two versions of the policies over the same pods. Pods present on one side only
+    /// are listed as added or removed, not compared.
+    ///
+    /// Exit status: 0 compared (with --fail-on: and nothing of that kind changed), 1 --fail-on
+    /// matched or invalid objects were left out, 2 usage or I/O error.
+    Diff(DiffArgs),
+    /// Who may talk to whom as a graph (Graphviz DOT or Mermaid), grouped by namespace.
+    Graph(GraphArgs),
+    /// One self-contained HTML page: reachability matrix, graph, every policy in plain words and
+    /// the findings, filterable by namespace.
+    Report(ReportArgs),
     /// The nftables ruleset a node would run, as `nft -f` text (a script that replaces the
     /// `inet palisade` table in one transaction and touches nothing else).
     Compile(CompileArgs),
@@ -268,6 +283,102 @@ pub struct WhyArgs {
     /// The connection, as PROTOCOL/PORT (tcp/80).
     #[arg(long, value_name = "PROTO/PORT", value_parser = parse_probe)]
     pub probe: Probe,
+    #[command(flatten)]
+    pub inputs: Inputs,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Manifests added to both sides (typically the inventory: pods, namespaces, workloads);
+    /// repeatable.
+    #[arg(long = "base", value_name = "PATH")]
+    pub base: Vec<PathBuf>,
+    /// Exit with status 1 when the change does this: `widen` (some connection gained),
+    /// `narrow` (some connection lost), `change` (either); `never` only reports.
+    #[arg(long, value_enum, default_value_t = FailOn::Never)]
+    pub fail_on: FailOn,
+    /// Show one line per pod pair, or per workload pair (replicas of a Deployment,
+    /// StatefulSet, DaemonSet or Job collapse into one).
+    #[arg(long, value_enum, default_value_t = GroupBy::Pod)]
+    pub group_by: GroupBy,
+    /// A non-pod address to compare as an endpoint on both sides; repeatable.
+    #[arg(long = "external", value_name = "IP")]
+    pub externals: Vec<IpAddr>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+    /// The manifests before the change: a file, a directory or `-`.
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The manifests after the change: a file, a directory or `-`.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Report only; exit 0 whatever changed.
+    Never,
+    /// Exit 1 when any connection is gained.
+    Widen,
+    /// Exit 1 when any connection is lost.
+    Narrow,
+    /// Exit 1 when any connection is gained or lost.
+    Change,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// Grouped by destination, then source; `+` gained, `-` lost.
+    Text,
+    /// One JSON document: added/removed endpoints and every change.
+    Json,
+    /// Comma-separated values, one row per changed pair.
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupBy {
+    /// Every pod (and external address) on its own.
+    Pod,
+    /// Pods of one workload together, named `namespace/workload`.
+    Workload,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+    /// One node per pod, or per workload.
+    #[arg(long, value_enum, default_value_t = GroupBy::Pod)]
+    pub group_by: GroupBy,
+    /// A non-pod address to add as a node; repeatable.
+    #[arg(long = "external", value_name = "IP")]
+    pub externals: Vec<IpAddr>,
+    #[command(flatten)]
+    pub inputs: Inputs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT (`palisade graph ... | dot -Tsvg > graph.svg`).
+    Dot,
+    /// A Mermaid flowchart (renders in GitHub and GitLab Markdown).
+    Mermaid,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Where to write the HTML page; `-` is standard output.
+    #[arg(short, long, value_name = "FILE", default_value = "-")]
+    pub output: PathBuf,
+    /// Matrix rows and graph nodes per pod, or per workload.
+    #[arg(long, value_enum, default_value_t = GroupBy::Pod)]
+    pub group_by: GroupBy,
+    /// A non-pod address to add as an endpoint; repeatable.
+    #[arg(long = "external", value_name = "IP")]
+    pub externals: Vec<IpAddr>,
     #[command(flatten)]
     pub inputs: Inputs,
 }

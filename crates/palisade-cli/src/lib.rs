@@ -2,8 +2,9 @@
 //! answer comes from `palisade-core`; this crate only decides how it is shown.
 //!
 //! ```text
-//!   Cli (cli.rs) ──run()──> commands::{check, explain, reach, why}
-//!                              └─ render::{diagnostics (text/json/sarif), table}
+//!   Cli (cli.rs) ──run()──> commands::{check, explain, reach, why, diff, graph, report, ...}
+//!                              └─ render::{diagnostics (text/json/sarif), graph (dot/mermaid),
+//!                                          html (the report page), svg (its graph)}
 //! ```
 
 mod cli;
@@ -34,6 +35,9 @@ pub fn run(cli: Cli) -> Exit {
         Command::Explain(args) => commands::explain::run(args, color),
         Command::Reach(args) => commands::reach::run(args, color),
         Command::Why(args) => commands::why::run(args, color),
+        Command::Diff(args) => commands::diff::run(args, color),
+        Command::Graph(args) => commands::graph::run(args, color),
+        Command::Report(args) => commands::report::run(args, color),
         Command::Agent(args) => commands::agent::run(args),
         Command::Compile(args) => commands::compile::run(args, color),
         Command::Lab(args) => commands::lab::run(args, color),

@@ -149,7 +149,7 @@ fn pairs_csv(reach: &Reachability, names: &[String]) -> String {
 }
 
 /// RFC 4180 quoting, only where needed.
-fn csv_field(s: &str) -> String {
+pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

@@ -8,13 +8,27 @@ use serde_json::{Value, json};
 
 /// Every I/O error and diagnostic of `analysis`, each followed by a blank line.
 pub fn render_text(analysis: &Analysis, color: bool) -> String {
+    render_text_where(analysis, color, |_| true)
+}
+
+/// [`render_text`] for the diagnostics (and I/O errors) that `keep` accepts.
+pub fn render_text_where(
+    analysis: &Analysis,
+    color: bool,
+    keep: impl Fn(&Diagnostic) -> bool,
+) -> String {
     let renderer = if color {
         Renderer::styled()
     } else {
         Renderer::plain()
     };
     let mut out = String::new();
-    for d in analysis.io_errors.iter().chain(&analysis.diagnostics) {
+    for d in analysis
+        .io_errors
+        .iter()
+        .chain(&analysis.diagnostics)
+        .filter(|d| keep(d))
+    {
         out.push_str(&renderer.render(&report(d, &analysis.sources)));
         out.push_str("\n\n");
     }

@@ -17,9 +17,12 @@
 mod atoms;
 mod bitset;
 mod classes;
+mod diff;
+mod group;
 mod intern;
 mod matrix;
 mod rules;
+mod workload;
 
 use std::net::IpAddr;
 
@@ -28,6 +31,10 @@ use crate::model::Cluster;
 
 use classes::{Classes, Namespaces, Vocab};
 use intern::{ALL, NONE, PortSets};
+
+pub use diff::{PairChange, PortDelta, ReachDiff};
+pub use group::{GroupEdge, GroupReach, Grouping};
+pub use workload::workload_name;
 
 static EMPTY: PortSet = PortSet::EMPTY;
 
@@ -47,6 +54,14 @@ pub struct Reachability {
     node_of: Vec<Option<u32>>,
     host_network: Vec<bool>,
     stats: ReachStats,
+}
+
+/// What decides an endpoint's connections to every other endpoint, own-node traffic aside:
+/// its class, and whether it is hostNetwork.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Profile {
+    class: u32,
+    host: bool,
 }
 
 /// Sizes of the intermediate structures (for benchmarks and `--verbose` output).
@@ -184,6 +199,56 @@ impl Reachability {
         self.sets
             .get(self.set_id(from, to) as usize)
             .unwrap_or(&EMPTY)
+    }
+
+    /// Per endpoint, what decides its connections to other endpoints apart from own-node
+    /// traffic (see [`Profile`]). Endpoints with equal profiles are interchangeable, so
+    /// grouped answers and diffs work on distinct profiles rather than on endpoint pairs.
+    fn profiles(&self) -> Vec<Profile> {
+        (0..self.len())
+            .map(|i| Profile {
+                class: self.class_of.get(i).copied().unwrap_or(0),
+                host: self.host_network.get(i).copied().unwrap_or(false),
+            })
+            .collect()
+    }
+
+    /// The set id for two distinct endpoints with profiles `a` and `b` that are not an
+    /// own-node pair (see [`Reachability::own_node_pairs`]).
+    fn profile_set_id(&self, a: Profile, b: Profile) -> u32 {
+        let index = a.class as usize * self.class_count + b.class as usize;
+        self.matrix.get(index).copied().unwrap_or(NONE)
+    }
+
+    /// Every ordered pair of distinct endpoints on one node where one side is hostNetwork:
+    /// node traffic, allowed whatever the classes say. Few: hostNetwork pods times the pods
+    /// of their node.
+    fn own_node_pairs(&self) -> Vec<(usize, usize)> {
+        let mut by_node: rustc_hash::FxHashMap<u32, Vec<usize>> = Default::default();
+        for (i, node) in self.node_of.iter().enumerate() {
+            if let Some(node) = node {
+                by_node.entry(*node).or_default().push(i);
+            }
+        }
+        let host = |i: usize| self.host_network.get(i).copied().unwrap_or(false);
+        let mut pairs = Vec::new();
+        for members in by_node.values() {
+            for &h in members.iter().filter(|&&h| host(h)) {
+                for &m in members.iter().filter(|&&m| m != h) {
+                    pairs.push((h, m));
+                    if !host(m) {
+                        // A host-host pair is found from both ends already.
+                        pairs.push((m, h));
+                    }
+                }
+            }
+        }
+        pairs.sort_unstable();
+        pairs
+    }
+
+    fn set(&self, id: u32) -> &PortSet {
+        self.sets.get(id as usize).unwrap_or(&EMPTY)
     }
 
     pub fn allowed(&self, from: usize, to: usize, probe: Probe) -> bool {

@@ -1,0 +1,198 @@
+//! `palisade diff`: the connections a change gains and loses, grouped by destination, then
+//! source, with `--fail-on` turning a kind of change into exit status 1 for CI.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use clap::ValueEnum as _;
+
+use palisade_core::reach::{PairChange, PortDelta, ReachDiff, Reachability, workload_name};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+use crate::cli::{DiffArgs, DiffFormat, FailOn, GroupBy};
+use crate::inputs::{analyze_sides, answer_exit};
+use crate::{ColorChoice, Exit};
+
+pub fn run(args: DiffArgs, color: ColorChoice) -> Exit {
+    let (old, new) = match analyze_sides(&args.base, &args.old, &args.new, color) {
+        Ok(sides) => sides,
+        Err(exit) => return exit,
+    };
+    let old_reach = Reachability::compute(&old.cluster, &args.externals);
+    let new_reach = Reachability::compute(&new.cluster, &args.externals);
+    let diff = match args.group_by {
+        GroupBy::Pod => ReachDiff::compute(&old_reach, &new_reach, str::to_string),
+        GroupBy::Workload => {
+            // A pod's workload by its `namespace/name`; the new side wins where both have it.
+            let mut workloads: HashMap<String, String> = HashMap::new();
+            for pod in old.cluster.pods.iter().chain(&new.cluster.pods) {
+                workloads.insert(pod.key(), workload_name(pod));
+            }
+            ReachDiff::compute(&old_reach, &new_reach, |name| {
+                workloads
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| name.to_string())
+            })
+        }
+    };
+    let out = match args.format {
+        DiffFormat::Text => text(&diff, args.group_by),
+        DiffFormat::Json => {
+            serde_json::to_string_pretty(&to_json(&diff, args.group_by)).unwrap_or_default() + "\n"
+        }
+        DiffFormat::Csv => csv(&diff),
+    };
+    super::print_stdout(&out);
+    let failed = match args.fail_on {
+        FailOn::Never => false,
+        FailOn::Widen => diff.widens(),
+        FailOn::Narrow => diff.narrows(),
+        FailOn::Change => diff.widens() || diff.narrows(),
+    };
+    if failed {
+        let what = match args.fail_on {
+            FailOn::Narrow => "connections are lost",
+            FailOn::Change => "connections change",
+            FailOn::Widen | FailOn::Never => "connections are gained",
+        };
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: {what} (--fail-on {})",
+            args.fail_on
+                .to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default()
+        );
+        Exit::Findings
+    } else {
+        match (answer_exit(&old), answer_exit(&new)) {
+            (Exit::Ok, Exit::Ok) => Exit::Ok,
+            _ => Exit::Findings,
+        }
+    }
+}
+
+/// `(4 of 6 pairs)` when a grouped change does not hold for every member pair.
+fn share(changed: usize, pairs: usize) -> String {
+    if changed < pairs {
+        format!("  ({changed} of {pairs} pairs)")
+    } else {
+        String::new()
+    }
+}
+
+/// Per destination a header, then `+` (gained) and `-` (lost) lines per source; the endpoint
+/// changes and a one-line summary last.
+pub fn text(diff: &ReachDiff, group_by: GroupBy) -> String {
+    let mut out = String::new();
+    let mut current: Option<&str> = None;
+    for change in &diff.changes {
+        if current != Some(change.to.as_str()) {
+            if current.is_some() {
+                out.push('\n');
+            }
+            let _ = writeln!(out, "to {}", change.to);
+            current = Some(&change.to);
+        }
+        for (sign, delta, changed) in [
+            ('+', &change.gained, change.gained_pairs),
+            ('-', &change.lost, change.lost_pairs),
+        ] {
+            if !delta.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  {sign} from {}: {delta}{}",
+                    change.from,
+                    share(changed, change.pairs)
+                );
+            }
+        }
+    }
+    if !diff.changes.is_empty() {
+        out.push('\n');
+    }
+    for (label, list) in [("added", &diff.added), ("removed", &diff.removed)] {
+        if !list.is_empty() {
+            let _ = writeln!(out, "{label} (not compared): {}", list.join(", "));
+        }
+    }
+    let unit = match group_by {
+        GroupBy::Pod => "pair",
+        GroupBy::Workload => "workload pair",
+    };
+    let gained = diff.changes.iter().filter(|c| !c.gained.is_empty()).count();
+    let lost = diff.changes.iter().filter(|c| !c.lost.is_empty()).count();
+    if gained + lost == 0 {
+        let _ = writeln!(
+            out,
+            "no connection gained or lost ({} endpoints compared)",
+            diff.compared
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{gained} {unit}(s) gained connections, {lost} lost some ({} endpoints compared)",
+            diff.compared
+        );
+    }
+    out
+}
+
+fn delta_json(delta: &PortDelta) -> Value {
+    if delta.is_empty() {
+        Value::Null
+    } else {
+        json!(delta.to_string())
+    }
+}
+
+fn change_json(c: &PairChange) -> Value {
+    json!({
+        "from": c.from,
+        "to": c.to,
+        "gained": delta_json(&c.gained),
+        "lost": delta_json(&c.lost),
+        "gainedPairs": c.gained_pairs,
+        "lostPairs": c.lost_pairs,
+        "pairs": c.pairs,
+    })
+}
+
+/// `{"groupBy", "compared", "added", "removed", "widens", "narrows", "changes": [...]}`;
+/// `gained`/`lost` are port sets in `reach`'s notation, or null.
+pub fn to_json(diff: &ReachDiff, group_by: GroupBy) -> Value {
+    json!({
+        "groupBy": match group_by { GroupBy::Pod => "pod", GroupBy::Workload => "workload" },
+        "compared": diff.compared,
+        "added": diff.added,
+        "removed": diff.removed,
+        "widens": diff.widens(),
+        "narrows": diff.narrows(),
+        "changes": diff.changes.iter().map(change_json).collect::<Vec<_>>(),
+    })
+}
+
+/// `to,from,change,ports,changed_pairs,pairs`: one row per gained or lost set.
+pub fn csv(diff: &ReachDiff) -> String {
+    let mut out = String::from("to,from,change,ports,changed_pairs,pairs\n");
+    for c in &diff.changes {
+        for (kind, delta, changed) in [
+            ("gained", &c.gained, c.gained_pairs),
+            ("lost", &c.lost, c.lost_pairs),
+        ] {
+            if !delta.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "{},{},{kind},{},{changed},{}",
+                    super::reach::csv_field(&c.to),
+                    super::reach::csv_field(&c.from),
+                    super::reach::csv_field(&delta.to_string()),
+                    c.pairs
+                );
+            }
+        }
+    }
+    out
+}

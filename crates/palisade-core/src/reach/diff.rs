@@ -1,0 +1,455 @@
+//! What changes between two reachabilities: the connections gained and lost (`palisade diff`).
+//!
+//! ```text
+//!   old, new: Reachability      endpoints matched by name; the rest are added / removed
+//!   joint profile = (old profile, new profile) of a common endpoint
+//!   for each ordered pair of joint profiles: old set vs new set   (profiles², not endpoints²)
+//!     changed -> expanded onto the (group, joint profile) cells of both sides
+//!   PairChange per ordered pair of groups: gained = new - old, lost = old - new
+//! ```
+//!
+//! Only endpoints present on both sides are compared: a pod that exists on one side only has
+//! no "before" (or "after") to compare with, so it is listed as added or removed instead.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use rustc_hash::FxHashMap;
+
+use super::classes::id;
+use super::group::{Grouping, cell_pairs, cells, exempt_counts};
+use super::{Profile, Reachability};
+use crate::eval::ports::PortRange;
+use crate::eval::{PortSet, Probe};
+use crate::model::Protocol;
+
+/// The difference of two port sets. "Every protocol" minus some ports cannot be written as a
+/// [`PortSet`] (ICMP and the other port-less protocols stay in), hence `other_protocols`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortDelta {
+    /// TCP, UDP and SCTP ports; never [`PortSet::is_all`].
+    ports: PortSet,
+    /// Protocols other than TCP, UDP and SCTP (ICMP...).
+    other_protocols: bool,
+}
+
+impl PortDelta {
+    /// What `set` allows and `minus` does not.
+    pub fn between(set: &PortSet, minus: &PortSet) -> PortDelta {
+        if minus.is_all() {
+            return PortDelta::default();
+        }
+        let mut ports = PortSet::none();
+        for protocol in Protocol::ALL {
+            for (first, last) in subtract(set.ranges(protocol), minus.ranges(protocol)) {
+                ports.insert_range(protocol, first, last);
+            }
+        }
+        PortDelta {
+            ports,
+            other_protocols: set.is_all(),
+        }
+    }
+
+    pub fn union(&self, other: &PortDelta) -> PortDelta {
+        PortDelta {
+            ports: self.ports.union(&other.ports),
+            other_protocols: self.other_protocols || other.other_protocols,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !self.other_protocols && self.ports.is_empty()
+    }
+
+    /// Whether a connection on `probe` is in the difference.
+    pub fn contains(&self, probe: Probe) -> bool {
+        self.ports.contains(probe)
+    }
+
+    /// The TCP/UDP/SCTP part.
+    pub fn ports(&self) -> &PortSet {
+        &self.ports
+    }
+
+    /// Whether protocols other than TCP, UDP and SCTP are in the difference.
+    pub fn other_protocols(&self) -> bool {
+        self.other_protocols
+    }
+}
+
+impl fmt::Display for PortDelta {
+    /// Like [`PortSet`]'s form; with other protocols, `all` or `all except TCP 8080,UDP 53`,
+    /// which reads better than the complement's ranges.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.other_protocols {
+            return self.ports.fmt(f);
+        }
+        let full = [(0, u16::MAX)];
+        let mut missing = PortSet::none();
+        for protocol in Protocol::ALL {
+            for (first, last) in subtract(&full, self.ports.ranges(protocol)) {
+                missing.insert_range(protocol, first, last);
+            }
+        }
+        if missing.is_empty() {
+            f.write_str("all")
+        } else if Protocol::ALL.iter().all(|&p| missing.covers_protocol(p)) {
+            f.write_str("protocols other than TCP, UDP and SCTP")
+        } else {
+            write!(f, "all except {missing}")
+        }
+    }
+}
+
+/// `a` minus `b`, both sorted, disjoint inclusive range lists.
+fn subtract(a: &[PortRange], b: &[PortRange]) -> Vec<PortRange> {
+    let mut out = Vec::new();
+    for &(first, last) in a {
+        let mut start = u32::from(first);
+        let end = u32::from(last);
+        for &(b0, b1) in b {
+            let (b0, b1) = (u32::from(b0), u32::from(b1));
+            if b1 < start || b0 > end {
+                continue;
+            }
+            if b0 > start {
+                out.push((start, b0 - 1));
+            }
+            start = start.max(b1 + 1);
+        }
+        if start <= end {
+            out.push((start, end));
+        }
+    }
+    // Values come from u16 ranges, so they fit back.
+    out.into_iter()
+        .filter_map(|(s, e)| Some((u16::try_from(s).ok()?, u16::try_from(e).ok()?)))
+        .collect()
+}
+
+/// The connections gained and lost between two reachabilities, per ordered pair of groups.
+#[derive(Debug, Clone, Default)]
+pub struct ReachDiff {
+    /// Endpoints only in the new reachability, sorted.
+    pub added: Vec<String>,
+    /// Endpoints only in the old reachability, sorted.
+    pub removed: Vec<String>,
+    /// Endpoints present on both sides (the ones compared).
+    pub compared: usize,
+    /// Sorted by destination group, then source group.
+    pub changes: Vec<PairChange>,
+}
+
+/// What changed from members of group `from` to members of group `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairChange {
+    pub from: String,
+    pub to: String,
+    /// Allowed now and not before, for at least one member pair.
+    pub gained: PortDelta,
+    /// Allowed before and not now, for at least one member pair.
+    pub lost: PortDelta,
+    /// Member pairs that gained (lost) something, out of `pairs`.
+    pub gained_pairs: usize,
+    pub lost_pairs: usize,
+    pub pairs: usize,
+}
+
+impl ReachDiff {
+    /// Compares `old` with `new`, grouping the common endpoints by `group_of(endpoint name)`
+    /// (the identity for one line per endpoint pair).
+    pub fn compute(
+        old: &Reachability,
+        new: &Reachability,
+        group_of: impl Fn(&str) -> String,
+    ) -> ReachDiff {
+        let old_names = old.endpoint_names();
+        let new_names = new.endpoint_names();
+        let old_index: FxHashMap<&str, usize> = old_names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        let new_index: FxHashMap<&str, usize> = new_names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        let mut added: Vec<String> = new_names
+            .iter()
+            .filter(|n| !old_index.contains_key(n.as_str()))
+            .cloned()
+            .collect();
+        let mut removed: Vec<String> = old_names
+            .iter()
+            .filter(|n| !new_index.contains_key(n.as_str()))
+            .cloned()
+            .collect();
+        added.sort();
+        removed.sort();
+
+        let common: Vec<(usize, usize)> = new_names
+            .iter()
+            .enumerate()
+            .filter_map(|(n, name)| old_index.get(name.as_str()).map(|&o| (o, n)))
+            .collect();
+        let grouping = Grouping::from_keys(
+            common
+                .iter()
+                .map(|&(_, n)| group_of(new_names.get(n).map_or("", String::as_str)))
+                .collect(),
+        );
+        let old_profiles = old.profiles();
+        let new_profiles = new.profiles();
+        let joint = |(o, n): (usize, usize)| -> Option<(Profile, Profile)> {
+            Some((*old_profiles.get(o)?, *new_profiles.get(n)?))
+        };
+        let (cells, cell_of) = cells(
+            &grouping,
+            common.len(),
+            common
+                .iter()
+                .enumerate()
+                .filter_map(|(k, &pair)| Some((k, joint(pair)?))),
+        );
+        let mut by_profile: BTreeMap<(Profile, Profile), Vec<usize>> = BTreeMap::new();
+        for (c, cell) in cells.iter().enumerate() {
+            by_profile.entry(cell.profile).or_default().push(c);
+        }
+
+        // Own-node pairs of either side (as common-endpoint indices) are compared one by one:
+        // the class matrices do not hold their sets.
+        let mut old_to_common = vec![usize::MAX; old_names.len()];
+        let mut new_to_common = vec![usize::MAX; new_names.len()];
+        for (k, &(o, n)) in common.iter().enumerate() {
+            if let Some(slot) = old_to_common.get_mut(o) {
+                *slot = k;
+            }
+            if let Some(slot) = new_to_common.get_mut(n) {
+                *slot = k;
+            }
+        }
+        let mut own_node: Vec<(usize, usize)> = Vec::new();
+        for (pairs, to_common) in [
+            (old.own_node_pairs(), &old_to_common),
+            (new.own_node_pairs(), &new_to_common),
+        ] {
+            for (a, b) in pairs {
+                let (Some(&ka), Some(&kb)) = (to_common.get(a), to_common.get(b)) else {
+                    continue;
+                };
+                if ka != usize::MAX && kb != usize::MAX {
+                    own_node.push((ka, kb));
+                }
+            }
+        }
+        own_node.sort_unstable();
+        own_node.dedup();
+        let exempt = exempt_counts(&own_node, &cell_of);
+
+        #[derive(Default)]
+        struct Acc {
+            gained: PortDelta,
+            lost: PortDelta,
+            gained_pairs: usize,
+            lost_pairs: usize,
+        }
+        let mut acc: FxHashMap<(u32, u32), Acc> = FxHashMap::default();
+        let mut add = |from: u32, to: u32, gained: &PortDelta, lost: &PortDelta, pairs: usize| {
+            let entry = acc.entry((from, to)).or_default();
+            if !gained.is_empty() {
+                entry.gained = entry.gained.union(gained);
+                entry.gained_pairs += pairs;
+            }
+            if !lost.is_empty() {
+                entry.lost = entry.lost.union(lost);
+                entry.lost_pairs += pairs;
+            }
+        };
+        for &(ka, kb) in &own_node {
+            let (Some(&(oa, na)), Some(&(ob, nb))) = (common.get(ka), common.get(kb)) else {
+                continue;
+            };
+            let (before, after) = (old.ports(oa, ob), new.ports(na, nb));
+            if before != after {
+                let (Some(g), Some(h)) = (grouping.group_of(ka), grouping.group_of(kb)) else {
+                    continue;
+                };
+                add(
+                    id(g),
+                    id(h),
+                    &PortDelta::between(after, before),
+                    &PortDelta::between(before, after),
+                    1,
+                );
+            }
+        }
+
+        // Set ids of the two sides come from different interners: translate the new side's
+        // ids into the old side's once, so that "unchanged" is one array lookup per pair of
+        // profiles, and only changed pairs reach the delta cache.
+        let old_ids: FxHashMap<&PortSet, u32> = old
+            .sets
+            .iter()
+            .enumerate()
+            .map(|(n, set)| (set, id(n)))
+            .collect();
+        let as_old_id: Vec<Option<u32>> = new
+            .sets
+            .iter()
+            .map(|set| old_ids.get(set).copied())
+            .collect();
+        let mut deltas: FxHashMap<(u32, u32), (PortDelta, PortDelta)> = FxHashMap::default();
+        for (&(a_old, a_new), a_cells) in &by_profile {
+            for (&(b_old, b_new), b_cells) in &by_profile {
+                let ids = (
+                    old.profile_set_id(a_old, b_old),
+                    new.profile_set_id(a_new, b_new),
+                );
+                if as_old_id.get(ids.1 as usize).copied().flatten() == Some(ids.0) {
+                    continue;
+                }
+                let (gained, lost) = deltas.entry(ids).or_insert_with(|| {
+                    let (before, after) = (old.set(ids.0), new.set(ids.1));
+                    (
+                        PortDelta::between(after, before),
+                        PortDelta::between(before, after),
+                    )
+                });
+                for &ca in a_cells {
+                    for &cb in b_cells {
+                        let (Some(a), Some(b)) = (cells.get(ca), cells.get(cb)) else {
+                            continue;
+                        };
+                        let pairs = cell_pairs(a, b, ca == cb)
+                            .saturating_sub(exempt.get(&(id(ca), id(cb))).copied().unwrap_or(0));
+                        if pairs > 0 {
+                            add(a.group, b.group, gained, lost, pairs);
+                        }
+                    }
+                }
+            }
+        }
+        let names = grouping.names();
+        let name = |g: u32| names.get(g as usize).cloned().unwrap_or_default();
+        let mut changes: Vec<PairChange> = acc
+            .into_iter()
+            .map(|((from, to), acc)| PairChange {
+                from: name(from),
+                to: name(to),
+                gained: acc.gained,
+                lost: acc.lost,
+                gained_pairs: acc.gained_pairs,
+                lost_pairs: acc.lost_pairs,
+                pairs: grouping.pair_count(from as usize, to as usize),
+            })
+            .collect();
+        changes.sort_by(|a, b| (&a.to, &a.from).cmp(&(&b.to, &b.from)));
+        ReachDiff {
+            added,
+            removed,
+            compared: common.len(),
+            changes,
+        }
+    }
+
+    /// True when some connection is allowed now that was not before.
+    pub fn widens(&self) -> bool {
+        self.changes.iter().any(|c| !c.gained.is_empty())
+    }
+
+    /// True when some connection allowed before is not any more.
+    pub fn narrows(&self) -> bool {
+        self.changes.iter().any(|c| !c.lost.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp(first: u16, last: u16) -> PortSet {
+        PortSet::range(Protocol::Tcp, first, last)
+    }
+
+    #[test]
+    fn deltas_subtract_and_print() {
+        let udp53 = PortSet::port(Protocol::Udp, 53);
+        let cases: Vec<(&str, PortSet, PortSet, &str)> = vec![
+            (
+                "nothing from nothing",
+                PortSet::none(),
+                PortSet::none(),
+                "none",
+            ),
+            ("all minus all", PortSet::all(), PortSet::all(), "none"),
+            ("all minus nothing", PortSet::all(), PortSet::none(), "all"),
+            (
+                "a default deny keeps a few ports",
+                PortSet::all(),
+                tcp(8080, 8080).union(&udp53),
+                "all except TCP 8080,UDP 53",
+            ),
+            (
+                "range with a hole",
+                tcp(80, 90),
+                tcp(85, 85),
+                "TCP 80-84,86-90",
+            ),
+            ("disjoint", tcp(80, 80), udp53.clone(), "TCP 80"),
+            ("covered", tcp(80, 80), tcp(1, 1000), "none"),
+            ("ranges minus all", tcp(80, 80), PortSet::all(), "none"),
+            (
+                "all minus every port of the three protocols",
+                PortSet::all(),
+                PortSet::protocol(Protocol::Tcp)
+                    .union(&PortSet::protocol(Protocol::Udp))
+                    .union(&PortSet::protocol(Protocol::Sctp)),
+                "protocols other than TCP, UDP and SCTP",
+            ),
+            (
+                "edges of the port space",
+                PortSet::protocol(Protocol::Tcp),
+                tcp(0, 0).union(&tcp(65535, 65535)),
+                "TCP 1-65534",
+            ),
+        ];
+        for (label, set, minus, want) in cases {
+            assert_eq!(
+                PortDelta::between(&set, &minus).to_string(),
+                want,
+                "{label}"
+            );
+        }
+    }
+
+    #[test]
+    fn delta_membership_agrees_with_the_sets() {
+        let sets = [
+            PortSet::all(),
+            PortSet::none(),
+            tcp(80, 90),
+            tcp(0, 0).union(&PortSet::port(Protocol::Udp, 53)),
+            PortSet::protocol(Protocol::Sctp),
+        ];
+        let probes: Vec<Probe> = Protocol::ALL
+            .iter()
+            .flat_map(|&protocol| {
+                [0, 1, 53, 79, 80, 85, 90, 91, 65535].map(|port| Probe { protocol, port })
+            })
+            .collect();
+        for a in &sets {
+            for b in &sets {
+                let delta = PortDelta::between(a, b);
+                for &p in &probes {
+                    assert_eq!(
+                        delta.contains(p),
+                        a.contains(p) && !b.contains(p),
+                        "{a} minus {b} at {p:?}"
+                    );
+                }
+            }
+        }
+    }
+}
