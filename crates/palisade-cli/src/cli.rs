@@ -206,8 +206,27 @@ pub enum LabFormat {
 #[derive(Debug, Args)]
 pub struct Inputs {
     /// Manifest files or directories; `-` reads standard input.
-    #[arg(value_name = "PATH", required = true)]
+    #[arg(value_name = "PATH", required_unless_present = "cluster")]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// A live cluster as an input: its Namespaces, Pods and NetworkPolicies, read once with list
+/// calls (the same read-only access the agent has).
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// Read Namespaces, Pods and NetworkPolicies from the cluster of the current kubeconfig
+    /// context (or the in-cluster service account), as if they were one more input file named
+    /// `cluster:CONTEXT`.
+    #[arg(long, default_value_t = false)]
+    pub cluster: bool,
+    /// Kubeconfig file for --cluster. Default: $KUBECONFIG or ~/.kube/config.
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context for --cluster. Default: the current context.
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -307,12 +326,16 @@ pub struct DiffArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
-    /// The manifests before the change: a file, a directory or `-`.
-    #[arg(value_name = "OLD")]
-    pub old: PathBuf,
-    /// The manifests after the change: a file, a directory or `-`.
-    #[arg(value_name = "NEW")]
-    pub new: PathBuf,
+    /// The manifests before the change: a file, a directory or `-`. With --cluster: the
+    /// change (CHANGES), compared as "the cluster now" vs "the cluster with CHANGES applied"
+    /// (objects of the same kind, namespace and name replaced, as `kubectl apply` does).
+    #[arg(value_name = "OLD", required_unless_present = "cluster")]
+    pub old: Option<PathBuf>,
+    /// The manifests after the change: a file, a directory or `-` (not with --cluster).
+    #[arg(value_name = "NEW", conflicts_with = "cluster")]
+    pub new: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,14 +2,112 @@
 
 use std::collections::HashSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use palisade_core::Analysis;
 use palisade_core::diag::Diagnostic;
-use palisade_core::load::Input;
+use palisade_core::load::{self, Input};
+use palisade_kube::{ClusterTarget, Snapshot};
 
+use crate::cli::{ClusterArgs, Inputs};
 use crate::render::diagnostics;
 use crate::{ColorChoice, Exit};
+
+impl Inputs {
+    /// The paths, then the cluster's snapshot when `--cluster` is given. `Err`: the cluster
+    /// could not be read (said on stderr); stop with that exit code.
+    pub fn resolve(&self) -> Result<Vec<Input>, Exit> {
+        let mut inputs = to_inputs(&self.paths);
+        if self.cluster.cluster {
+            let snapshot = read_cluster(&self.cluster)?;
+            inputs.push(Input::Text {
+                name: snapshot.name,
+                text: snapshot.text,
+            });
+        }
+        Ok(inputs)
+    }
+}
+
+/// Lists the cluster once; a failure is reported on stderr as a usage/I/O error (exit 2).
+pub fn read_cluster(args: &ClusterArgs) -> Result<Snapshot, Exit> {
+    let target = ClusterTarget {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+    };
+    palisade_kube::snapshot_blocking(&target).map_err(|e| {
+        eprintln!("error: cannot read the cluster: {e}");
+        Exit::Usage
+    })
+}
+
+/// `snapshot` with `changes` applied the way `kubectl apply` would: every object of the
+/// snapshot that a change file also defines (same kind, namespace and name) is left out, so
+/// the change's version replaces it instead of conflicting with it.
+pub fn apply_changes(snapshot: &Snapshot, changes: &[Input]) -> Snapshot {
+    let loaded = load::load(changes);
+    let replaced: HashSet<(String, String, String)> = loaded
+        .objects
+        .iter()
+        .map(|o| identity_of(o.object.kind(), o.object.metadata()))
+        .collect();
+    let text = match serde_json::from_str::<serde_json::Value>(&snapshot.text) {
+        Ok(mut list) => {
+            if let Some(items) = list.get_mut("items").and_then(|i| i.as_array_mut()) {
+                items.retain(|item| {
+                    let meta = item.get("metadata");
+                    let field = |name: &str| {
+                        meta.and_then(|m| m.get(name))
+                            .and_then(|v| v.as_str())
+                            .unwrap_or_default()
+                            .to_string()
+                    };
+                    let kind = item
+                        .get("kind")
+                        .and_then(|k| k.as_str())
+                        .unwrap_or_default();
+                    let namespace = match kind {
+                        "Namespace" => String::new(),
+                        _ => non_empty_or_default(field("namespace")),
+                    };
+                    !replaced.contains(&(kind.to_string(), namespace, field("name")))
+                });
+            }
+            serde_json::to_string_pretty(&list).unwrap_or_else(|_| snapshot.text.clone())
+        }
+        // Not JSON (cannot happen with palisade-kube's snapshots): keep it whole; duplicates
+        // are then reported as conflicts rather than silently dropped.
+        Err(_) => snapshot.text.clone(),
+    };
+    Snapshot {
+        name: format!("{} (with the change applied)", snapshot.name),
+        text,
+    }
+}
+
+fn identity_of(
+    kind: &str,
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> (String, String, String) {
+    let namespace = match kind {
+        "Namespace" => String::new(),
+        _ => non_empty_or_default(meta.namespace.clone().unwrap_or_default()),
+    };
+    (
+        kind.to_string(),
+        namespace,
+        meta.name.clone().unwrap_or_default(),
+    )
+}
+
+/// Objects without a namespace go to `default`, as kubectl puts them.
+fn non_empty_or_default(namespace: String) -> String {
+    if namespace.is_empty() {
+        "default".to_string()
+    } else {
+        namespace
+    }
+}
 
 pub fn to_inputs(paths: &[PathBuf]) -> Vec<Input> {
     paths
@@ -29,8 +127,8 @@ pub fn to_inputs(paths: &[PathBuf]) -> Vec<Input> {
 ///
 /// Invalid objects are left out of the answer, so an answer given despite errors could be wrong:
 /// the command still answers from what is valid, and its exit code is then 1.
-pub fn analyze_for_answer(paths: &[PathBuf], color: ColorChoice) -> Result<Analysis, Exit> {
-    let analysis = palisade_core::analyze(&to_inputs(paths));
+pub fn analyze_for_answer(inputs: &[Input], color: ColorChoice) -> Result<Analysis, Exit> {
+    let analysis = palisade_core::analyze(inputs);
     let mut stderr = std::io::stderr().lock();
     let _ = stderr.write_all(diagnostics::render_text(&analysis, color.for_stderr()).as_bytes());
     if !analysis.io_errors.is_empty() {
@@ -60,13 +158,15 @@ pub fn answer_exit(analysis: &Analysis) -> Exit {
 /// printed only with the old side. `Err` = stop with that exit code.
 pub fn analyze_sides(
     base: &[PathBuf],
-    old: &Path,
-    new: &Path,
+    old: &[Input],
+    new: &[Input],
     color: ColorChoice,
 ) -> Result<(Analysis, Analysis), Exit> {
-    let is_stdin = |p: &Path| p.as_os_str() == "-";
+    let is_stdin = |i: &Input| matches!(i, Input::Stdin);
     let mut stderr = std::io::stderr().lock();
-    if base.iter().any(|p| is_stdin(p)) || (is_stdin(old) && is_stdin(new)) {
+    if base.iter().any(|p| p.as_os_str() == "-")
+        || (old.iter().any(is_stdin) && new.iter().any(is_stdin))
+    {
         let _ = writeln!(
             stderr,
             "error: standard input (`-`) can be read once: use it for OLD or NEW, not for \
@@ -74,10 +174,10 @@ pub fn analyze_sides(
         );
         return Err(Exit::Usage);
     }
-    let side = |path: &Path| {
-        let mut paths = base.to_vec();
-        paths.push(path.to_path_buf());
-        palisade_core::analyze(&to_inputs(&paths))
+    let side = |inputs: &[Input]| {
+        let mut all = to_inputs(base);
+        all.extend(inputs.iter().cloned());
+        palisade_core::analyze(&all)
     };
     let (old, new) = (side(old), side(new));
     let color = color.for_stderr();

@@ -10,7 +10,6 @@ use palisade_core::diag::{Diagnostic, Severity};
 use palisade_core::{analyze, lint};
 
 use crate::cli::{CheckArgs, CheckFormat};
-use crate::inputs::to_inputs;
 use crate::render::{diagnostics, sarif};
 use crate::{ColorChoice, Exit};
 
@@ -63,7 +62,11 @@ pub fn run(args: CheckArgs, color: ColorChoice) -> Exit {
             return Exit::Usage;
         }
     };
-    let mut analysis = analyze(&to_inputs(&args.inputs.paths));
+    let inputs = match args.inputs.resolve() {
+        Ok(inputs) => inputs,
+        Err(exit) => return exit,
+    };
+    let mut analysis = analyze(&inputs);
     if !args.no_lints {
         let found = lint::lint(&analysis);
         analysis.diagnostics.extend(found);

@@ -5,7 +5,11 @@ use crate::inputs::{analyze_for_answer, answer_exit};
 use crate::{ColorChoice, Exit};
 
 pub fn run(args: CompileArgs, color: ColorChoice) -> Exit {
-    let analysis = match analyze_for_answer(&args.inputs.paths, color) {
+    let analysis = match args
+        .inputs
+        .resolve()
+        .and_then(|inputs| analyze_for_answer(&inputs, color))
+    {
         Ok(a) => a,
         Err(exit) => return exit,
     };

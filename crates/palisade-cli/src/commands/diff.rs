@@ -11,11 +11,16 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 
 use crate::cli::{DiffArgs, DiffFormat, FailOn, GroupBy};
-use crate::inputs::{analyze_sides, answer_exit};
+use crate::inputs::{analyze_sides, answer_exit, apply_changes, read_cluster, to_inputs};
 use crate::{ColorChoice, Exit};
+use palisade_core::load::Input;
 
 pub fn run(args: DiffArgs, color: ColorChoice) -> Exit {
-    let (old, new) = match analyze_sides(&args.base, &args.old, &args.new, color) {
+    let (old_inputs, new_inputs) = match sides(&args) {
+        Ok(sides) => sides,
+        Err(exit) => return exit,
+    };
+    let (old, new) = match analyze_sides(&args.base, &old_inputs, &new_inputs, color) {
         Ok(sides) => sides,
         Err(exit) => return exit,
     };
@@ -195,4 +200,38 @@ pub fn csv(diff: &ReachDiff) -> String {
         }
     }
     out
+}
+
+/// The inputs of each side: OLD and NEW, or with `--cluster` the cluster now and the cluster
+/// with the change applied.
+fn sides(args: &DiffArgs) -> Result<(Vec<Input>, Vec<Input>), Exit> {
+    if args.cluster.cluster {
+        let Some(change) = &args.old else {
+            eprintln!("error: `palisade diff --cluster CHANGES`: give the change to compare");
+            return Err(Exit::Usage);
+        };
+        let changes = to_inputs(std::slice::from_ref(change));
+        let snapshot = read_cluster(&args.cluster)?;
+        let changed = apply_changes(&snapshot, &changes);
+        let now = vec![Input::Text {
+            name: snapshot.name,
+            text: snapshot.text,
+        }];
+        let mut then = vec![Input::Text {
+            name: changed.name,
+            text: changed.text,
+        }];
+        then.extend(changes);
+        return Ok((now, then));
+    }
+    match (&args.old, &args.new) {
+        (Some(old), Some(new)) => Ok((
+            to_inputs(std::slice::from_ref(old)),
+            to_inputs(std::slice::from_ref(new)),
+        )),
+        _ => {
+            eprintln!("error: `palisade diff OLD NEW` needs both sides (or --cluster CHANGES)");
+            Err(Exit::Usage)
+        }
+    }
 }

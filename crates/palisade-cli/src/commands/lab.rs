@@ -8,7 +8,7 @@ use palisade_core::model::{Cluster, Protocol};
 use palisade_lab::{CommandEnforcer, LabConfig, LabError};
 
 use crate::cli::{LabAction, LabArgs, LabFormat};
-use crate::inputs::analyze_for_answer;
+use crate::inputs::{analyze_for_answer, to_inputs};
 use crate::{ColorChoice, Exit};
 
 /// Default probes when none is given: the declared container ports are what the workloads serve.
@@ -18,7 +18,7 @@ pub fn run(args: LabArgs, color: ColorChoice) -> Exit {
     if let Some(LabAction::Clean) = args.action {
         return clean();
     }
-    let analysis = match analyze_for_answer(&args.paths, color) {
+    let analysis = match analyze_for_answer(&to_inputs(&args.paths), color) {
         Ok(a) => a,
         Err(exit) => return exit,
     };

@@ -10,7 +10,11 @@ use crate::render::html;
 use crate::{ColorChoice, Exit};
 
 pub fn run(args: ReportArgs, color: ColorChoice) -> Exit {
-    let analysis = match analyze_for_answer(&args.inputs.paths, color) {
+    let analysis = match args
+        .inputs
+        .resolve()
+        .and_then(|inputs| analyze_for_answer(&inputs, color))
+    {
         Ok(a) => a,
         Err(exit) => return exit,
     };

@@ -70,13 +70,15 @@ impl Finding {
 }
 
 /// Every finding the report shows, in order. This is the one place that decides what the
-/// findings section lists: load, validation and model diagnostics today; other sources of
-/// findings (lints) are appended here.
+/// findings section lists: load, validation and model diagnostics, then the lints (the same
+/// findings `palisade check` prints, with every lint enabled).
 pub fn findings(analysis: &Analysis) -> Vec<Finding> {
+    let lints = palisade_core::lint::lint(analysis);
     analysis
         .io_errors
         .iter()
         .chain(&analysis.diagnostics)
+        .chain(&lints)
         .map(|d| Finding {
             severity: d.severity,
             code: d.code.to_string(),

@@ -30,6 +30,7 @@ pub fn load(inputs: &[Input]) -> Loaded {
                 }
             }
             Input::Path(path) => load_path(&mut loaded, path),
+            Input::Text { name, text } => load_one_text(&mut loaded, name, text.clone()),
         }
     }
     loaded

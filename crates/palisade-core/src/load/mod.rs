@@ -42,6 +42,8 @@ pub enum Input {
     Path(PathBuf),
     /// Standard input (`-` on the command line).
     Stdin,
+    /// A text already in memory (a live cluster's snapshot), read as a file called `name`.
+    Text { name: String, text: String },
 }
 
 /// Everything one load produced.
