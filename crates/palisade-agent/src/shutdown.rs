@@ -31,6 +31,17 @@ pub struct Shutdown {
     pub(crate) rx: Receiver<Msg>,
 }
 
+impl Shutdown {
+    /// Blocks until a stop is asked (for a process that has nothing else to do meanwhile).
+    pub fn wait(self) {
+        while let Ok(msg) = self.rx.recv() {
+            if matches!(msg, Msg::Stop) {
+                return;
+            }
+        }
+    }
+}
+
 /// A stop handle and the matching receiver for one agent.
 pub fn channel() -> (ShutdownHandle, Shutdown) {
     let (tx, rx) = mpsc::channel();

@@ -69,6 +69,23 @@ pub enum Command {
     /// Exit status: 0 every observation matches the prediction, 1 disagreements or unobserved
     /// pairs, 2 usage error or missing prerequisite (root, nftables, iproute2).
     Lab(LabArgs),
+    /// Remove palisade's nftables table (`inet palisade`) from this node: the uninstall step
+    /// that stopping the agent deliberately does not do. Touches no other table.
+    ///
+    /// Exit status: 0 the table is gone (or was never there), 1 with --check when it is still
+    /// there, 2 nft missing or not permitted.
+    Cleanup(CleanupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// Only tell whether the table is gone (exit 0) or still there (exit 1); change nothing.
+    #[arg(long, default_value_t = false, conflicts_with = "wait")]
+    pub check: bool,
+    /// After removing the table, keep running until SIGTERM (for a cleanup DaemonSet whose
+    /// readiness probe runs `palisade cleanup --check`).
+    #[arg(long, default_value_t = false)]
+    pub wait: bool,
 }
 
 #[derive(Debug, Args)]

@@ -41,5 +41,6 @@ pub fn run(cli: Cli) -> Exit {
         Command::Agent(args) => commands::agent::run(args),
         Command::Compile(args) => commands::compile::run(args, color),
         Command::Lab(args) => commands::lab::run(args, color),
+        Command::Cleanup(args) => commands::cleanup::run(args),
     }
 }

@@ -90,7 +90,8 @@ fn every_manifest_passes_palisade_check() {
         .iter()
         .map(|(k, n)| (k.as_str(), *n))
         .collect();
-    assert_eq!(read, [("DaemonSet", 1), ("Namespace", 1)]);
+    // The agent's DaemonSet, and the uninstall step's cleanup DaemonSet (deploy/uninstall/).
+    assert_eq!(read, [("DaemonSet", 2), ("Namespace", 1)]);
     // What the loader skips is decoded strictly by the tests below.
     let skipped: Vec<&str> = analysis.skipped.keys().map(String::as_str).collect();
     assert_eq!(

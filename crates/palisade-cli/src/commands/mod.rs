@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod check;
+pub mod cleanup;
 pub mod compile;
 pub mod diff;
 pub mod explain;
