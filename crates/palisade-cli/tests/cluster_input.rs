@@ -171,6 +171,40 @@ fn diff_against_the_cluster_fails_ci_on_a_widening_change() {
         "a replaced object is not a duplicate: {stderr}"
     );
 
+    // The same change through stdin (`helm template ... | palisade diff --cluster -`).
+    cluster.serve(&objects_of(&SHOP));
+    let text = std::fs::read_to_string(workspace().join(change).join("policies.yaml"))
+        .expect("read the change");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args([
+            "diff",
+            "--fail-on",
+            "widen",
+            "--cluster",
+            "--kubeconfig",
+            &kubeconfig,
+            "-",
+        ])
+        .current_dir(workspace())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run palisade");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write the change");
+    let out = child.wait_with_output().expect("palisade");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("+ from production/frontend: TCP 5432"),
+        "{stdout}"
+    );
+
     // The cluster against itself: nothing gained, exit 0.
     cluster.serve(&objects_of(&SHOP));
     let (code, stdout, stderr) = palisade(&[

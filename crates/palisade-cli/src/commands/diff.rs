@@ -210,7 +210,21 @@ fn sides(args: &DiffArgs) -> Result<(Vec<Input>, Vec<Input>), Exit> {
             eprintln!("error: `palisade diff --cluster CHANGES`: give the change to compare");
             return Err(Exit::Usage);
         };
-        let changes = to_inputs(std::slice::from_ref(change));
+        let mut changes = to_inputs(std::slice::from_ref(change));
+        // The change is read twice (to know what it replaces, then as input): stdin only once.
+        for input in &mut changes {
+            if matches!(input, Input::Stdin) {
+                let mut text = String::new();
+                if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+                    eprintln!("error: cannot read standard input: {e}");
+                    return Err(Exit::Usage);
+                }
+                *input = Input::Text {
+                    name: "<stdin>".to_string(),
+                    text,
+                };
+            }
+        }
         let snapshot = read_cluster(&args.cluster)?;
         let changed = apply_changes(&snapshot, &changes);
         let now = vec![Input::Text {
