@@ -294,6 +294,12 @@ pub struct ReachArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReachFormat::Table)]
     pub format: ReachFormat,
+    /// One row per pod (and external address), or per workload (replicas of a Deployment,
+    /// StatefulSet, DaemonSet or Job collapse into one, so large clusters stay readable). With
+    /// `workload`, a cell allowed for only some member pairs says so (`~` in truth tables,
+    /// `some`/`every` sets in JSON and CSV).
+    #[arg(long, value_enum, default_value_t = GroupBy::Pod)]
+    pub group_by: GroupBy,
     #[command(flatten)]
     pub inputs: Inputs,
 }

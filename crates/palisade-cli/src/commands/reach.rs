@@ -3,10 +3,10 @@
 use std::fmt::Write as _;
 
 use palisade_core::eval::Probe;
-use palisade_core::reach::Reachability;
+use palisade_core::reach::{GroupReach, Grouping, Reachability};
 use serde_json::json;
 
-use crate::cli::{ReachArgs, ReachFormat, probe_label};
+use crate::cli::{GroupBy, ReachArgs, ReachFormat, probe_label};
 use crate::inputs::{analyze_for_answer, answer_exit};
 use crate::{ColorChoice, Exit};
 
@@ -20,6 +20,17 @@ pub fn run(args: ReachArgs, color: ColorChoice) -> Exit {
         Err(exit) => return exit,
     };
     let reach = Reachability::compute(&analysis.cluster, &args.externals);
+    if args.group_by == GroupBy::Workload {
+        let grouped = reach.grouped(&Grouping::by_workload(&analysis.cluster, &args.externals));
+        let out = match (args.format, args.probes.is_empty()) {
+            (ReachFormat::Table, false) => group_truth_tables(&grouped, &args.probes),
+            (ReachFormat::Table, true) => group_lines(&grouped),
+            (ReachFormat::Json, _) => group_json(&grouped, &args.probes),
+            (ReachFormat::Csv, _) => group_csv(&grouped, &args.probes),
+        };
+        super::print_stdout(&out);
+        return answer_exit(&analysis);
+    }
     let names = reach.endpoint_names();
     let out = match (args.format, args.probes.is_empty()) {
         (ReachFormat::Table, false) => truth_tables(&reach, &names, &args.probes),
@@ -159,4 +170,140 @@ pub fn csv_field(s: &str) -> String {
     } else {
         s.to_string()
     }
+}
+
+/// A cell of a grouped table: allowed for every member pair, some, or none.
+fn group_cell(edge: Option<&palisade_core::reach::GroupEdge>, probe: Probe) -> &'static str {
+    match edge {
+        Some(e) if e.every_pair.contains(probe) && e.allowed_pairs == e.pairs => ".",
+        Some(e) if e.ports.contains(probe) => "~",
+        _ => "X",
+    }
+}
+
+fn edge_between(
+    grouped: &GroupReach,
+    from: usize,
+    to: usize,
+) -> Option<&palisade_core::reach::GroupEdge> {
+    grouped
+        .edges
+        .binary_search_by(|e| (e.from, e.to).cmp(&(from, to)))
+        .ok()
+        .and_then(|i| grouped.edges.get(i))
+}
+
+/// Truth tables over workloads: `.` every member pair allowed, `~` some, `X` none.
+fn group_truth_tables(grouped: &GroupReach, probes: &[Probe]) -> String {
+    let names = grouped.grouping.names();
+    let width = names.iter().map(String::len).max().unwrap_or(1).max(1);
+    let mut out = String::new();
+    for (n, probe) in probes.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let _ = writeln!(
+            out,
+            "probe {} (. every pod pair, ~ some, X none)",
+            probe_label(probe)
+        );
+        let _ = write!(out, "{:width$}", "-");
+        for name in names {
+            let _ = write!(out, " {name:width$}");
+        }
+        trim_end(&mut out);
+        out.push('\n');
+        for (i, from) in names.iter().enumerate() {
+            let _ = write!(out, "{from:width$}");
+            for j in 0..names.len() {
+                let cell = if i == j && grouped.grouping.pair_count(i, j) == 0 {
+                    "."
+                } else {
+                    group_cell(edge_between(grouped, i, j), *probe)
+                };
+                let _ = write!(out, " {cell:width$}");
+            }
+            trim_end(&mut out);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `ns/a => ns/b : TCP 80` per workload pair with anything allowed; when the member pairs
+/// disagree, what every pair gets and how many pairs get anything.
+fn group_lines(grouped: &GroupReach) -> String {
+    let names = grouped.grouping.names();
+    let mut out = String::new();
+    for e in &grouped.edges {
+        let (Some(from), Some(to)) = (names.get(e.from), names.get(e.to)) else {
+            continue;
+        };
+        let _ = write!(out, "{from} => {to} : {}", e.ports);
+        if e.every_pair != e.ports || e.allowed_pairs != e.pairs {
+            let _ = write!(
+                out,
+                " (every pod pair: {}; {}/{} pod pairs allowed something)",
+                e.every_pair, e.allowed_pairs, e.pairs
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn group_json(grouped: &GroupReach, probes: &[Probe]) -> String {
+    let names = grouped.grouping.names();
+    let edges: Vec<_> = grouped
+        .edges
+        .iter()
+        .map(|e| {
+            let mut edge = json!({
+                "from": names.get(e.from),
+                "to": names.get(e.to),
+                "some": e.ports.to_string(),
+                "every": e.every_pair.to_string(),
+                "allowedPairs": e.allowed_pairs,
+                "pairs": e.pairs,
+            });
+            if !probes.is_empty() {
+                edge["probes"] = probes
+                    .iter()
+                    .map(|p| json!({ "probe": probe_label(p), "cell": group_cell(Some(e), *p) }))
+                    .collect();
+            }
+            edge
+        })
+        .collect();
+    let value = json!({ "groups": names, "edges": edges });
+    serde_json::to_string(&value).unwrap_or_default() + "\n"
+}
+
+fn group_csv(grouped: &GroupReach, probes: &[Probe]) -> String {
+    let names = grouped.grouping.names();
+    let mut out = String::from("from,to,some,every,allowed_pairs,pairs");
+    for p in probes {
+        let _ = write!(out, ",{}", probe_label(p));
+    }
+    out.push('\n');
+    for e in &grouped.edges {
+        let (Some(from), Some(to)) = (names.get(e.from), names.get(e.to)) else {
+            continue;
+        };
+        let _ = write!(
+            out,
+            "{},{},{},{},{},{}",
+            csv_field(from),
+            csv_field(to),
+            csv_field(&e.ports.to_string()),
+            csv_field(&e.every_pair.to_string()),
+            e.allowed_pairs,
+            e.pairs
+        );
+        for p in probes {
+            let _ = write!(out, ",{}", group_cell(Some(e), *p));
+        }
+        out.push('\n');
+    }
+    out
 }
