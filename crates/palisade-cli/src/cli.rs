@@ -57,11 +57,13 @@ pub enum Command {
     /// The nftables ruleset a node would run, as `nft -f` text (a script that replaces the
     /// `inet palisade` table in one transaction and touches nothing else).
     Compile(CompileArgs),
-    /// Enforce: keep this node's nftables rules equal to what the manifests say.
+    /// Enforce: keep this node's nftables rules equal to what the NetworkPolicies say.
     ///
-    /// Local mode (`--manifests DIR`) watches DIR and re-applies within milliseconds of a change;
-    /// a file that fails to load or validate keeps its previous good objects in force. Rules stay
-    /// in the kernel when the agent stops unless --cleanup-on-exit.
+    /// Cluster mode (the default) watches Pods, Namespaces and NetworkPolicies on the Kubernetes
+    /// API (in-cluster service account, or --kubeconfig/--context) and programs the pods of
+    /// --node. Local mode (`--manifests DIR`) watches DIR instead. Either way changes are applied
+    /// within milliseconds, an object that fails to validate never widens what is allowed, and
+    /// rules stay in the kernel when the agent stops unless --cleanup-on-exit.
     Agent(AgentArgs),
     /// Prove it: build a cluster of network namespaces, enforce with the real agent, send real
     /// packets between every pair and compare with the prediction. Needs root, nft and ip.
