@@ -8,8 +8,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use palisade_agent::drops::DropConfig;
 use palisade_agent::{
-    AgentError, ClusterConfig, FailurePolicy, LocalConfig, LogFormat, MetricsServer,
-    NftSourceWith, Observer, Streams,
+    AgentError, ClusterConfig, FailurePolicy, LocalConfig, LogFormat, MetricsServer, NftSourceWith,
+    Observer, Streams,
 };
 use palisade_kube::{ClusterTarget, WatchOptions};
 use palisade_nft::{CompileOptions, LogOptions};
