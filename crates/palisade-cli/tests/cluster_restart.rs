@@ -615,21 +615,34 @@ fn cluster_mode_agents_survive_sigkill_restarts_and_attribute_drops() {
     });
     let elapsed = start.elapsed();
 
-    // After the restarts: each denied pair once more, as the drop attribution round.
-    let mut expected = BTreeSet::new();
-    let mut still_blocked = Vec::new();
-    for pair in pairs.iter().filter(|p| !p.allowed) {
-        let outcome = lab.probe_once(pair.from, pair.to, pair.probe);
-        if outcome.observed() != Some(false) {
-            still_blocked.push(format!(
-                "{} {} -> {}: {outcome}",
-                pair.probe, names[pair.from], names[pair.to]
-            ));
-        }
-        expected.insert(expected_drop(
-            &cluster, &names, pair.from, pair.to, pair.probe,
-        ));
-    }
+    // After the restarts: each denied pair once more (all at once), as the drop attribution
+    // round of the last agents.
+    let denied: Vec<&Pair> = pairs.iter().filter(|p| !p.allowed).collect();
+    let still_blocked: Vec<String> = std::thread::scope(|s| {
+        let threads: Vec<_> = denied
+            .iter()
+            .map(|pair| {
+                let (lab, names) = (&lab, &names);
+                s.spawn(move || {
+                    let outcome = lab.probe_once(pair.from, pair.to, pair.probe);
+                    (outcome.observed() != Some(false)).then(|| {
+                        format!(
+                            "{} {} -> {}: {outcome}",
+                            pair.probe, names[pair.from], names[pair.to]
+                        )
+                    })
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .filter_map(|t| t.join().expect("probe thread"))
+            .collect()
+    });
+    let expected: BTreeSet<Expected> = denied
+        .iter()
+        .map(|pair| expected_drop(&cluster, &names, pair.from, pair.to, pair.probe))
+        .collect();
     // The reader thread tells a drop within milliseconds; allow for a loaded machine.
     let deadline = Instant::now() + Duration::from_secs(10);
     let reported = loop {
