@@ -35,6 +35,7 @@ pub mod drops;
 mod error;
 mod http;
 pub mod index;
+pub mod kube_health;
 mod local;
 mod logging;
 pub mod metrics;

@@ -8,8 +8,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use palisade_agent::drops::DropConfig;
 use palisade_agent::{
-    AgentError, ApiHealth, ClusterConfig, FailurePolicy, LocalConfig, LogFormat, MetricsServer,
-    NftSourceWith, Observer, Streams,
+    AgentError, ClusterConfig, FailurePolicy, LocalConfig, LogFormat, MetricsServer, NftSourceWith,
+    Observer, Streams,
 };
 use palisade_kube::{ClusterTarget, WatchOptions};
 use palisade_nft::{CompileOptions, LogOptions};
@@ -142,32 +142,9 @@ fn run_cluster(
             &config,
             source,
             streams,
-            health_stream(watch.health),
+            palisade_agent::kube_health::health_stream(watch.health),
             shutdown,
         )
         .await
-    })
-}
-
-/// The API client's health as the loop reads it: connected or not, with the first error.
-/// Whether every kind has been listed is the loop's own business (it waits for each InitDone).
-fn health_stream(
-    rx: tokio::sync::watch::Receiver<palisade_kube::ApiHealth>,
-) -> impl futures::Stream<Item = ApiHealth> {
-    futures::stream::unfold((rx, true), |(mut rx, first)| async move {
-        if !first {
-            rx.changed().await.ok()?;
-        }
-        let health = rx.borrow_and_update().clone();
-        let mapped = if health.connected() {
-            ApiHealth::ok()
-        } else {
-            let reason = match health.last_error() {
-                Some((kind, error)) => format!("{}: {error}", kind.resource()),
-                None => "API server unreachable".to_string(),
-            };
-            ApiHealth::down(reason)
-        };
-        Some((mapped, (rx, false)))
     })
 }
