@@ -82,8 +82,20 @@ fn lint_rules_carry_name_level_and_an_existing_help_page() {
         .iter()
         .find(|r| r["id"] == "L004")
         .expect("a rule for L004");
-    assert_eq!(l004["name"], "or-probably-meant-and");
+    // SARIF's friendly name is Pascal case; the kebab-case name (for --allow) is in the text.
+    assert_eq!(l004["name"], "OrProbablyMeantAnd");
+    assert!(
+        l004["fullDescription"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("--allow or-probably-meant-and")),
+        "{l004}"
+    );
     assert_eq!(l004["defaultConfiguration"]["level"], "warning");
+    // GitHub code scanning refuses rules without a full description and help text.
+    for rule in rules {
+        assert!(rule["fullDescription"]["text"].is_string(), "{rule}");
+        assert!(rule["help"]["text"].is_string(), "{rule}");
+    }
     for rule in rules
         .iter()
         .filter(|r| r["id"].as_str().is_some_and(|id| id.starts_with('L')))

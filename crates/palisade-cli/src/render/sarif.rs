@@ -75,21 +75,59 @@ fn level(severity: Severity) -> &'static str {
 }
 
 /// A `reportingDescriptor`: lints have a name, a page and a default level of their own.
+/// GitHub code scanning requires `fullDescription` and `help` on every rule (the SARIF
+/// Multitool's GH2012 check); `name` is the Pascal-case friendly name SARIF recommends
+/// (SARIF2012), while `--allow` keeps taking the kebab-case name.
 fn rule(code: &'static str) -> Value {
     match lint::find(code) {
-        Some(info) => json!({
-            "id": info.code,
-            "name": info.name,
-            "shortDescription": {"text": info.summary},
-            "helpUri": format!("{}/blob/main/docs/lints/{}.md", env!("CARGO_PKG_REPOSITORY"), info.code),
-            "defaultConfiguration": {"level": level(info.severity)},
-        }),
+        Some(info) => {
+            let page = format!(
+                "{}/blob/main/docs/lints/{}.md",
+                env!("CARGO_PKG_REPOSITORY"),
+                info.code
+            );
+            json!({
+                "id": info.code,
+                "name": pascal_case(info.name),
+                "shortDescription": {"text": info.summary},
+                "fullDescription": {"text": format!(
+                    "{}. Computed by palisade over the whole inventory (pods, namespaces and \
+                     every policy); silence it with `palisade check --allow {}`.",
+                    info.summary, info.name
+                )},
+                "help": {
+                    "text": format!("{}. What it means, a failing and a passing example, and the fix: {page}", info.summary),
+                    "markdown": format!("{}. What it means, a failing and a passing example, and the fix: [{}]({page})", info.summary, info.code),
+                },
+                "helpUri": page,
+                "defaultConfiguration": {"level": level(info.severity)},
+            })
+        }
         None => json!({
             "id": code,
             "shortDescription": {"text": family(code)},
+            "fullDescription": {"text": format!(
+                "{}: the Kubernetes API server would refuse or misread this manifest.",
+                family(code)
+            )},
+            "help": {"text": "Each result's message says what is wrong at that line and how to fix it."},
             "defaultConfiguration": {"level": "error"},
         }),
     }
+}
+
+/// `no-default-deny-ingress` -> `NoDefaultDenyIngress`.
+fn pascal_case(kebab: &str) -> String {
+    kebab
+        .split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .collect()
 }
 
 /// A relative path is resolved against the checkout (`%SRCROOT%`, the base code-scanning
