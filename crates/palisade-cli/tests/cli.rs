@@ -254,3 +254,46 @@ fn why_unknown_pod() {
 fn help_lists_the_commands() {
     insta::assert_snapshot!(run(&["--help"], None));
 }
+
+/// `--log-format json`: every stderr line is one JSON object with level, message and fields
+/// flattened, what log collectors parse without a pattern.
+#[test]
+fn agent_json_logs_are_one_object_per_line() {
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args([
+            "agent",
+            "--node",
+            "n1",
+            "--manifests",
+            "no-such-directory",
+            "--metrics-address",
+            "off",
+            "--log-format",
+            "json",
+        ])
+        .current_dir(workspace())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run palisade");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "no log lines");
+    let mut saw_error = false;
+    for line in lines {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: not JSON: {line}"));
+        assert!(event["level"].is_string(), "{line}");
+        assert!(event["message"].is_string(), "{line}");
+        if event["level"] == "ERROR" {
+            saw_error = true;
+            assert!(
+                event["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("no-such-directory")),
+                "the error is a field of its own: {line}"
+            );
+        }
+    }
+    assert!(saw_error, "{stderr}");
+}
