@@ -21,8 +21,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,6 +36,7 @@ use palisade_kube::ResourceKind;
 use palisade_kube::fake::{FakeApiServer, RecordedRequest, Reply, list_body};
 use palisade_lab::{CommandEnforcer, LabConfig, Restart, RunningLab};
 
+use common::probing::{Held, INTERVAL, Pair, Tally, hold, probe_pair};
 use common::workspace;
 
 fn kernel_available() -> bool {
@@ -333,121 +332,6 @@ fn expected_drop(
         port: probe.port,
         policies,
     }
-}
-
-/// Pause between two probes of one pair, and between two messages of a held connection.
-const INTERVAL: Duration = Duration::from_millis(20);
-/// How long a held connection may take to echo one message before it counts as cut.
-const ECHO_TIMEOUT: Duration = Duration::from_secs(1);
-
-#[derive(Debug, Clone)]
-struct Pair {
-    from: usize,
-    to: usize,
-    probe: Probe,
-    allowed: bool,
-    cross_node: bool,
-}
-
-#[derive(Debug, Default)]
-struct Tally {
-    sent_allowed: usize,
-    sent_denied: usize,
-    /// Denied pairs that got through.
-    leaks: Vec<String>,
-    /// Allowed pairs that did not.
-    failures: Vec<String>,
-    /// Attempts that said nothing about policy (e.g. refused).
-    errors: Vec<String>,
-}
-
-/// Probes one pair every [`INTERVAL`] until `stop`.
-fn probe_pair(
-    lab: &RunningLab<'_>,
-    pair: &Pair,
-    names: &[String],
-    start: Instant,
-    stop: &AtomicBool,
-    tally: &Mutex<Tally>,
-) {
-    while !stop.load(Ordering::Relaxed) {
-        let at = start.elapsed();
-        let outcome = lab.probe_once(pair.from, pair.to, pair.probe);
-        let what = || {
-            format!(
-                "{} {} -> {} at {} ms: {outcome}",
-                pair.probe,
-                names[pair.from],
-                names[pair.to],
-                at.as_millis()
-            )
-        };
-        if let Ok(mut t) = tally.lock() {
-            if pair.allowed {
-                t.sent_allowed += 1;
-            } else {
-                t.sent_denied += 1;
-            }
-            match (outcome.observed(), pair.allowed) {
-                (Some(true), false) => t.leaks.push(what()),
-                (Some(false), true) => t.failures.push(what()),
-                (None, _) => t.errors.push(what()),
-                _ => {}
-            }
-        }
-        std::thread::sleep(INTERVAL);
-    }
-}
-
-/// What one held connection saw: messages echoed, and the first failure if any.
-#[derive(Debug)]
-struct Held {
-    name: String,
-    messages: usize,
-    slowest: Duration,
-    failure: Option<String>,
-}
-
-/// Sends a short numbered message every [`INTERVAL`] and waits for its echo, until `stop`.
-fn hold(mut stream: TcpStream, name: String, start: Instant, stop: &AtomicBool) -> Held {
-    let mut held = Held {
-        name,
-        messages: 0,
-        slowest: Duration::ZERO,
-        failure: None,
-    };
-    if let Err(e) = stream.set_read_timeout(Some(ECHO_TIMEOUT)) {
-        held.failure = Some(format!("set_read_timeout: {e}"));
-        return held;
-    }
-    while !stop.load(Ordering::Relaxed) {
-        let message = format!("message {:08}\n", held.messages);
-        let mut echo = vec![0u8; message.len()];
-        let t = Instant::now();
-        let result = stream
-            .write_all(message.as_bytes())
-            .and_then(|()| stream.read_exact(&mut echo));
-        match result {
-            Ok(()) if echo == message.as_bytes() => {
-                held.messages += 1;
-                held.slowest = held.slowest.max(t.elapsed());
-            }
-            Ok(()) => {
-                held.failure = Some(format!("garbled echo after {} messages", held.messages));
-                break;
-            }
-            Err(e) => {
-                held.failure = Some(format!(
-                    "{e} at {} ms, after {} messages",
-                    start.elapsed().as_millis(),
-                    held.messages
-                ));
-                break;
-            }
-        }
-        std::thread::sleep(INTERVAL);
-    }
-    held
 }
 
 #[test]
