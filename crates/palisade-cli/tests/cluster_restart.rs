@@ -22,7 +22,6 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,9 +33,9 @@ use palisade_core::model::Cluster;
 use palisade_core::reach::Reachability;
 use palisade_kube::ResourceKind;
 use palisade_kube::fake::{FakeApiServer, RecordedRequest, Reply, list_body};
-use palisade_lab::{CommandEnforcer, LabConfig, Restart, RunningLab};
+use palisade_lab::{CommandEnforcer, LabConfig, RunningLab};
 
-use common::probing::{Held, INTERVAL, Pair, Tally, hold, probe_pair};
+use common::probing::{INTERVAL, Pair, Run, probe_through_restarts};
 use common::workspace;
 
 fn kernel_available() -> bool {
@@ -443,61 +442,14 @@ fn cluster_mode_agents_survive_sigkill_restarts_and_attribute_drops() {
         endpoint("production/backend"),
         endpoint("production/postgres"),
     );
-    let mut streams = Vec::new();
-    for &(from, to, port) in &[(frontend, backend, 8080), (backend, postgres, 5432)] {
-        let name = format!(
-            "{} -> {}:{port} ({})",
-            names[from],
-            names[to],
-            if lab.node_of(from) == lab.node_of(to) {
-                "same node"
-            } else {
-                "cross-node"
-            }
-        );
-        let stream = lab
-            .connect_tcp(from, to, port, Duration::from_secs(1))
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        streams.push((stream, name));
-    }
-
-    let stop = AtomicBool::new(false);
-    let tally = Mutex::new(Tally::default());
-    let start = Instant::now();
-    let mut restarts: Vec<(usize, Restart)> = Vec::new();
-    let (helds, chaos) = std::thread::scope(|s| {
-        let held_threads: Vec<_> = streams
-            .into_iter()
-            .map(|(stream, name)| {
-                let stop = &stop;
-                s.spawn(move || hold(stream, name, start, stop))
-            })
-            .collect();
-        for pair in &pairs {
-            let (lab, names, stop, tally) = (&lab, &names, &stop, &tally);
-            s.spawn(move || probe_pair(lab, pair, names, start, stop, tally));
-        }
-        let chaos = (|| -> palisade_lab::Result<()> {
-            std::thread::sleep(Duration::from_millis(600));
-            for node in [0, 1, 0] {
-                // A pause with no agent at all on the node: the kernel keeps enforcing alone.
-                let killed = lab.kill_enforcer(node)?;
-                std::thread::sleep(Duration::from_millis(150));
-                let ready = lab.start_enforcer(node)?;
-                restarts.push((node, Restart { killed, ready }));
-                std::thread::sleep(Duration::from_millis(500));
-            }
-            std::thread::sleep(Duration::from_millis(300));
-            Ok(())
-        })();
-        stop.store(true, Ordering::Relaxed);
-        let helds: Vec<Held> = held_threads
-            .into_iter()
-            .map(|t| t.join().expect("held connection thread"))
-            .collect();
-        (helds, chaos)
-    });
-    let elapsed = start.elapsed();
+    let held_pairs = [(frontend, backend, 8080), (backend, postgres, 5432)];
+    let Run {
+        tally,
+        helds,
+        restarts,
+        chaos,
+        elapsed,
+    } = probe_through_restarts(&lab, &names, &pairs, &held_pairs);
 
     // After the restarts: each denied pair once more (all at once), as the drop attribution
     // round of the last agents.
@@ -545,7 +497,6 @@ fn cluster_mode_agents_survive_sigkill_restarts_and_attribute_drops() {
     let teardown = lab.down().expect("teardown");
     let requests = apis.finish();
 
-    let tally = tally.into_inner().expect("tally");
     eprintln!(
         "{} ms of probing: {} probes of allowed pairs, {} of denied pairs ({} pairs, {} ms apart)",
         elapsed.as_millis(),

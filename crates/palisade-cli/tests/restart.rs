@@ -14,16 +14,14 @@
 
 mod common;
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use palisade_core::eval::Probe;
 use palisade_core::load::Input;
 use palisade_core::reach::Reachability;
-use palisade_lab::{CommandEnforcer, LabConfig, Restart, RunningLab};
+use palisade_lab::{CommandEnforcer, LabConfig, RunningLab};
 
-use common::probing::{Held, INTERVAL, Pair, Tally, hold, probe_pair};
+use common::probing::{INTERVAL, Pair, Run, probe_through_restarts};
 use common::workspace;
 
 fn kernel_available() -> bool {
@@ -161,66 +159,16 @@ fn killing_and_restarting_agents_never_opens_a_gap_nor_cuts_connections() {
         endpoint("production/postgres"),
     );
     let held_pairs = [(frontend, backend, 8080), (backend, postgres, 5432)];
-    let mut streams = Vec::new();
-    for &(from, to, port) in &held_pairs {
-        let name = format!(
-            "{} -> {}:{port} ({})",
-            names[from],
-            names[to],
-            if lab.node_of(from) == lab.node_of(to) {
-                "same node"
-            } else {
-                "cross-node"
-            }
-        );
-        let stream = lab
-            .connect_tcp(from, to, port, Duration::from_secs(1))
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        streams.push((stream, name));
-    }
-
-    let stop = AtomicBool::new(false);
-    let tally = Mutex::new(Tally::default());
-    let start = Instant::now();
-    // (node, restart) in order; node-1 twice, node-2 once.
-    let mut restarts: Vec<(usize, Restart)> = Vec::new();
-    let (helds, chaos) = std::thread::scope(|s| {
-        let held_threads: Vec<_> = streams
-            .into_iter()
-            .map(|(stream, name)| {
-                let stop = &stop;
-                s.spawn(move || hold(stream, name, start, stop))
-            })
-            .collect();
-        for pair in &pairs {
-            let (lab, names, stop, tally) = (&lab, &names, &stop, &tally);
-            s.spawn(move || probe_pair(lab, pair, names, start, stop, tally));
-        }
-        let chaos = (|| -> palisade_lab::Result<()> {
-            std::thread::sleep(Duration::from_millis(600));
-            for node in [0, 1, 0] {
-                // A pause with no agent at all on the node: the kernel keeps enforcing alone.
-                let killed = lab.kill_enforcer(node)?;
-                std::thread::sleep(Duration::from_millis(150));
-                let ready = lab.start_enforcer(node)?;
-                restarts.push((node, Restart { killed, ready }));
-                std::thread::sleep(Duration::from_millis(500));
-            }
-            std::thread::sleep(Duration::from_millis(300));
-            Ok(())
-        })();
-        stop.store(true, Ordering::Relaxed);
-        let helds: Vec<Held> = held_threads
-            .into_iter()
-            .map(|t| t.join().expect("held connection thread"))
-            .collect();
-        (helds, chaos)
-    });
-    let elapsed = start.elapsed();
+    let Run {
+        tally,
+        helds,
+        restarts,
+        chaos,
+        elapsed,
+    } = probe_through_restarts(&lab, &names, &pairs, &held_pairs);
     let health = lab.check_enforcers();
     let teardown = lab.down().expect("teardown");
 
-    let tally = tally.into_inner().expect("tally");
     eprintln!(
         "{} ms of probing: {} probes of allowed pairs, {} of denied pairs ({} pairs, \
          one probe per pair in flight, {} ms apart)",

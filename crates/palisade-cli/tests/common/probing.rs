@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use palisade_core::eval::Probe;
-use palisade_lab::RunningLab;
+use palisade_lab::{Restart, RunningLab};
 
 /// Pause between two probes of one pair, and between two messages of a held connection.
 pub const INTERVAL: Duration = Duration::from_millis(20);
@@ -124,4 +124,87 @@ pub fn hold(mut stream: TcpStream, name: String, start: Instant, stop: &AtomicBo
         std::thread::sleep(INTERVAL);
     }
     held
+}
+
+/// What [`probe_through_restarts`] saw.
+#[derive(Debug)]
+pub struct Run {
+    pub tally: Tally,
+    pub helds: Vec<Held>,
+    /// (node, restart) in order.
+    pub restarts: Vec<(usize, Restart)>,
+    /// Whether every kill and restart worked.
+    pub chaos: palisade_lab::Result<()>,
+    pub elapsed: Duration,
+}
+
+/// Holds a TCP connection open on each of `held` (from, to, port) and probes every pair in a
+/// loop while the agents of node 0, then 1, then 0 again are SIGKILLed and restarted, with a
+/// pause without any agent each time (the kernel keeps enforcing alone).
+pub fn probe_through_restarts(
+    lab: &RunningLab<'_>,
+    names: &[String],
+    pairs: &[Pair],
+    held: &[(usize, usize, u16)],
+) -> Run {
+    let mut streams = Vec::new();
+    for &(from, to, port) in held {
+        let name = format!(
+            "{} -> {}:{port} ({})",
+            names[from],
+            names[to],
+            if lab.node_of(from) == lab.node_of(to) {
+                "same node"
+            } else {
+                "cross-node"
+            }
+        );
+        let stream = lab
+            .connect_tcp(from, to, port, Duration::from_secs(1))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        streams.push((stream, name));
+    }
+
+    let stop = AtomicBool::new(false);
+    let tally = Mutex::new(Tally::default());
+    let start = Instant::now();
+    let mut restarts: Vec<(usize, Restart)> = Vec::new();
+    let (helds, chaos) = std::thread::scope(|s| {
+        let held_threads: Vec<_> = streams
+            .into_iter()
+            .map(|(stream, name)| {
+                let stop = &stop;
+                s.spawn(move || hold(stream, name, start, stop))
+            })
+            .collect();
+        for pair in pairs {
+            let (stop, tally) = (&stop, &tally);
+            s.spawn(move || probe_pair(lab, pair, names, start, stop, tally));
+        }
+        let chaos = (|| -> palisade_lab::Result<()> {
+            std::thread::sleep(Duration::from_millis(600));
+            for node in [0, 1, 0] {
+                let killed = lab.kill_enforcer(node)?;
+                std::thread::sleep(Duration::from_millis(150));
+                let ready = lab.start_enforcer(node)?;
+                restarts.push((node, Restart { killed, ready }));
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            Ok(())
+        })();
+        stop.store(true, Ordering::Relaxed);
+        let helds: Vec<Held> = held_threads
+            .into_iter()
+            .map(|t| t.join().expect("held connection thread"))
+            .collect();
+        (helds, chaos)
+    });
+    Run {
+        tally: tally.into_inner().expect("tally"),
+        helds,
+        restarts,
+        chaos,
+        elapsed: start.elapsed(),
+    }
 }
