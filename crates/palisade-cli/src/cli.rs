@@ -258,7 +258,8 @@ pub struct CheckArgs {
     #[arg(long = "deny", value_name = "warnings|LINT")]
     pub deny: Vec<String>,
     /// Do not report this lint (code or name; docs/lints/README.md lists them); repeatable.
-    /// Default: every lint runs.
+    /// Default: every lint runs. To silence one finding on one object instead, annotate the
+    /// object with `palisade.dev/allow-lints: "CODE,..."`.
     #[arg(long = "allow", value_name = "LINT")]
     pub allow: Vec<String>,
     /// Validate only: run no lint.

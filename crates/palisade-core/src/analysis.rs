@@ -50,6 +50,22 @@ impl ObjectTrees {
         }
     }
 
+    /// The value of annotation `key` on the object that contains `span` (the object starting
+    /// last at or before it in its file), if that object has one and it is a string.
+    pub fn annotation_at(&self, span: Span, key: &str) -> Option<&str> {
+        let ((file, _), (document, base)) =
+            self.trees.range(..=(span.file, span.start)).next_back()?;
+        if *file != span.file {
+            return None;
+        }
+        let object = document.lookup(base)?;
+        let annotations = object.get("metadata")?.get("annotations")?;
+        match &annotations.get(key)?.value {
+            crate::load::Value::Str(text) => Some(text),
+            _ => None,
+        }
+    }
+
     /// The span of `path` inside the object that starts at `object` (a model object's span),
     /// or of its nearest ancestor that exists; without a tree (an object built in code), the
     /// object's own span.

@@ -889,3 +889,49 @@ fn l012_l013_l014() {
         ],
     );
 }
+
+/// `palisade.dev/allow-lints` on an object silences the lints it names there, and only there:
+/// a deliberate OR stays documented in the policy that writes it.
+#[test]
+fn an_annotation_silences_named_lints_on_its_object_only() {
+    let inv = namespace("monitoring", "team: ops")
+        + &namespace("shop", "")
+        + &pod("monitoring", "prometheus", "app: prometheus", "10.0.2.10")
+        + &pod("monitoring", "grafana", "app: grafana", "10.0.2.11")
+        + &pod("shop", "web", "app: web", "10.0.1.10");
+    let spec = "{podSelector: {}, ingress: [{from: [{namespaceSelector: {matchLabels: {team: ops}}}, {podSelector: {matchLabels: {app: prometheus}}}]}]}";
+    let annotated = |name: &str, allow: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: shop\n  annotations:\n    palisade.dev/allow-lints: \"{allow}\"\nspec: {spec}\n---\n"
+        )
+    };
+    let count = |yaml: String| findings(&yaml, "L004").len();
+    assert_eq!(
+        count(inv.clone() + &policy("shop", "scrape", spec)),
+        1,
+        "unannotated"
+    );
+    assert_eq!(
+        count(inv.clone() + &annotated("scrape", "L004")),
+        0,
+        "by code"
+    );
+    assert_eq!(
+        count(inv.clone() + &annotated("scrape", "L009, or-probably-meant-and")),
+        0,
+        "by name, in a list"
+    );
+    assert_eq!(
+        count(inv.clone() + &annotated("scrape", "L009")),
+        1,
+        "another lint named: still fires"
+    );
+    // Two policies with the same mistake: the annotation on one leaves the other's finding.
+    let both = inv + &annotated("scrape", "L004") + &policy("shop", "scrape-too", spec);
+    let found = findings(&both, "L004");
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0].object.as_deref(),
+        Some("NetworkPolicy shop/scrape-too")
+    );
+}

@@ -205,8 +205,30 @@ pub fn lint_cluster(cluster: &Cluster, trees: &ObjectTrees) -> Vec<Diagnostic> {
             d.severity = info.severity;
         }
     }
+    out.retain(|d| !allowed_on_object(trees, d));
     sort_by_position(&mut out);
     out
+}
+
+/// The annotation that silences lints on one object (a policy, namespace or pod): codes or
+/// names, separated by commas or spaces, e.g. `palisade.dev/allow-lints: "L004, L009"`. A
+/// deliberate OR of two peers, or a port left open on purpose, is then documented where it is
+/// written rather than silenced for the whole run with `--allow`.
+pub const ALLOW_ANNOTATION: &str = "palisade.dev/allow-lints";
+
+/// Whether the object a finding points into carries [`ALLOW_ANNOTATION`] naming its lint.
+fn allowed_on_object(trees: &ObjectTrees, d: &Diagnostic) -> bool {
+    let Some(span) = d.span else {
+        return false;
+    };
+    let Some(list) = trees.annotation_at(span, ALLOW_ANNOTATION) else {
+        return false;
+    };
+    let info = find(d.code);
+    list.split([',', ' '])
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .any(|item| item.eq_ignore_ascii_case(d.code) || info.is_some_and(|i| i.name == item))
 }
 
 /// What every lint reads.
