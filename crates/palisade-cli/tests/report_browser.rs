@@ -290,6 +290,22 @@ fn browser_namespace_filter_from_the_url() {
             nodes_hidden,
             5 - rows.iter().filter(|r| !has_class(r, "off")).count()
         );
+        // The findings are `palisade check`'s, lints included: the shop's ingress-nginx and
+        // kube-system have no default deny (L001 ingress, L002 egress), one item each per
+        // namespace and direction, filtered with their namespace.
+        let findings: Vec<_> = tags(&dom, "li")
+            .into_iter()
+            .filter(|li| li.contains_key("data-ns"))
+            .collect();
+        assert_eq!(findings.len(), 4, "{fragment}: the shop's lint findings");
+        for li in &findings {
+            let ns = li.get("data-ns").map_or("", String::as_str);
+            assert_eq!(
+                has_class(li, "off"),
+                !shown.contains(&ns),
+                "{fragment}: finding of {ns}"
+            );
+        }
     }
 }
 
@@ -337,7 +353,7 @@ fn report_groups_by_workload() {
     );
 }
 
-/// The committed screenshot exists and is a PNG (it is refreshed by hand, see docs/report.md).
+/// The committed screenshot exists and is a PNG (it is refreshed by hand, see docs/audit.md).
 #[test]
 fn screenshot_is_committed() {
     let png = std::fs::read(workspace().join("docs/report-example.png")).expect("screenshot");

@@ -63,9 +63,15 @@ pub struct Finding {
 
 impl Finding {
     /// The namespace the filter files this finding under (`None`: always shown).
+    /// The namespace the finding is filed under: the object's own name for a Namespace
+    /// (`Namespace shop`), the part before `/` for namespaced objects (`NetworkPolicy shop/x`).
     fn namespace(&self) -> Option<&str> {
-        let (_, key) = self.object.as_deref()?.split_once(' ')?;
-        key.split_once('/').map(|(ns, _)| ns)
+        let (kind, key) = self.object.as_deref()?.split_once(' ')?;
+        match key.split_once('/') {
+            Some((ns, _)) => Some(ns),
+            None if kind == "Namespace" => Some(key),
+            None => None,
+        }
     }
 }
 
@@ -379,7 +385,9 @@ mod tests {
             finding(Some("NetworkPolicy shop/allow")).namespace(),
             Some("shop")
         );
-        assert_eq!(finding(Some("Namespace shop")).namespace(), None);
+        // A namespace-wide lint (no default deny) is filed under that namespace.
+        assert_eq!(finding(Some("Namespace shop")).namespace(), Some("shop"));
+        assert_eq!(finding(Some("ClusterRole reader")).namespace(), None);
         assert_eq!(finding(None).namespace(), None);
     }
 
