@@ -21,13 +21,13 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use palisade_core::eval::{Endpoint, Probe, SideVerdict, evaluate};
+use palisade_core::eval::Probe;
 use palisade_core::load::Input;
 use palisade_core::model::Cluster;
 use palisade_core::reach::Reachability;
@@ -35,21 +35,9 @@ use palisade_kube::ResourceKind;
 use palisade_kube::fake::{FakeApiServer, RecordedRequest, Reply, list_body};
 use palisade_lab::{CommandEnforcer, LabConfig, RunningLab};
 
-use common::probing::{INTERVAL, Pair, Run, probe_through_restarts};
+use common::drop_events::{Expected, as_expected, drop_events, events_file, expected_drop};
+use common::probing::{INTERVAL, Pair, Run, lab_available, probe_through_restarts};
 use common::workspace;
-
-fn kernel_available() -> bool {
-    let why = match palisade_lab::check_preconditions() {
-        Ok(()) => return true,
-        Err(e) => e.to_string(),
-    };
-    assert!(
-        std::env::var_os("PALISADE_REQUIRE_KERNEL_TESTS").is_none(),
-        "kernel tests required but unavailable: {why}"
-    );
-    eprintln!("SKIPPED cluster restart test: {why}");
-    false
-}
 
 fn probe(s: &str) -> Probe {
     s.parse().expect("probe literal")
@@ -227,10 +215,6 @@ impl Apis {
     }
 }
 
-fn events_file(dir: &Path, node: &str) -> PathBuf {
-    dir.join(format!("{node}.jsonl"))
-}
-
 fn agent(apis: Apis, events: PathBuf) -> CommandEnforcer {
     let exe = env!("CARGO_BIN_EXE_palisade");
     CommandEnforcer::new(
@@ -256,86 +240,9 @@ fn agent(apis: Apis, events: PathBuf) -> CommandEnforcer {
     )
 }
 
-/// What the agent must say about one denied probe.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Expected {
-    direction: String,
-    src: String,
-    dst: String,
-    protocol: String,
-    port: u16,
-    policies: Vec<String>,
-}
-
-fn drop_events(dir: &Path) -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if entry.path().extension().is_none_or(|e| e != "jsonl") {
-            continue;
-        }
-        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        out.extend(
-            text.lines()
-                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-                .filter(|v| v.get("summary").is_none()),
-        );
-    }
-    out
-}
-
-fn as_expected(v: &serde_json::Value) -> Option<Expected> {
-    let s = |k: &str| v.get(k)?.as_str().map(str::to_string);
-    Some(Expected {
-        direction: s("direction")?,
-        src: s("src")?,
-        dst: s("dst")?,
-        protocol: s("protocol")?,
-        port: u16::try_from(v.get("port")?.as_u64()?).ok()?,
-        policies: v
-            .get("policies")?
-            .as_array()?
-            .iter()
-            .filter_map(|p| p.as_str().map(str::to_string))
-            .collect(),
-    })
-}
-
-/// The attribution `evaluate` gives a denied probe: the source's egress is checked first, the
-/// destination's ingress only if egress let it out.
-fn expected_drop(
-    cluster: &Cluster,
-    names: &[String],
-    from: usize,
-    to: usize,
-    probe: Probe,
-) -> Expected {
-    let verdict = evaluate(cluster, Endpoint::Pod(from), Endpoint::Pod(to), probe);
-    let (direction, side) = if verdict.egress.allows() {
-        ("ingress", verdict.ingress.clone())
-    } else {
-        ("egress", verdict.egress.clone())
-    };
-    let SideVerdict::Denied { isolated_by, .. } = side else {
-        panic!("denied pair without a denying side: {verdict:?}");
-    };
-    let mut policies: Vec<String> = isolated_by
-        .iter()
-        .filter_map(|&i| cluster.policies.get(i).map(|p| p.key()))
-        .collect();
-    policies.sort();
-    Expected {
-        direction: direction.into(),
-        src: names[from].clone(),
-        dst: names[to].clone(),
-        protocol: probe.protocol.to_string().to_lowercase(),
-        port: probe.port,
-        policies,
-    }
-}
-
 #[test]
 fn cluster_mode_agents_survive_sigkill_restarts_and_attribute_drops() {
-    if !kernel_available() {
+    if !lab_available("cluster restart test") {
         return;
     }
     let analysis = palisade_core::analyze(&[Input::Path(workspace().join("examples/shop"))]);

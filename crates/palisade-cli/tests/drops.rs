@@ -10,32 +10,17 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use palisade_core::eval::{Endpoint, Probe, SideVerdict, evaluate};
+use palisade_core::eval::Probe;
 use palisade_core::load::Input;
 use palisade_core::reach::Reachability;
 use palisade_lab::{CommandEnforcer, LabConfig, RunningLab};
 
+use common::drop_events::{Expected, as_expected, drop_events, events_file, expected_drop};
+use common::probing::lab_available;
 use common::workspace;
-
-fn kernel_available() -> bool {
-    let why = match palisade_lab::check_preconditions() {
-        Ok(()) => return true,
-        Err(e) => e.to_string(),
-    };
-    assert!(
-        std::env::var_os("PALISADE_REQUIRE_KERNEL_TESTS").is_none(),
-        "kernel tests required but unavailable: {why}"
-    );
-    eprintln!("SKIPPED drops test: {why}");
-    false
-}
-
-fn events_file(dir: &Path, node: &str) -> PathBuf {
-    dir.join(format!("{node}.jsonl"))
-}
 
 fn agent(dir: PathBuf) -> CommandEnforcer {
     let exe = env!("CARGO_BIN_EXE_palisade");
@@ -54,50 +39,9 @@ fn agent(dir: PathBuf) -> CommandEnforcer {
     )
 }
 
-/// What the agent must say about one denied probe.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Expected {
-    direction: String,
-    src: String,
-    dst: String,
-    protocol: String,
-    port: u16,
-    policies: Vec<String>,
-}
-
-fn events(dir: &Path) -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        out.extend(
-            text.lines()
-                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-                .filter(|v| v.get("summary").is_none()),
-        );
-    }
-    out
-}
-
-fn as_expected(v: &serde_json::Value) -> Option<Expected> {
-    let s = |k: &str| v.get(k)?.as_str().map(str::to_string);
-    Some(Expected {
-        direction: s("direction")?,
-        src: s("src")?,
-        dst: s("dst")?,
-        protocol: s("protocol")?,
-        port: u16::try_from(v.get("port")?.as_u64()?).ok()?,
-        policies: v
-            .get("policies")?
-            .as_array()?
-            .iter()
-            .filter_map(|p| p.as_str().map(str::to_string))
-            .collect(),
-    })
-}
-
 #[test]
 fn every_denied_probe_is_reported_with_its_pods_port_direction_and_policies() {
-    if !kernel_available() {
+    if !lab_available("drops test") {
         return;
     }
     let analysis = palisade_core::analyze(&[Input::Path(workspace().join("examples/shop"))]);
@@ -141,30 +85,7 @@ fn every_denied_probe_is_reported_with_its_pods_port_direction_and_policies() {
                     names[from],
                     names[to]
                 );
-                // The source's egress is checked first; the destination's ingress only if
-                // egress let it out.
-                let verdict = evaluate(&cluster, Endpoint::Pod(from), Endpoint::Pod(to), probe);
-                let (direction, side) = if verdict.egress.allows() {
-                    ("ingress", verdict.ingress.clone())
-                } else {
-                    ("egress", verdict.egress.clone())
-                };
-                let SideVerdict::Denied { isolated_by, .. } = side else {
-                    panic!("denied pair without a denying side: {verdict:?}");
-                };
-                let mut policies: Vec<String> = isolated_by
-                    .iter()
-                    .filter_map(|&i| cluster.policies.get(i).map(|p| p.key()))
-                    .collect();
-                policies.sort();
-                expected.insert(Expected {
-                    direction: direction.into(),
-                    src: names[from].clone(),
-                    dst: names[to].clone(),
-                    protocol: probe.protocol.to_string().to_lowercase(),
-                    port: probe.port,
-                    policies,
-                });
+                expected.insert(expected_drop(&cluster, &names, from, to, probe));
             }
         }
     }
@@ -176,8 +97,10 @@ fn every_denied_probe_is_reported_with_its_pods_port_direction_and_policies() {
     // The reader thread tells a drop within milliseconds; allow for a loaded machine.
     let deadline = Instant::now() + Duration::from_secs(10);
     let reported = loop {
-        let reported: BTreeSet<Expected> =
-            events(dir.path()).iter().filter_map(as_expected).collect();
+        let reported: BTreeSet<Expected> = drop_events(dir.path())
+            .iter()
+            .filter_map(as_expected)
+            .collect();
         if expected.is_subset(&reported) || Instant::now() > deadline {
             break reported;
         }

@@ -21,21 +21,8 @@ use palisade_core::load::Input;
 use palisade_core::reach::Reachability;
 use palisade_lab::{CommandEnforcer, LabConfig, RunningLab};
 
-use common::probing::{INTERVAL, Pair, Run, probe_through_restarts};
+use common::probing::{INTERVAL, Pair, Run, lab_available, probe_through_restarts};
 use common::workspace;
-
-fn kernel_available() -> bool {
-    let why = match palisade_lab::check_preconditions() {
-        Ok(()) => return true,
-        Err(e) => e.to_string(),
-    };
-    assert!(
-        std::env::var_os("PALISADE_REQUIRE_KERNEL_TESTS").is_none(),
-        "kernel tests required but unavailable: {why}"
-    );
-    eprintln!("SKIPPED restart test: {why}");
-    false
-}
 
 fn probe(s: &str) -> Probe {
     s.parse().expect("probe literal")
@@ -57,7 +44,7 @@ fn agent() -> CommandEnforcer {
 
 #[test]
 fn killing_and_restarting_agents_never_opens_a_gap_nor_cuts_connections() {
-    if !kernel_available() {
+    if !lab_available("restart test") {
         return;
     }
     let analysis = palisade_core::analyze(&[Input::Path(workspace().join("examples/shop"))]);

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod drop_events;
 pub mod probing;
 
 use std::path::{Path, PathBuf};

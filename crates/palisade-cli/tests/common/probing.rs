@@ -11,6 +11,21 @@ use std::time::{Duration, Instant};
 use palisade_core::eval::Probe;
 use palisade_lab::{Restart, RunningLab};
 
+/// Whether the lab can run here (root, nft, ip). Skips politely otherwise, unless
+/// PALISADE_REQUIRE_KERNEL_TESTS is set, which makes a skip a failure.
+pub fn lab_available(test: &str) -> bool {
+    let why = match palisade_lab::check_preconditions() {
+        Ok(()) => return true,
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        std::env::var_os("PALISADE_REQUIRE_KERNEL_TESTS").is_none(),
+        "kernel tests required but unavailable: {why}"
+    );
+    eprintln!("SKIPPED {test}: {why}");
+    false
+}
+
 /// Pause between two probes of one pair, and between two messages of a held connection.
 pub const INTERVAL: Duration = Duration::from_millis(20);
 /// How long a held connection may take to echo one message before it counts as cut.
