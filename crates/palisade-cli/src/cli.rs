@@ -297,14 +297,26 @@ pub struct ReachArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReachFormat::Table)]
     pub format: ReachFormat,
-    /// One row per pod (and external address), or per workload (replicas of a Deployment,
-    /// StatefulSet, DaemonSet or Job collapse into one, so large clusters stay readable). With
-    /// `workload`, a cell allowed for only some member pairs says so (`~` in truth tables,
+    /// `connectivity`: endpoints with identical connectivity once, and only the pairs that
+    /// differ from what isolation implies (the default for tables, except truth tables of up
+    /// to 100 endpoints). `pod`: every pair (and external address), the default for JSON and
+    /// CSV. `workload`: replicas of a Deployment, StatefulSet, DaemonSet or Job collapse into
+    /// one; a cell allowed for only some member pairs says so (`~` in truth tables,
     /// `some`/`every` sets in JSON and CSV).
-    #[arg(long, value_enum, default_value_t = GroupBy::Pod)]
-    pub group_by: GroupBy,
+    #[arg(long, value_enum)]
+    pub group_by: Option<ReachGroupBy>,
     #[command(flatten)]
     pub inputs: Inputs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReachGroupBy {
+    /// Endpoints with identical connectivity together, named by what selects them.
+    Connectivity,
+    /// Pods of one workload together, named `namespace/workload`.
+    Workload,
+    /// Every pod (and external address) on its own.
+    Pod,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -22,6 +22,7 @@ mod group;
 mod intern;
 mod matrix;
 mod rules;
+mod summary;
 mod workload;
 
 use std::net::IpAddr;
@@ -34,6 +35,7 @@ use intern::{ALL, NONE, PortSets};
 
 pub use diff::{PairChange, PortDelta, ReachDiff};
 pub use group::{GroupEdge, GroupReach, Grouping};
+pub use summary::{Side, Summary, SummaryGroup, SummaryLine};
 pub use workload::workload_name;
 
 static EMPTY: PortSet = PortSet::EMPTY;
@@ -251,6 +253,30 @@ impl Reachability {
         self.sets.get(id as usize).unwrap_or(&EMPTY)
     }
 
+    /// Every distinct port set of the answer; [`Reachability::port_set_index`] points into it.
+    /// Lets a writer format each set once rather than once per pair.
+    pub fn port_sets(&self) -> &[PortSet] {
+        &self.sets
+    }
+
+    /// The index into [`Reachability::port_sets`] of what `from` may open to `to`.
+    pub fn port_set_index(&self, from: usize, to: usize) -> usize {
+        self.set_id(from, to) as usize
+    }
+
+    /// One probe decided once per class pair, for writers that go over every pair.
+    pub fn probe_view(&self, probe: Probe) -> ProbeView<'_> {
+        let by_set: Vec<bool> = self.sets.iter().map(|s| s.contains(probe)).collect();
+        ProbeView {
+            reach: self,
+            by_class: self
+                .matrix
+                .iter()
+                .map(|&id| by_set.get(id as usize).copied().unwrap_or(false))
+                .collect(),
+        }
+    }
+
     pub fn allowed(&self, from: usize, to: usize, probe: Probe) -> bool {
         self.ports(from, to).contains(probe)
     }
@@ -282,5 +308,30 @@ impl Reachability {
                     .collect()
             })
             .collect()
+    }
+}
+
+/// A probe's verdict for every pair, read from a class table (see
+/// [`Reachability::probe_view`]).
+#[derive(Debug)]
+pub struct ProbeView<'a> {
+    reach: &'a Reachability,
+    by_class: Vec<bool>,
+}
+
+impl ProbeView<'_> {
+    /// Whether endpoint `from` may connect to `to` on the probe.
+    pub fn allowed(&self, from: usize, to: usize) -> bool {
+        let r = self.reach;
+        let (Some(&a), Some(&b)) = (r.class_of.get(from), r.class_of.get(to)) else {
+            return false;
+        };
+        from == to
+            || r.own_node(from, to)
+            || self
+                .by_class
+                .get(a as usize * r.class_count + b as usize)
+                .copied()
+                .unwrap_or(false)
     }
 }

@@ -1,0 +1,124 @@
+//! `palisade-bench`: whole-command benchmarks of the real `palisade` binary.
+//!
+//! ```text
+//!   palisade-bench gen SHAPE PODS DIR     write one generated cluster
+//!   palisade-bench run [--shapes] [--sizes] [--out FILE]
+//!                                         generate every shape x size, run every command,
+//!                                         output to a file, wall time and peak RSS each
+//! ```
+
+mod commands;
+mod measure;
+mod shapes;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use shapes::Shape;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "palisade-bench",
+    about = "Whole-command benchmarks of the palisade binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Write one generated cluster (base.yaml, policies.yaml, policies-changed.yaml) into DIR.
+    Gen {
+        shape: Shape,
+        pods: usize,
+        dir: PathBuf,
+    },
+    /// Generate every shape at every size, run every command and print the table.
+    Run {
+        /// Shapes to run (default: all).
+        #[arg(long, value_delimiter = ',')]
+        shapes: Vec<Shape>,
+        /// Pod counts (default: 1000,10000,100000).
+        #[arg(long, value_delimiter = ',', default_values_t = [1000, 10000, 100000])]
+        sizes: Vec<usize>,
+        /// Only commands whose label contains one of these words.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// The palisade binary to measure.
+        #[arg(long, default_value = "target/release/palisade")]
+        palisade: PathBuf,
+        /// Where clusters and outputs go.
+        #[arg(long, default_value = "target/bench")]
+        work: PathBuf,
+        /// Also write the table (Markdown) here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// A command still running after this many seconds is killed and reported.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Internal: run one command and print its wall time and peak RSS as JSON.
+    #[command(hide = true)]
+    Measure {
+        #[arg(long)]
+        stdout: PathBuf,
+        #[arg(long)]
+        timeout: u64,
+        #[arg(last = true, required = true)]
+        argv: Vec<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Cmd::Gen { shape, pods, dir } => {
+            let g = shapes::generate(shape, pods, &dir)?;
+            println!(
+                "{shape}: {} pods, {} namespaces, {} policies in {} (node {}, pair {} -> {})",
+                g.pods,
+                g.namespaces,
+                g.policies,
+                dir.display(),
+                g.node,
+                g.from,
+                g.to
+            );
+            Ok(())
+        }
+        Cmd::Run {
+            shapes,
+            sizes,
+            only,
+            palisade,
+            work,
+            out,
+            timeout,
+        } => {
+            let shapes = if shapes.is_empty() {
+                Shape::ALL.to_vec()
+            } else {
+                shapes
+            };
+            let table = commands::run_all(&commands::Plan {
+                shapes,
+                sizes,
+                only,
+                palisade,
+                work,
+                timeout: Duration::from_secs(timeout),
+            })?;
+            if let Some(path) = out {
+                std::fs::write(path, &table)?;
+            }
+            Ok(())
+        }
+        Cmd::Measure {
+            stdout,
+            timeout,
+            argv,
+        } => measure::measure_here(&stdout, Duration::from_secs(timeout), &argv),
+    }
+}

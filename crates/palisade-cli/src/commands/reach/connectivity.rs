@@ -1,0 +1,189 @@
+//! `reach` grouped by connectivity: each group of interchangeable endpoints once, and only
+//! the pairs whose answer differs from what isolation implies (see
+//! [`palisade_core::reach::Summary`]).
+
+use std::io::{self, Write};
+
+use palisade_core::eval::{PortSet, Probe};
+use palisade_core::model::Cluster;
+use palisade_core::reach::{Reachability, Side, Summary};
+use serde_json::json;
+
+use super::csv_field;
+use crate::cli::{ReachFormat, probe_label};
+
+pub fn write(
+    out: &mut impl Write,
+    reach: &Reachability,
+    cluster: &Cluster,
+    probes: &[Probe],
+    format: ReachFormat,
+) -> io::Result<()> {
+    let summaries: Vec<Summary> = if probes.is_empty() {
+        vec![Summary::of(reach, cluster)]
+    } else {
+        probes
+            .iter()
+            .map(|&p| Summary::of_probe(reach, cluster, p))
+            .collect()
+    };
+    match format {
+        ReachFormat::Table => {
+            for (n, summary) in summaries.iter().enumerate() {
+                if n > 0 {
+                    out.write_all(b"\n")?;
+                }
+                write_text(out, reach, summary)?;
+            }
+            Ok(())
+        }
+        ReachFormat::Json => {
+            let value: Vec<_> = summaries.iter().map(|s| to_json(reach, s)).collect();
+            let value = if probes.is_empty() {
+                value.into_iter().next().unwrap_or_default()
+            } else {
+                json!({ "probes": value })
+            };
+            serde_json::to_writer(&mut *out, &value)?;
+            out.write_all(b"\n")
+        }
+        ReachFormat::Csv => {
+            out.write_all(b"probe,from,to,from_endpoints,to_endpoints,ports\n")?;
+            for summary in &summaries {
+                let probe = summary.probe.as_ref().map(probe_label).unwrap_or_default();
+                for line in &summary.lines {
+                    writeln!(
+                        out,
+                        "{probe},{},{},{},{},{}",
+                        csv_field(&side_name(summary, line.from)),
+                        csv_field(&side_name(summary, line.to)),
+                        summary.side_size(line.from),
+                        summary.side_size(line.to),
+                        csv_field(&ports_text(summary, &line.ports)),
+                    )?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A header that says how to read the lines, then one line per group pair that differs from
+/// the default.
+fn write_text(out: &mut impl Write, reach: &Reachability, summary: &Summary) -> io::Result<()> {
+    let pods = summary
+        .groups
+        .iter()
+        .filter(|g| g.namespace.is_some())
+        .map(|g| g.members.len())
+        .sum::<usize>();
+    let externals = reach.len() - pods;
+    let mut endpoints = plural(pods, "pod", "pods");
+    if externals > 0 {
+        endpoints.push_str(&format!(
+            " and {}",
+            plural(externals, "external address", "external addresses")
+        ));
+    }
+    if let Some(probe) = &summary.probe {
+        writeln!(out, "probe {}", probe_label(probe))?;
+    }
+    let (all, none) = match summary.probe {
+        Some(_) => ("allowed", "denied"),
+        None => ("everything is allowed", "nothing is"),
+    };
+    writeln!(
+        out,
+        "{endpoints} in {} of identical connectivity (--group-by pod lists every pair).",
+        plural(summary.groups.len(), "group", "groups")
+    )?;
+    writeln!(
+        out,
+        "Pairs not listed: {all} when neither side is isolated (source for egress, destination for \
+         ingress), else {none}. A pod may always reach itself, and hostNetwork pods and the pods \
+         of their node reach each other."
+    )?;
+    if summary.lines.is_empty() {
+        return writeln!(out, "No pair differs from that.");
+    }
+    out.write_all(b"\n")?;
+    for line in &summary.lines {
+        writeln!(
+            out,
+            "{} => {} : {}",
+            side_label(summary, line.from),
+            side_label(summary, line.to),
+            ports_text(summary, &line.ports)
+        )?;
+    }
+    Ok(())
+}
+
+fn ports_text(summary: &Summary, ports: &PortSet) -> String {
+    match summary.probe {
+        Some(_) if ports.is_all() => "allowed".to_string(),
+        Some(_) => "denied".to_string(),
+        None => ports.to_string(),
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A side's name alone: `*`, `ns/*`, or the group's name.
+fn side_name(summary: &Summary, side: Side) -> String {
+    match side {
+        Side::Any => "*".to_string(),
+        Side::Namespace(ns) => format!("{}/*", summary.namespaces[ns]),
+        Side::Group(g) => summary.groups[g].name.clone(),
+    }
+}
+
+/// A side's name with its member count (none for an external address: it is one).
+fn side_label(summary: &Summary, side: Side) -> String {
+    let name = side_name(summary, side);
+    let count = summary.side_size(side);
+    match side {
+        Side::Group(g) if summary.groups[g].namespace.is_none() => name,
+        _ => format!("{name} ({})", plural(count, "pod", "pods")),
+    }
+}
+
+fn to_json(reach: &Reachability, summary: &Summary) -> serde_json::Value {
+    let names = reach.endpoint_names();
+    let groups: Vec<_> = summary
+        .groups
+        .iter()
+        .map(|g| {
+            json!({
+                "name": g.name,
+                "namespace": g.namespace.map(|ns| &summary.namespaces[ns]),
+                "ingressIsolated": g.ingress_isolated,
+                "egressIsolated": g.egress_isolated,
+                "hostNetwork": g.host_network,
+                "members": g.members.iter().map(|&m| &names[m]).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let lines: Vec<_> = summary
+        .lines
+        .iter()
+        .map(|l| {
+            json!({
+                "from": side_name(summary, l.from),
+                "to": side_name(summary, l.to),
+                "ports": ports_text(summary, &l.ports),
+            })
+        })
+        .collect();
+    let mut value = json!({
+        "default": "everything when neither side is isolated (source for egress, destination for ingress), else nothing",
+        "groups": groups,
+        "lines": lines,
+    });
+    if let Some(p) = &summary.probe {
+        value["probe"] = json!(probe_label(p));
+    }
+    value
+}

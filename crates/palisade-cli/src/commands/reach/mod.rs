@@ -1,0 +1,419 @@
+//! `palisade reach`: allowed protocol/ports for every ordered pair, or truth tables per probe.
+
+mod connectivity;
+
+use std::fmt::Write as _;
+use std::io::{self, BufWriter, Write};
+
+use palisade_core::eval::Probe;
+use palisade_core::reach::{GroupReach, Grouping, Reachability};
+use serde_json::json;
+
+use crate::cli::{ReachArgs, ReachFormat, ReachGroupBy, probe_label};
+use crate::inputs::{analyze_for_answer, answer_exit};
+use crate::{ColorChoice, Exit};
+
+/// Truth tables up to this many endpoints are printed whole by default; beyond, the grouped
+/// answer is (a table that wide is not read by anyone).
+const TRUTH_TABLE_LIMIT: usize = 100;
+
+pub fn run(args: ReachArgs, color: ColorChoice) -> Exit {
+    let analysis = match args
+        .inputs
+        .resolve()
+        .and_then(|inputs| analyze_for_answer(&inputs, color))
+    {
+        Ok(a) => a,
+        Err(exit) => return exit,
+    };
+    let reach = Reachability::compute(&analysis.cluster, &args.externals);
+    let group_by = args.group_by.unwrap_or(match args.format {
+        ReachFormat::Table if !args.probes.is_empty() && reach.len() <= TRUTH_TABLE_LIMIT => {
+            ReachGroupBy::Pod
+        }
+        ReachFormat::Table => ReachGroupBy::Connectivity,
+        ReachFormat::Json | ReachFormat::Csv => ReachGroupBy::Pod,
+    });
+    let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let written = match group_by {
+        ReachGroupBy::Workload => {
+            let grouped = reach.grouped(&Grouping::by_workload(&analysis.cluster, &args.externals));
+            let text = match (args.format, args.probes.is_empty()) {
+                (ReachFormat::Table, false) => group_truth_tables(&grouped, &args.probes),
+                (ReachFormat::Table, true) => group_lines(&grouped),
+                (ReachFormat::Json, _) => group_json(&grouped, &args.probes),
+                (ReachFormat::Csv, _) => group_csv(&grouped, &args.probes),
+            };
+            out.write_all(text.as_bytes())
+        }
+        ReachGroupBy::Connectivity => connectivity::write(
+            &mut out,
+            &reach,
+            &analysis.cluster,
+            &args.probes,
+            args.format,
+        ),
+        ReachGroupBy::Pod => {
+            let names = reach.endpoint_names();
+            match (args.format, args.probes.is_empty()) {
+                (ReachFormat::Table, false) => {
+                    out.write_all(truth_tables(&reach, &names, &args.probes).as_bytes())
+                }
+                (ReachFormat::Table, true) => write_pair_lines(&mut out, &reach, &names),
+                (ReachFormat::Json, false) => {
+                    write_probes_json(&mut out, &reach, &names, &args.probes)
+                }
+                (ReachFormat::Json, true) => write_pairs_json(&mut out, &reach, &names),
+                (ReachFormat::Csv, false) => {
+                    write_probes_csv(&mut out, &reach, &names, &args.probes)
+                }
+                (ReachFormat::Csv, true) => write_pairs_csv(&mut out, &reach, &names),
+            }
+        }
+    };
+    // A closed pipe (`palisade reach ... | head`) is not an error.
+    let _ = written.and_then(|()| out.flush());
+    answer_exit(&analysis)
+}
+
+/// The upstream e2e notation: one table per probe, rows are sources, columns destinations,
+/// `.` allowed, `X` blocked, `-` in the corner.
+pub fn truth_tables(reach: &Reachability, names: &[String], probes: &[Probe]) -> String {
+    let width = names.iter().map(String::len).max().unwrap_or(1).max(1);
+    let mut out = String::new();
+    for (n, probe) in probes.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "probe {}", probe_label(probe));
+        let _ = write!(out, "{:width$}", "-");
+        for name in names {
+            let _ = write!(out, " {name:width$}");
+        }
+        trim_end(&mut out);
+        out.push('\n');
+        for (i, from) in names.iter().enumerate() {
+            let _ = write!(out, "{from:width$}");
+            for j in 0..names.len() {
+                let cell = if reach.allowed(i, j, *probe) {
+                    "."
+                } else {
+                    "X"
+                };
+                let _ = write!(out, " {cell:width$}");
+            }
+            trim_end(&mut out);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn trim_end(s: &mut String) {
+    let trimmed = s.trim_end_matches(' ').len();
+    s.truncate(trimmed);
+}
+
+/// Each distinct port set formatted once, for writers that go over every pair.
+fn port_texts(reach: &Reachability, escape: impl Fn(&str) -> String) -> Vec<String> {
+    reach
+        .port_sets()
+        .iter()
+        .map(|s| escape(&s.to_string()))
+        .collect()
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// `x/a => y/b : TCP 80,UDP 53` for every ordered pair of distinct endpoints, streamed.
+fn write_pair_lines(
+    out: &mut impl Write,
+    reach: &Reachability,
+    names: &[String],
+) -> io::Result<()> {
+    let ports = port_texts(reach, str::to_string);
+    for (i, from) in names.iter().enumerate() {
+        for (j, to) in names.iter().enumerate() {
+            if i != j {
+                let set = &ports[reach.port_set_index(i, j)];
+                writeln!(out, "{from} => {to} : {set}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Exactly the contract's shape, compact:
+/// {"endpoints": [...], "probes": [{"protocol", "port", "allowed"}]}; streamed row by row.
+fn write_probes_json(
+    out: &mut impl Write,
+    reach: &Reachability,
+    names: &[String],
+    probes: &[Probe],
+) -> io::Result<()> {
+    out.write_all(b"{\"endpoints\":[")?;
+    write_json_names(out, names)?;
+    out.write_all(b"],\"probes\":[")?;
+    for (n, probe) in probes.iter().enumerate() {
+        if n > 0 {
+            out.write_all(b",")?;
+        }
+        write!(
+            out,
+            "{{\"protocol\":{},\"port\":{},\"allowed\":[",
+            json_string(probe.protocol.as_str()),
+            probe.port
+        )?;
+        let view = reach.probe_view(*probe);
+        let mut row = Vec::with_capacity(names.len() * 6 + 2);
+        for i in 0..names.len() {
+            row.clear();
+            if i > 0 {
+                row.push(b',');
+            }
+            row.push(b'[');
+            for j in 0..names.len() {
+                if j > 0 {
+                    row.push(b',');
+                }
+                row.extend_from_slice(if view.allowed(i, j) {
+                    b"true"
+                } else {
+                    b"false"
+                });
+            }
+            row.push(b']');
+            out.write_all(&row)?;
+        }
+        out.write_all(b"]}")?;
+    }
+    out.write_all(b"]}\n")
+}
+
+fn write_json_names(out: &mut impl Write, names: &[String]) -> io::Result<()> {
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        out.write_all(json_string(name).as_bytes())?;
+    }
+    Ok(())
+}
+
+/// {"endpoints": [...], "pairs": [{"from", "to", "ports"}]}, pretty-printed as serde_json's
+/// pretty printer writes it, streamed pair by pair.
+fn write_pairs_json(
+    out: &mut impl Write,
+    reach: &Reachability,
+    names: &[String],
+) -> io::Result<()> {
+    let ports = port_texts(reach, json_string);
+    let quoted: Vec<String> = names.iter().map(|n| json_string(n)).collect();
+    out.write_all(b"{\n  \"endpoints\": [")?;
+    for (i, name) in quoted.iter().enumerate() {
+        out.write_all(if i > 0 { b",\n    " } else { b"\n    " })?;
+        out.write_all(name.as_bytes())?;
+    }
+    out.write_all(if quoted.is_empty() {
+        b"],\n  \"pairs\": ["
+    } else {
+        b"\n  ],\n  \"pairs\": ["
+    })?;
+    let mut first = true;
+    for (i, from) in quoted.iter().enumerate() {
+        for (j, to) in quoted.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            let set = &ports[reach.port_set_index(i, j)];
+            let sep = if first { "" } else { "," };
+            first = false;
+            write!(
+                out,
+                "{sep}\n    {{\n      \"from\": {from},\n      \"to\": {to},\n      \"ports\": {set}\n    }}"
+            )?;
+        }
+    }
+    out.write_all(if first { b"]\n}\n" } else { b"\n  ]\n}\n" })
+}
+
+fn write_probes_csv(
+    out: &mut impl Write,
+    reach: &Reachability,
+    names: &[String],
+    probes: &[Probe],
+) -> io::Result<()> {
+    out.write_all(b"probe,from,to,allowed\n")?;
+    let fields: Vec<String> = names.iter().map(|n| csv_field(n)).collect();
+    for probe in probes {
+        let label = probe_label(probe);
+        let view = reach.probe_view(*probe);
+        for (i, from) in fields.iter().enumerate() {
+            for (j, to) in fields.iter().enumerate() {
+                writeln!(out, "{label},{from},{to},{}", view.allowed(i, j))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_pairs_csv(out: &mut impl Write, reach: &Reachability, names: &[String]) -> io::Result<()> {
+    out.write_all(b"from,to,ports\n")?;
+    let ports = port_texts(reach, csv_field);
+    let fields: Vec<String> = names.iter().map(|n| csv_field(n)).collect();
+    for (i, from) in fields.iter().enumerate() {
+        for (j, to) in fields.iter().enumerate() {
+            if i != j {
+                writeln!(out, "{from},{to},{}", ports[reach.port_set_index(i, j)])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// RFC 4180 quoting, only where needed.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// A cell of a grouped table: allowed for every member pair, some, or none.
+fn group_cell(edge: Option<&palisade_core::reach::GroupEdge>, probe: Probe) -> &'static str {
+    match edge {
+        Some(e) if e.every_pair.contains(probe) && e.allowed_pairs == e.pairs => ".",
+        Some(e) if e.ports.contains(probe) => "~",
+        _ => "X",
+    }
+}
+
+fn edge_between(
+    grouped: &GroupReach,
+    from: usize,
+    to: usize,
+) -> Option<&palisade_core::reach::GroupEdge> {
+    grouped
+        .edges
+        .binary_search_by(|e| (e.from, e.to).cmp(&(from, to)))
+        .ok()
+        .and_then(|i| grouped.edges.get(i))
+}
+
+/// Truth tables over workloads: `.` every member pair allowed, `~` some, `X` none.
+fn group_truth_tables(grouped: &GroupReach, probes: &[Probe]) -> String {
+    let names = grouped.grouping.names();
+    let width = names.iter().map(String::len).max().unwrap_or(1).max(1);
+    let mut out = String::new();
+    for (n, probe) in probes.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let _ = writeln!(
+            out,
+            "probe {} (. every pod pair, ~ some, X none)",
+            probe_label(probe)
+        );
+        let _ = write!(out, "{:width$}", "-");
+        for name in names {
+            let _ = write!(out, " {name:width$}");
+        }
+        trim_end(&mut out);
+        out.push('\n');
+        for (i, from) in names.iter().enumerate() {
+            let _ = write!(out, "{from:width$}");
+            for j in 0..names.len() {
+                let cell = if i == j && grouped.grouping.pair_count(i, j) == 0 {
+                    "."
+                } else {
+                    group_cell(edge_between(grouped, i, j), *probe)
+                };
+                let _ = write!(out, " {cell:width$}");
+            }
+            trim_end(&mut out);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `ns/a => ns/b : TCP 80` per workload pair with anything allowed; when the member pairs
+/// disagree, what every pair gets and how many pairs get anything.
+fn group_lines(grouped: &GroupReach) -> String {
+    let names = grouped.grouping.names();
+    let mut out = String::new();
+    for e in &grouped.edges {
+        let (Some(from), Some(to)) = (names.get(e.from), names.get(e.to)) else {
+            continue;
+        };
+        let _ = write!(out, "{from} => {to} : {}", e.ports);
+        if e.every_pair != e.ports || e.allowed_pairs != e.pairs {
+            let _ = write!(
+                out,
+                " (every pod pair: {}; {}/{} pod pairs allowed something)",
+                e.every_pair, e.allowed_pairs, e.pairs
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn group_json(grouped: &GroupReach, probes: &[Probe]) -> String {
+    let names = grouped.grouping.names();
+    let edges: Vec<_> = grouped
+        .edges
+        .iter()
+        .map(|e| {
+            let mut edge = json!({
+                "from": names.get(e.from),
+                "to": names.get(e.to),
+                "some": e.ports.to_string(),
+                "every": e.every_pair.to_string(),
+                "allowedPairs": e.allowed_pairs,
+                "pairs": e.pairs,
+            });
+            if !probes.is_empty() {
+                edge["probes"] = probes
+                    .iter()
+                    .map(|p| json!({ "probe": probe_label(p), "cell": group_cell(Some(e), *p) }))
+                    .collect();
+            }
+            edge
+        })
+        .collect();
+    let value = json!({ "groups": names, "edges": edges });
+    serde_json::to_string(&value).unwrap_or_default() + "\n"
+}
+
+fn group_csv(grouped: &GroupReach, probes: &[Probe]) -> String {
+    let names = grouped.grouping.names();
+    let mut out = String::from("from,to,some,every,allowed_pairs,pairs");
+    for p in probes {
+        let _ = write!(out, ",{}", probe_label(p));
+    }
+    out.push('\n');
+    for e in &grouped.edges {
+        let (Some(from), Some(to)) = (names.get(e.from), names.get(e.to)) else {
+            continue;
+        };
+        let _ = write!(
+            out,
+            "{},{},{},{},{},{}",
+            csv_field(from),
+            csv_field(to),
+            csv_field(&e.ports.to_string()),
+            csv_field(&e.every_pair.to_string()),
+            e.allowed_pairs,
+            e.pairs
+        );
+        for p in probes {
+            let _ = write!(out, ",{}", group_cell(Some(e), *p));
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,486 @@
+//! The answer of `reach` for people: endpoints with identical connectivity printed once, and
+//! only the pairs that differ from what isolation alone implies.
+//!
+//! ```text
+//!   groups    endpoints of one namespace and one profile (class, hostNetwork): every member
+//!             connects to everything exactly like every other member
+//!   default   a pair of groups gets everything when neither side is isolated (source for
+//!             egress, destination for ingress), nothing otherwise
+//!   lines     (from, to, ports) where the answer differs from the default; a side is a group,
+//!             a whole namespace (`ns/*`) or every endpoint (`*`) when all its groups agree
+//! ```
+//!
+//! The answer is exact: [`Summary::ports`] gives back [`Reachability::ports`] for every pair
+//! (the property tests check it), and its size follows the distinct connectivity patterns of
+//! the cluster rather than pods². Work is groups² set-id lookups.
+
+use rustc_hash::FxHashMap;
+
+use super::intern::{ALL, NONE};
+use super::{Profile, Reachability, workload_name};
+use crate::eval::{PortSet, Probe};
+use crate::model::{Cluster, Labels, Pod};
+
+/// Labels controllers write on every pod: they name no group.
+const CONTROLLER_LABELS: &[&str] = &[
+    "pod-template-hash",
+    "controller-revision-hash",
+    "statefulset.kubernetes.io/pod-name",
+    "apps.kubernetes.io/pod-index",
+    "pod-template-generation",
+    "batch.kubernetes.io/controller-uid",
+    "controller-uid",
+];
+
+/// Endpoints that connect to everything exactly alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryGroup {
+    /// `ns/workload`, `ns/{app=web}` or the address, unique within the summary.
+    pub name: String,
+    /// Index into [`Summary::namespaces`]; `None` for external addresses.
+    pub namespace: Option<usize>,
+    /// Endpoint indices of the reachability, ascending.
+    pub members: Vec<usize>,
+    /// Some policy selects the members for ingress / for egress.
+    pub ingress_isolated: bool,
+    pub egress_isolated: bool,
+    /// hostNetwork pods (policies never apply to them).
+    pub host_network: bool,
+}
+
+/// One side of a [`SummaryLine`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Side {
+    /// Every endpoint.
+    Any,
+    /// Every endpoint of a namespace (index into [`Summary::namespaces`]).
+    Namespace(usize),
+    /// One group (index into [`Summary::groups`]).
+    Group(usize),
+}
+
+/// Members of `from` may open exactly `ports` to members of `to` (distinct endpoints, own-node
+/// pairs aside).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryLine {
+    pub from: Side,
+    pub to: Side,
+    pub ports: PortSet,
+}
+
+/// See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub groups: Vec<SummaryGroup>,
+    pub namespaces: Vec<String>,
+    /// Sorted by destination, then source.
+    pub lines: Vec<SummaryLine>,
+    /// Per endpoint, its group.
+    group_of: Vec<usize>,
+    /// Groups per namespace.
+    by_namespace: Vec<Vec<usize>>,
+    /// The probe the summary was made for, if any: ports are then "all" (allowed) or "none".
+    pub probe: Option<Probe>,
+}
+
+impl Summary {
+    /// The summary of every protocol/port.
+    pub fn of(reach: &Reachability, cluster: &Cluster) -> Summary {
+        Summary::build(reach, cluster, None)
+    }
+
+    /// The summary of one probe: a line's ports are everything (allowed) or nothing.
+    pub fn of_probe(reach: &Reachability, cluster: &Cluster, probe: Probe) -> Summary {
+        Summary::build(reach, cluster, Some(probe))
+    }
+
+    fn build(reach: &Reachability, cluster: &Cluster, probe: Option<Probe>) -> Summary {
+        let (namespaces, by_namespace, groups, group_of, profiles) = group(reach, cluster);
+        let canon: Vec<u32> = (0..reach.sets.len())
+            .map(|id| {
+                let set = reach.set(id as u32);
+                match probe {
+                    Some(p) if set.contains(p) => ALL,
+                    Some(_) => NONE,
+                    None if set.is_empty() => NONE,
+                    None => id as u32,
+                }
+            })
+            .collect();
+        let value = |a: usize, b: usize| -> Option<u32> {
+            let ga = groups.get(a)?;
+            if a == b && ga.members.len() < 2 {
+                return None;
+            }
+            let set = reach.profile_set_id(profiles[a], profiles[b]);
+            canon.get(set as usize).copied()
+        };
+        let default = |a: usize, b: usize| default_id(&groups[a], &groups[b]);
+
+        let mut lines: Vec<(Side, Side, u32)> = Vec::new();
+        let mut column: Vec<Option<u32>> = vec![None; groups.len()];
+        for b in 0..groups.len() {
+            for (a, slot) in column.iter_mut().enumerate() {
+                *slot = value(a, b);
+            }
+            // Every source agrees: one `*` line (when it says more than the defaults).
+            if let Some(v) = uniform(column.iter().copied())
+                && (0..groups.len()).any(|a| column[a].is_some_and(|_| v != default(a, b)))
+            {
+                lines.push((Side::Any, Side::Group(b), v));
+                continue;
+            }
+            for (ns, members) in by_namespace.iter().enumerate() {
+                let differs = |a: &usize| column[*a].is_some_and(|v| v != default(*a, b));
+                if !members.iter().any(differs) {
+                    continue;
+                }
+                match uniform(members.iter().map(|&a| column[a])) {
+                    Some(v) if members.len() > 1 => {
+                        lines.push((Side::Namespace(ns), Side::Group(b), v));
+                    }
+                    _ => {
+                        for &a in members.iter().filter(|a| differs(a)) {
+                            if let Some(v) = column[a] {
+                                lines.push((Side::Group(a), Side::Group(b), v));
+                            }
+                        }
+                    }
+                }
+            }
+            // External addresses and groups without a namespace.
+            for a in (0..groups.len()).filter(|&a| groups[a].namespace.is_none()) {
+                if let Some(v) = column[a].filter(|&v| v != default(a, b)) {
+                    lines.push((Side::Group(a), Side::Group(b), v));
+                }
+            }
+        }
+        let lines = merge_destinations(lines, &groups, &by_namespace);
+        let mut lines: Vec<SummaryLine> = lines
+            .into_iter()
+            .map(|(from, to, id)| SummaryLine {
+                from,
+                to,
+                ports: if probe.is_some() {
+                    if id == ALL {
+                        PortSet::all()
+                    } else {
+                        PortSet::none()
+                    }
+                } else {
+                    reach.set(id).clone()
+                },
+            })
+            .collect();
+        let order = |side: &Side| match *side {
+            Side::Any => (0, 0, 0),
+            Side::Namespace(ns) => (1, ns, 0),
+            Side::Group(g) => (1, groups[g].namespace.unwrap_or(usize::MAX), g + 1),
+        };
+        lines.sort_by_key(|l| (order(&l.to), order(&l.from)));
+        Summary {
+            groups,
+            namespaces,
+            lines,
+            group_of,
+            by_namespace,
+            probe,
+        }
+    }
+
+    /// The group of endpoint `i`.
+    pub fn group_of(&self, i: usize) -> Option<usize> {
+        self.group_of.get(i).copied()
+    }
+
+    /// The groups of namespace `ns` (index into [`Summary::namespaces`]).
+    pub fn namespace_groups(&self, ns: usize) -> &[usize] {
+        self.by_namespace.get(ns).map_or(&[], Vec::as_slice)
+    }
+
+    /// Endpoints on one side.
+    pub fn side_size(&self, side: Side) -> usize {
+        match side {
+            Side::Any => self.group_of.len(),
+            Side::Namespace(ns) => self
+                .namespace_groups(ns)
+                .iter()
+                .map(|&g| self.groups[g].members.len())
+                .sum(),
+            Side::Group(g) => self.groups.get(g).map_or(0, |g| g.members.len()),
+        }
+    }
+
+    fn covers(&self, side: Side, group: usize) -> bool {
+        match side {
+            Side::Any => true,
+            Side::Namespace(ns) => self.groups.get(group).and_then(|g| g.namespace) == Some(ns),
+            Side::Group(g) => g == group,
+        }
+    }
+
+    /// What the summary says about groups `a` -> `b`: the line covering them, else the default.
+    pub fn between(&self, a: usize, b: usize) -> PortSet {
+        for line in &self.lines {
+            if self.covers(line.from, a) && self.covers(line.to, b) {
+                return line.ports.clone();
+            }
+        }
+        match (self.groups.get(a), self.groups.get(b)) {
+            (Some(ga), Some(gb)) if default_id(ga, gb) == ALL => PortSet::all(),
+            _ => PortSet::none(),
+        }
+    }
+
+    /// The answer for endpoints `from` -> `to` read back from the summary (own-node pairs and
+    /// an endpoint to itself are always allowed, as the header of the text says). Linear in
+    /// the lines: meant for checks, not for hot loops.
+    pub fn ports(&self, reach: &Reachability, from: usize, to: usize) -> PortSet {
+        if from == to || reach.own_node(from, to) {
+            return PortSet::all();
+        }
+        match (self.group_of(from), self.group_of(to)) {
+            (Some(a), Some(b)) => self.between(a, b),
+            _ => PortSet::none(),
+        }
+    }
+}
+
+/// Everything when neither side is isolated, nothing otherwise (a non-pod side and a
+/// hostNetwork pod impose nothing).
+fn default_id(from: &SummaryGroup, to: &SummaryGroup) -> u32 {
+    if from.egress_isolated || to.ingress_isolated {
+        NONE
+    } else {
+        ALL
+    }
+}
+
+/// The one value all `Some`s share, if they share one (and there is at least one).
+fn uniform(values: impl Iterator<Item = Option<u32>>) -> Option<u32> {
+    let mut seen = None;
+    for v in values.flatten() {
+        match seen {
+            None => seen = Some(v),
+            Some(s) if s != v => return None,
+            Some(_) => {}
+        }
+    }
+    seen
+}
+
+/// Lines `(from, g, v)` for every group `g` of a namespace (with pairs) become one line
+/// `(from, ns/*, v)`.
+fn merge_destinations(
+    lines: Vec<(Side, Side, u32)>,
+    groups: &[SummaryGroup],
+    by_namespace: &[Vec<usize>],
+) -> Vec<(Side, Side, u32)> {
+    let mut by_key: FxHashMap<(Side, u32, usize), usize> = FxHashMap::default();
+    for (from, to, v) in &lines {
+        if let Side::Group(g) = to
+            && let Some(ns) = groups[*g].namespace
+        {
+            *by_key.entry((*from, *v, ns)).or_insert(0) += 1;
+        }
+    }
+    let whole = |from: Side, v: u32, ns: usize| {
+        let count = by_key.get(&(from, v, ns)).copied().unwrap_or(0);
+        let groups_in = by_namespace.get(ns).map_or(0, Vec::len);
+        groups_in > 1 && count == groups_in
+    };
+    let mut out = Vec::with_capacity(lines.len());
+    let mut merged: FxHashMap<(Side, u32, usize), ()> = FxHashMap::default();
+    for (from, to, v) in lines {
+        let ns = match to {
+            Side::Group(g) => groups[g].namespace,
+            _ => None,
+        };
+        match ns {
+            Some(ns) if whole(from, v, ns) => {
+                if merged.insert((from, v, ns), ()).is_none() {
+                    out.push((from, Side::Namespace(ns), v));
+                }
+            }
+            _ => out.push((from, to, v)),
+        }
+    }
+    out
+}
+
+type Grouped = (
+    Vec<String>,
+    Vec<Vec<usize>>,
+    Vec<SummaryGroup>,
+    Vec<usize>,
+    Vec<Profile>,
+);
+
+/// Endpoints grouped by (namespace, profile), named, sorted by namespace then name.
+fn group(reach: &Reachability, cluster: &Cluster) -> Grouped {
+    let mut namespaces: Vec<String> = cluster
+        .pods
+        .iter()
+        .map(|p| p.namespace.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    namespaces.dedup();
+    let ns_index: FxHashMap<&str, usize> = namespaces
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let profiles = reach.profiles();
+    let mut keyed: FxHashMap<(Option<usize>, Profile), usize> = FxHashMap::default();
+    let mut members: Vec<(Option<usize>, Profile, Vec<usize>)> = Vec::new();
+    for (i, &profile) in profiles.iter().enumerate() {
+        let ns = cluster
+            .pods
+            .get(i)
+            .and_then(|p| ns_index.get(p.namespace.as_str()).copied());
+        let next = members.len();
+        let g = *keyed.entry((ns, profile)).or_insert(next);
+        if g == next {
+            members.push((ns, profile, Vec::new()));
+        }
+        members[g].2.push(i);
+    }
+    let isolation = Isolation::new(cluster);
+    let mut groups: Vec<(SummaryGroup, Profile)> = members
+        .into_iter()
+        .map(|(namespace, profile, members)| {
+            let pods: Vec<&Pod> = members
+                .iter()
+                .filter_map(|&i| cluster.pods.get(i))
+                .collect();
+            let (ingress, egress) = match pods.first() {
+                Some(p) if !p.host_network => isolation.of(p),
+                _ => (false, false),
+            };
+            let name = match namespace {
+                Some(_) => pod_group_name(&pods),
+                None => members
+                    .iter()
+                    .filter_map(|&i| reach.names.get(i))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            (
+                SummaryGroup {
+                    name,
+                    namespace,
+                    members,
+                    ingress_isolated: ingress,
+                    egress_isolated: egress,
+                    host_network: profile.host,
+                },
+                profile,
+            )
+        })
+        .collect();
+    groups.sort_by(|(a, _), (b, _)| {
+        (a.namespace.is_none(), a.namespace, &a.name, &a.members).cmp(&(
+            b.namespace.is_none(),
+            b.namespace,
+            &b.name,
+            &b.members,
+        ))
+    });
+    // Two groups of one namespace may share a name (a workload whose pods differ in what
+    // policies see): number them.
+    let mut seen: FxHashMap<String, usize> = FxHashMap::default();
+    for (g, _) in &mut groups {
+        let count = seen.entry(g.name.clone()).or_insert(0);
+        *count += 1;
+        if *count > 1 {
+            g.name = format!("{} #{count}", g.name);
+        }
+    }
+    let mut group_of = vec![0; profiles.len()];
+    let mut by_namespace = vec![Vec::new(); namespaces.len()];
+    for (n, (g, _)) in groups.iter().enumerate() {
+        for &m in &g.members {
+            group_of[m] = n;
+        }
+        if let Some(ns) = g.namespace {
+            by_namespace[ns].push(n);
+        }
+    }
+    let profiles = groups.iter().map(|(_, p)| *p).collect();
+    let groups = groups.into_iter().map(|(g, _)| g).collect();
+    (namespaces, by_namespace, groups, group_of, profiles)
+}
+
+/// `ns/workload` when the pods are one workload, else `ns/{labels they share}`, else the
+/// first workloads' names.
+fn pod_group_name(pods: &[&Pod]) -> String {
+    let Some(first) = pods.first() else {
+        return String::new();
+    };
+    let workload = workload_name(first);
+    if pods.iter().all(|p| workload_name(p) == workload) {
+        return workload;
+    }
+    let shared: Labels = first
+        .labels
+        .iter()
+        .filter(|(k, v)| {
+            !CONTROLLER_LABELS.contains(&k.as_str())
+                && pods.iter().all(|p| p.labels.get(*k) == Some(v))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !shared.is_empty() {
+        let labels: Vec<String> = shared.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        return format!("{}/{{{}}}", first.namespace, labels.join(","));
+    }
+    let mut workloads: Vec<String> = pods.iter().map(|p| workload_name(p)).collect();
+    workloads.sort();
+    workloads.dedup();
+    let names: Vec<&str> = workloads
+        .iter()
+        .take(3)
+        .map(|w| w.split_once('/').map_or(w.as_str(), |(_, n)| n))
+        .collect();
+    let more = workloads.len().saturating_sub(3);
+    let tail = if more > 0 {
+        format!(", +{more}")
+    } else {
+        String::new()
+    };
+    format!("{}/[{}{tail}]", first.namespace, names.join(", "))
+}
+
+/// Which pods some policy isolates, per direction, looked up by namespace.
+struct Isolation<'a> {
+    policies: FxHashMap<&'a str, Vec<&'a crate::model::Policy>>,
+}
+
+impl<'a> Isolation<'a> {
+    fn new(cluster: &'a Cluster) -> Isolation<'a> {
+        let mut policies: FxHashMap<&str, Vec<_>> = FxHashMap::default();
+        for p in &cluster.policies {
+            policies.entry(p.namespace.as_str()).or_default().push(p);
+        }
+        Isolation { policies }
+    }
+
+    fn of(&self, pod: &Pod) -> (bool, bool) {
+        let mut ingress = false;
+        let mut egress = false;
+        for p in self
+            .policies
+            .get(pod.namespace.as_str())
+            .into_iter()
+            .flatten()
+        {
+            if p.subject.matches(&pod.labels) {
+                ingress |= p.ingress.is_some();
+                egress |= p.egress.is_some();
+            }
+        }
+        (ingress, egress)
+    }
+}

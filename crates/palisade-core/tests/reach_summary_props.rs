@@ -1,0 +1,109 @@
+//! Property tests: the grouped answer of `reach` (groups of identical connectivity, lines only
+//! where the answer differs from what isolation implies) expands to exactly the per-pair
+//! answer (`Reachability::ports`, itself checked against evaluate()).
+
+use std::net::IpAddr;
+
+use palisade_core::eval::{PortSet, Probe};
+use palisade_core::model::{Cluster, Protocol};
+use palisade_core::reach::{Reachability, Side, Summary};
+use palisade_test_support::arbitrary;
+use proptest::prelude::*;
+
+fn cluster() -> impl Strategy<Value = (Cluster, Vec<IpAddr>)> {
+    arbitrary::cluster(arbitrary::Addresses::Distinct)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(384))]
+
+    #[test]
+    fn summary_expands_to_every_pair((cluster, externals) in cluster()) {
+        let reach = Reachability::compute(&cluster, &externals);
+        let summary = Summary::of(&reach, &cluster);
+        for i in 0..reach.len() {
+            for j in 0..reach.len() {
+                prop_assert_eq!(
+                    &summary.ports(&reach, i, j),
+                    reach.ports(i, j),
+                    "{} -> {}; lines {:?}",
+                    i, j, summary.lines
+                );
+            }
+        }
+        // Members of a group are interchangeable, and lines never overlap.
+        for (g, group) in summary.groups.iter().enumerate() {
+            for &m in &group.members {
+                prop_assert_eq!(summary.group_of(m), Some(g));
+            }
+        }
+        for a in 0..summary.groups.len() {
+            for b in 0..summary.groups.len() {
+                let covering = summary
+                    .lines
+                    .iter()
+                    .filter(|l| covers(&summary, l.from, a) && covers(&summary, l.to, b))
+                    .count();
+                prop_assert!(covering <= 1, "{} lines cover {} -> {}", covering, a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn probe_summary_expands_to_every_pair((cluster, externals) in cluster(), port in prop_oneof![Just(53u16), Just(80), Just(443), 1u16..100]) {
+        let reach = Reachability::compute(&cluster, &externals);
+        let probe = Probe { protocol: Protocol::Tcp, port };
+        let summary = Summary::of_probe(&reach, &cluster, probe);
+        for i in 0..reach.len() {
+            for j in 0..reach.len() {
+                let got = summary.ports(&reach, i, j);
+                prop_assert!(got.is_all() || got.is_empty());
+                prop_assert_eq!(got.is_all(), reach.allowed(i, j, probe), "{} -> {}", i, j);
+            }
+        }
+    }
+}
+
+fn covers(summary: &Summary, side: Side, group: usize) -> bool {
+    match side {
+        Side::Any => true,
+        Side::Namespace(ns) => summary.groups[group].namespace == Some(ns),
+        Side::Group(g) => g == group,
+    }
+}
+
+#[test]
+fn unisolated_pairs_are_left_out_and_isolated_ones_listed() {
+    use palisade_test_support::builders::{mk_cluster, mk_policy, ns, pod, pods, rule, sel, tcp};
+    // web and api in `shop`; a policy isolates api for ingress and admits web on TCP 8080.
+    let cluster = mk_cluster(
+        vec![ns("shop", &[])],
+        vec![
+            pod("shop", "web-1", &[("app", "web")], "10.0.0.1"),
+            pod("shop", "web-2", &[("app", "web")], "10.0.0.2"),
+            pod("shop", "api-1", &[("app", "api")], "10.0.0.3"),
+        ],
+        vec![mk_policy("shop", "api", |p| {
+            p.subject = sel(&[("app", "api")]);
+            p.ingress = Some(vec![rule(
+                vec![pods(sel(&[("app", "web")]))],
+                vec![tcp(8080)],
+            )]);
+        })],
+    );
+    let reach = Reachability::compute(&cluster, &[]);
+    let summary = Summary::of(&reach, &cluster);
+    assert_eq!(summary.groups.len(), 2, "{:?}", summary.groups);
+    // web -> web and api -> web are the defaults (nothing isolated): not listed.
+    assert_eq!(summary.lines.len(), 1, "{:?}", summary.lines);
+    let line = &summary.lines[0];
+    assert_eq!(
+        summary.groups[match line.to {
+            Side::Group(g) => g,
+            _ => usize::MAX,
+        }]
+        .name,
+        "shop/api-1"
+    );
+    assert_eq!(line.ports, PortSet::port(Protocol::Tcp, 8080));
+}
