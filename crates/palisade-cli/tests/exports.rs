@@ -26,7 +26,8 @@ fn check_accepts_an_export_with_one_warning() {
 
 #[test]
 fn the_exported_policy_takes_part_in_the_answer() {
-    let (code, stdout, stderr) = palisade(&["reach", "--format", "json", "--probe", "tcp/80", EXPORT]);
+    let (code, stdout, stderr) =
+        palisade(&["reach", "--format", "json", "--probe", "tcp/80", EXPORT]);
     assert_eq!(code, 0, "{stderr}");
     let json: Value = serde_json::from_str(&stdout).expect("reach json");
     assert_eq!(
@@ -39,4 +40,23 @@ fn the_exported_policy_takes_part_in_the_answer() {
         serde_json::json!([[true, false], [true, true]])
     );
     assert!(stderr.contains("warning[P107]"), "{stderr}");
+}
+
+#[test]
+fn group_by_workload_follows_owner_references() {
+    let (code, stdout, stderr) = palisade(&[
+        "reach",
+        "--group-by",
+        "workload",
+        "--format",
+        "json",
+        "--probe",
+        "tcp/80",
+        EXPORT,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let json: Value = serde_json::from_str(&stdout).expect("grouped json");
+    let text = json.to_string();
+    assert!(text.contains("\"shop/web\""), "{stdout}");
+    assert!(!text.contains("web-5d8f7c9b6d"), "{stdout}");
 }

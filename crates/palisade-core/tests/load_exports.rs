@@ -31,7 +31,10 @@ fn a_kubectl_export_loads_whole() {
     let d = p107[0];
     assert_eq!(d.severity, Severity::Warning);
     assert_eq!(d.field.as_deref(), Some("status"));
-    assert_eq!(d.object.as_deref(), Some("NetworkPolicy shop/web-allow-none"));
+    assert_eq!(
+        d.object.as_deref(),
+        Some("NetworkPolicy shop/web-allow-none")
+    );
     assert_eq!(d.span.map(|s| (s.line, s.column)), Some((206, 3)));
 
     let cluster = &analysis.cluster;
@@ -42,7 +45,12 @@ fn a_kubectl_export_loads_whole() {
     assert_eq!(web.node.as_deref(), Some("worker-1"));
     let policies: Vec<String> = cluster.policies.iter().map(|p| p.key()).collect();
     assert_eq!(policies, ["shop/web-allow-none"]);
-    assert!(cluster.namespaces.iter().any(|n| n.name == "shop" && n.declared));
+    assert!(
+        cluster
+            .namespaces
+            .iter()
+            .any(|n| n.name == "shop" && n.declared)
+    );
 }
 
 /// Each case: a label, an object with what an export carries, and whether it loads clean
@@ -157,12 +165,21 @@ status:
     let d = &analysis.diagnostics[0];
     assert_eq!((d.code, d.severity), ("P107", Severity::Warning));
     assert_eq!(d.span.map(|s| (s.line, s.column)), Some((7, 1)));
-    assert!(d.help.as_deref().unwrap_or("").contains("1.24 to 1.27"), "{d:#?}");
+    assert!(
+        d.help.as_deref().unwrap_or("").contains("1.24 to 1.27"),
+        "{d:#?}"
+    );
     assert_eq!(analysis.rejected, 0);
     assert_eq!(analysis.cluster.policies.len(), 1);
     // Even a status of the wrong shape is only ignored.
-    let odd = analyze_text("np.yaml", &text.replace("status:\n  conditions:", "status: weird\nx:"));
-    assert!(odd.diagnostics.iter().any(|d| d.code == "P104"), "x is unknown");
+    let odd = analyze_text(
+        "np.yaml",
+        &text.replace("status:\n  conditions:", "status: weird\nx:"),
+    );
+    assert!(
+        odd.diagnostics.iter().any(|d| d.code == "P104"),
+        "x is unknown"
+    );
     let odd = analyze_text(
         "np.yaml",
         &format!("{}status: weird\n", &text[..text.find("status:").unwrap()]),
@@ -229,4 +246,57 @@ status: {phase: Running, podIP: 10.0.0.5, podIPs: [{ip: 10.0.0.5}]}
         assert_eq!(found[0].field.as_deref(), Some(*field), "{label}");
         assert_eq!(analysis.rejected, 1, "{label}");
     }
+}
+
+/// A pod's controller comes from its ownerReferences, and a ReplicaSet given in the input
+/// hands the pod on to its own controller (Garbage collection concept page, "Owners and
+/// dependents").
+#[test]
+fn owners_are_read_and_followed_through_the_input() {
+    use palisade_core::model::Owner;
+    use palisade_core::reach::workload_name;
+    let owner = |kind: &str, name: &str| {
+        Some(Owner {
+            kind: kind.to_string(),
+            name: name.to_string(),
+        })
+    };
+    let analysis = analyze_text("export.yaml", EXPORT);
+    let web = &analysis.cluster.pods[1];
+    assert_eq!(web.owner, owner("ReplicaSet", "web-5d8f7c9b6d"));
+    assert_eq!(workload_name(web), "shop/web");
+    assert_eq!(analysis.cluster.pods[0].owner, None);
+
+    let replica_set = "
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: web-5d8f7c9b6d
+  namespace: shop
+  labels: {app: web, pod-template-hash: 5d8f7c9b6d}
+  ownerReferences:
+  - {apiVersion: apps/v1, kind: Deployment, name: storefront, uid: d1, controller: true}
+  - {apiVersion: v1, kind: ConfigMap, name: not-a-controller, uid: c2}
+spec:
+  selector: {matchLabels: {app: web, pod-template-hash: 5d8f7c9b6d}}
+  template:
+    metadata: {labels: {app: web, pod-template-hash: 5d8f7c9b6d}}
+    spec: {containers: [{name: nginx, image: nginx}]}
+status: {replicas: 1, readyReplicas: 1}
+";
+    let analysis = analyze_text("export.yaml", &format!("{EXPORT}{replica_set}"));
+    assert!(
+        errors(&analysis.diagnostics).is_empty(),
+        "{:#?}",
+        analysis.diagnostics
+    );
+    let web = analysis
+        .cluster
+        .pods
+        .iter()
+        .find(|p| p.name == "web-5d8f7c9b6d-q7x2m")
+        .expect("web pod");
+    assert_eq!(web.owner, owner("Deployment", "storefront"));
+    assert_eq!(workload_name(web), "shop/storefront");
 }

@@ -396,7 +396,9 @@ impl Decoder<'_> {
             Known::Namespace => self
                 .typed::<Namespace>(ctx, node, inject, status)
                 .map(K8sObject::Namespace),
-            Known::Pod => self.typed::<Pod>(ctx, node, inject, status).map(K8sObject::Pod),
+            Known::Pod => self
+                .typed::<Pod>(ctx, node, inject, status)
+                .map(K8sObject::Pod),
             Known::NetworkPolicy => self
                 .typed::<NetworkPolicy>(ctx, node, inject, status)
                 .map(K8sObject::NetworkPolicy),
