@@ -66,6 +66,7 @@ pub fn mk_pod(namespace: &str, name: &str, tweak: impl FnOnce(&mut Pod)) -> Pod 
         host_network: false,
         ports: Vec::new(),
         origin: PodOrigin::Pod,
+        owner: None,
         span: None,
     };
     tweak(&mut pod);

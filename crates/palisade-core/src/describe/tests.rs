@@ -67,6 +67,7 @@ fn mk_pod(namespace: &str, name: &str, pairs: &[(&str, &str)]) -> Pod {
         host_network: false,
         ports: Vec::new(),
         origin: PodOrigin::Pod,
+        owner: None,
         span: None,
     }
 }

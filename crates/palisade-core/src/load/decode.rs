@@ -4,7 +4,8 @@
 //!   document ─┬─ not a map / no apiVersion or kind ──────────> P103
 //!             ├─ List, *List ── items[i] (typed lists lend their kind) ──> again, per item
 //!             ├─ known kind, wrong Kubernetes apiVersion ────> P106
-//!             ├─ known kind ── JSON (json.rs) ── serde_path_to_error(serde_ignored(..))
+//!             ├─ known kind ── JSON (json.rs) ── `status` reduced (see below)
+//!             │                  └─ serde_path_to_error(serde_ignored(..))
 //!             │                  ├─ unknown keys ───────────> P104 at the key, with a suggestion
 //!             │                  ├─ wrong shapes/types ─────> P105 at the value
 //!             │                  └─ ok ─────────────────────> LoadedObject
@@ -18,6 +19,16 @@
 //! An object whose only problems are unknown fields is still returned (the errors stay in the
 //! diagnostics), so validation can report everything else that is wrong with it in the same
 //! run. Workloads are decoded in full, strictly, and then reduced to their pod template.
+//!
+//! `status` is written by the cluster, not by the user: `kubectl get -o yaml` exports it, and
+//! the API server resets it when such a file is applied. palisade reads only a Pod's
+//! `status.phase`, `status.podIP` and `status.podIPs` (decoded strictly); everything else under
+//! a Pod's, a Namespace's or a workload's `status` is dropped before decoding, so that whatever
+//! an API server of any release puts there (conditions, container statuses, fields newer than
+//! palisade's types) never makes an export fail. A NetworkPolicy has no `status` in the API
+//! palisade speaks (an alpha one existed from Kubernetes 1.24 to 1.27 and was withdrawn): it is
+//! dropped too, with a P107 warning, since the API server of a current release would refuse it
+//! on apply.
 
 use std::sync::{Arc, OnceLock};
 
@@ -380,48 +391,51 @@ impl Decoder<'_> {
         inject: Inherited,
     ) -> Option<K8sObject> {
         let template = FieldPath::parse("spec.template");
+        let status = StatusUse::of(known);
         match known {
             Known::Namespace => self
-                .typed::<Namespace>(ctx, node, inject)
+                .typed::<Namespace>(ctx, node, inject, status)
                 .map(K8sObject::Namespace),
-            Known::Pod => self.typed::<Pod>(ctx, node, inject).map(K8sObject::Pod),
+            Known::Pod => self
+                .typed::<Pod>(ctx, node, inject, status)
+                .map(K8sObject::Pod),
             Known::NetworkPolicy => self
-                .typed::<NetworkPolicy>(ctx, node, inject)
+                .typed::<NetworkPolicy>(ctx, node, inject, status)
                 .map(K8sObject::NetworkPolicy),
             Known::Deployment => {
-                let o = self.typed::<Deployment>(ctx, node, inject)?;
+                let o = self.typed::<Deployment>(ctx, node, inject, status)?;
                 let t = self.require(ctx, o.spec.map(|s| s.template), "spec")?;
                 Some(workload("Deployment", o.metadata, t, template))
             }
             Known::StatefulSet => {
-                let o = self.typed::<StatefulSet>(ctx, node, inject)?;
+                let o = self.typed::<StatefulSet>(ctx, node, inject, status)?;
                 let t = self.require(ctx, o.spec.map(|s| s.template), "spec")?;
                 Some(workload("StatefulSet", o.metadata, t, template))
             }
             Known::DaemonSet => {
-                let o = self.typed::<DaemonSet>(ctx, node, inject)?;
+                let o = self.typed::<DaemonSet>(ctx, node, inject, status)?;
                 let t = self.require(ctx, o.spec.map(|s| s.template), "spec")?;
                 Some(workload("DaemonSet", o.metadata, t, template))
             }
             Known::ReplicaSet => {
-                let o = self.typed::<ReplicaSet>(ctx, node, inject)?;
+                let o = self.typed::<ReplicaSet>(ctx, node, inject, status)?;
                 let spec = self.require(ctx, o.spec, "spec")?;
                 let t = self.require(ctx, spec.template, "spec.template")?;
                 Some(workload("ReplicaSet", o.metadata, t, template))
             }
             Known::ReplicationController => {
-                let o = self.typed::<ReplicationController>(ctx, node, inject)?;
+                let o = self.typed::<ReplicationController>(ctx, node, inject, status)?;
                 let spec = self.require(ctx, o.spec, "spec")?;
                 let t = self.require(ctx, spec.template, "spec.template")?;
                 Some(workload("ReplicationController", o.metadata, t, template))
             }
             Known::Job => {
-                let o = self.typed::<Job>(ctx, node, inject)?;
+                let o = self.typed::<Job>(ctx, node, inject, status)?;
                 let t = self.require(ctx, o.spec.map(|s| s.template), "spec")?;
                 Some(workload("Job", o.metadata, t, template))
             }
             Known::CronJob => {
-                let o = self.typed::<CronJob>(ctx, node, inject)?;
+                let o = self.typed::<CronJob>(ctx, node, inject, status)?;
                 let spec = self.require(ctx, o.spec, "spec")?;
                 let job = self.require(ctx, spec.job_template.spec, "spec.jobTemplate.spec")?;
                 Some(workload(
@@ -454,9 +468,12 @@ impl Decoder<'_> {
         ctx: &ObjectCtx<'_>,
         node: &Node,
         inject: Inherited,
+        status: StatusUse,
     ) -> Option<T> {
         let mut not_json = Vec::new();
         let mut value = json::to_json(node, ctx.schema, &mut not_json);
+        let dropped = self.reduce_status(ctx, node, &mut value, status);
+        not_json.retain(|p| !dropped.iter().any(|d| p.path.0.starts_with(&d.0)));
         if !not_json.is_empty() {
             for p in &not_json {
                 self.out.diagnostics.push(explain::not_json(ctx, &p.path));
@@ -491,8 +508,95 @@ impl Decoder<'_> {
         }
     }
 
+    /// Removes from `value` what of `status` palisade does not read (see the module doc) and
+    /// returns the paths removed.
+    fn reduce_status(
+        &mut self,
+        ctx: &ObjectCtx<'_>,
+        node: &Node,
+        value: &mut Json,
+        status: StatusUse,
+    ) -> Vec<FieldPath> {
+        let Json::Object(object) = value else {
+            return Vec::new();
+        };
+        let root = FieldPath::root().field("status");
+        match status {
+            StatusUse::Keep(kept) => match object.get_mut("status") {
+                // A status that is not a map is left to the decoder, which reports its shape.
+                Some(Json::Object(fields)) => {
+                    let gone: Vec<String> = fields
+                        .keys()
+                        .filter(|k| !kept.contains(&k.as_str()))
+                        .cloned()
+                        .collect();
+                    for key in &gone {
+                        fields.remove(key);
+                    }
+                    gone.iter().map(|k| root.field(k)).collect()
+                }
+                _ => Vec::new(),
+            },
+            StatusUse::Ignore => match object.remove("status") {
+                Some(_) => vec![root],
+                None => Vec::new(),
+            },
+            StatusUse::IgnoreWithWarning => {
+                if object.remove("status").is_none() {
+                    return Vec::new();
+                }
+                let span = node.key_span("status");
+                let d = Diagnostic::warning(
+                    STATUS_IGNORED,
+                    "ignored (a NetworkPolicy has no status field)",
+                )
+                .with_object(ctx.object.clone())
+                .with_span(span)
+                .with_label("ignored")
+                .with_help(
+                    "exports from Kubernetes 1.24 to 1.27 carry the `status: {}` of a withdrawn \
+                     alpha field; palisade reads the policy without it. Remove it before applying \
+                     the file to a current cluster: kubectl's strict field validation refuses it",
+                );
+                self.push(with_field(d, &root));
+                vec![root]
+            }
+        }
+    }
+
     fn push(&mut self, d: Diagnostic) {
         self.out.diagnostics.push(d);
+    }
+}
+
+/// Warning: a `status` palisade ignores where the API has none (a NetworkPolicy's).
+pub const STATUS_IGNORED: crate::diag::Code = "P107";
+
+/// What of an object's `status` is decoded.
+#[derive(Debug, Clone, Copy)]
+enum StatusUse {
+    /// Only these fields (a Pod: its phase and addresses); the others are dropped silently.
+    Keep(&'static [&'static str]),
+    /// Dropped silently: the kind has a status, palisade does not read it.
+    Ignore,
+    /// Dropped with a [`STATUS_IGNORED`] warning: the kind has no status in the API.
+    IgnoreWithWarning,
+}
+
+impl StatusUse {
+    fn of(known: Known) -> StatusUse {
+        match known {
+            Known::Pod => StatusUse::Keep(&["phase", "podIP", "podIPs"]),
+            Known::NetworkPolicy => StatusUse::IgnoreWithWarning,
+            Known::Namespace
+            | Known::Deployment
+            | Known::StatefulSet
+            | Known::DaemonSet
+            | Known::ReplicaSet
+            | Known::ReplicationController
+            | Known::Job
+            | Known::CronJob => StatusUse::Ignore,
+        }
     }
 }
 

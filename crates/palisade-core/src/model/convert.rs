@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!   k8s Namespace ──namespace()──────> Namespace (+ kubernetes.io/metadata.name)
-//!   k8s Pod ────────pod()────────────> Pod { ips from status, ports of containers and sidecars }
+//!   k8s Pod ────────pod()────────────> Pod { ips from status, ports of containers and sidecars,
+//!                                            owner: the controller ownerReference }
 //!   workload ───────workload_pod()───> Pod { origin: Template { kind } } standing for every replica
 //!   NetworkPolicy ──policy()─────────> Policy { effective policyTypes, Peers, Ports }
 //!   &[&LoadedObject] ──build_cluster()──> Cluster (sorted, duplicates resolved, namespaces completed)
@@ -22,7 +23,7 @@ mod pod;
 mod policy;
 
 pub use cluster::build_cluster;
-pub use pod::{is_terminal, namespace, pod, referenced_namespace, workload_pod};
+pub use pod::{controller_of, is_terminal, namespace, pod, referenced_namespace, workload_pod};
 pub use policy::{effective_policy_types, policy, selector};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

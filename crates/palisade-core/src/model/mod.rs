@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!   Cluster ─┬─ Namespace (name, labels)
-//!            ├─ Pod ──────── namespace, labels, ips, ports (named container ports), node
+//!            ├─ Pod ──────── namespace, labels, ips, ports (named container ports), node,
+//!            │                 owner (its controller, from ownerReferences)
 //!            └─ Policy ───── namespace, subject: Selector
 //!                  ├─ ingress: Option<Vec<Rule>>   None = this policy does not isolate ingress
 //!                  └─ egress:  Option<Vec<Rule>>   Some(vec![]) = isolates and allows nothing
@@ -69,7 +70,20 @@ pub struct Pod {
     pub host_network: bool,
     pub ports: Vec<ContainerPort>,
     pub origin: PodOrigin,
+    /// The controller that manages the pod, from `metadata.ownerReferences`, followed up the
+    /// chain as far as the input shows it (a ReplicaSet given in the input with its own
+    /// Deployment owner stands for that Deployment). `None` for a pod without a controller
+    /// and for a workload template.
+    pub owner: Option<Owner>,
     pub span: Option<Span>,
+}
+
+/// A controller, as an owner reference names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// `ReplicaSet`, `Deployment`, `StatefulSet`, `DaemonSet`, `Job`, `CronJob`...
+    pub kind: String,
+    pub name: String,
 }
 
 impl Pod {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{DUPLICATE_OBJECT, name_of, namespace_of, pod, policy};
 use crate::diag::Diagnostic;
 use crate::load::{K8sObject, LoadedObject};
-use crate::model::{Cluster, Namespace, Pod, Policy};
+use crate::model::{Cluster, Namespace, Owner, Pod, Policy};
 use crate::path::FieldPath;
 
 /// What an object becomes in the model; two objects with the same identity clash.
@@ -109,6 +109,8 @@ pub fn build_cluster(objects: &[&LoadedObject]) -> (Cluster, Vec<Diagnostic>) {
     cluster
         .namespaces
         .extend(referenced.iter().map(|ns| super::referenced_namespace(ns)));
+
+    follow_owners(objects, &mut cluster.pods);
 
     cluster.namespaces.sort_by(|a, b| a.name.cmp(&b.name));
     cluster
@@ -234,4 +236,39 @@ fn clash(identity: &Identity, winner: &Candidate<'_>, loser: &Candidate<'_>) -> 
         .with_span(loser.object.span_of(&name_path))
         .with_label("duplicate")
         .with_help(help)
+}
+
+/// Replaces a pod's owner by the owner's own controller when the input holds the owner object:
+/// a Deployment's pods are owned by a ReplicaSet, which the Deployment owns; a CronJob's pods
+/// by a Job, which the CronJob owns (Garbage collection concept page, "Owners and
+/// dependents"). A chain is followed a few steps at most, so a cycle in bad input ends.
+fn follow_owners(objects: &[&LoadedObject], pods: &mut [Pod]) {
+    let mut owners: BTreeMap<(String, String, String), Owner> = BTreeMap::new();
+    for object in objects {
+        if let K8sObject::Workload { kind, metadata, .. } = &object.object
+            && let Some(owner) = super::controller_of(metadata)
+        {
+            owners.insert(
+                (namespace_of(metadata), kind.clone(), name_of(metadata)),
+                owner,
+            );
+        }
+    }
+    if owners.is_empty() {
+        return;
+    }
+    for pod in pods {
+        for _ in 0..4 {
+            let Some(current) = &pod.owner else { break };
+            let key = (
+                pod.namespace.clone(),
+                current.kind.clone(),
+                current.name.clone(),
+            );
+            match owners.get(&key) {
+                Some(next) => pod.owner = Some(next.clone()),
+                None => break,
+            }
+        }
+    }
 }

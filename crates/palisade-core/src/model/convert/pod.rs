@@ -5,7 +5,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{name_of, namespace_of};
 use crate::model::{
-    ContainerPort, Labels, NAMESPACE_NAME_LABEL, Namespace, Pod, PodOrigin, Protocol,
+    ContainerPort, Labels, NAMESPACE_NAME_LABEL, Namespace, Owner, Pod, PodOrigin, Protocol,
 };
 use crate::source::Span;
 use crate::validate::ip;
@@ -60,8 +60,24 @@ pub fn pod(pod: &k8s::Pod, span: Option<Span>) -> Pod {
         host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
         ports: spec.map(container_ports).unwrap_or_default(),
         origin: PodOrigin::Pod,
+        owner: controller_of(&pod.metadata),
         span,
     }
+}
+
+/// The managing controller among `metadata.ownerReferences`: the entry with `controller: true`
+/// ("If true, this reference points to the managing controller"; "There cannot be more than one
+/// managing controller", ObjectMeta API reference). Other owners do not manage the object.
+pub fn controller_of(metadata: &ObjectMeta) -> Option<Owner> {
+    metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true) && !r.kind.is_empty() && !r.name.is_empty())
+        .map(|r| Owner {
+            kind: r.kind.clone(),
+            name: r.name.clone(),
+        })
 }
 
 /// The pod template of a workload, as one pod standing for all its replicas: named after the
@@ -98,6 +114,8 @@ pub fn workload_pod(
         origin: PodOrigin::Template {
             kind: kind.to_string(),
         },
+        // The template stands for the workload itself.
+        owner: None,
         span,
     }
 }
