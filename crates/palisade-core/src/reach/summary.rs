@@ -6,8 +6,10 @@
 //!             connects to everything exactly like every other member
 //!   default   a pair of groups gets everything when neither side is isolated (source for
 //!             egress, destination for ingress), nothing otherwise
-//!   lines     (from, to, ports) where the answer differs from the default; a side is a group,
-//!             a whole namespace (`ns/*`) or every endpoint (`*`) when all its groups agree
+//!   lines     (from, to, ports) where the answer differs from the default; a source is a
+//!             group, a namespace (`ns/*`) or every endpoint (`*`), and the most specific line
+//!             wins; a destination is a group, or a namespace whose groups all have the same
+//!             lines
 //! ```
 //!
 //! The answer is exact: [`Summary::ports`] gives back [`Reachability::ports`] for every pair
@@ -119,38 +121,31 @@ impl Summary {
 
         let mut lines: Vec<(Side, Side, u32)> = Vec::new();
         let mut column: Vec<Option<u32>> = vec![None; groups.len()];
+        let mut expected: Vec<u32> = vec![NONE; groups.len()];
         for b in 0..groups.len() {
-            for (a, slot) in column.iter_mut().enumerate() {
-                *slot = value(a, b);
+            for a in 0..groups.len() {
+                column[a] = value(a, b);
+                expected[a] = default(a, b);
             }
-            // Every source agrees: one `*` line (when it says more than the defaults).
-            if let Some(v) = uniform(column.iter().copied())
-                && (0..groups.len()).any(|a| column[a].is_some_and(|_| v != default(a, b)))
-            {
+            // Top down, each level says what most of its sources get, when that saves lines:
+            // `*`, then each namespace, then the groups that still differ.
+            let all: Vec<usize> = (0..groups.len()).collect();
+            if let Some(v) = worth_a_line(&all, &column, &expected) {
                 lines.push((Side::Any, Side::Group(b), v));
-                continue;
+                for a in 0..groups.len() {
+                    expected[a] = v;
+                }
             }
             for (ns, members) in by_namespace.iter().enumerate() {
-                let differs = |a: &usize| column[*a].is_some_and(|v| v != default(*a, b));
-                if !members.iter().any(differs) {
-                    continue;
-                }
-                match uniform(members.iter().map(|&a| column[a])) {
-                    Some(v) if members.len() > 1 => {
-                        lines.push((Side::Namespace(ns), Side::Group(b), v));
-                    }
-                    _ => {
-                        for &a in members.iter().filter(|a| differs(a)) {
-                            if let Some(v) = column[a] {
-                                lines.push((Side::Group(a), Side::Group(b), v));
-                            }
-                        }
+                if let Some(v) = worth_a_line(members, &column, &expected) {
+                    lines.push((Side::Namespace(ns), Side::Group(b), v));
+                    for &a in members {
+                        expected[a] = v;
                     }
                 }
             }
-            // External addresses and groups without a namespace.
-            for a in (0..groups.len()).filter(|&a| groups[a].namespace.is_none()) {
-                if let Some(v) = column[a].filter(|&v| v != default(a, b)) {
+            for a in 0..groups.len() {
+                if let Some(v) = column[a].filter(|&v| v != expected[a]) {
                     lines.push((Side::Group(a), Side::Group(b), v));
                 }
             }
@@ -219,12 +214,34 @@ impl Summary {
         }
     }
 
-    /// What the summary says about groups `a` -> `b`: the line covering them, else the default.
+    /// What the summary says about groups `a` -> `b`. The lines of `b` are those naming it, or
+    /// else those naming its namespace (never both); among them the most specific source
+    /// wins (the group, then its namespace, then `*`); without one, the default.
     pub fn between(&self, a: usize, b: usize) -> PortSet {
-        for line in &self.lines {
-            if self.covers(line.from, a) && self.covers(line.to, b) {
-                return line.ports.clone();
-            }
+        let to_group: Vec<&SummaryLine> = self
+            .lines
+            .iter()
+            .filter(|l| l.to == Side::Group(b))
+            .collect();
+        let column = if to_group.is_empty() {
+            self.lines
+                .iter()
+                .filter(|l| matches!(l.to, Side::Namespace(_)) && self.covers(l.to, b))
+                .collect()
+        } else {
+            to_group
+        };
+        let specificity = |side: Side| match side {
+            Side::Group(_) => 2,
+            Side::Namespace(_) => 1,
+            Side::Any => 0,
+        };
+        if let Some(line) = column
+            .iter()
+            .filter(|l| self.covers(l.from, a))
+            .max_by_key(|l| specificity(l.from))
+        {
+            return line.ports.clone();
         }
         match (self.groups.get(a), self.groups.get(b)) {
             (Some(ga), Some(gb)) if default_id(ga, gb) == ALL => PortSet::all(),
@@ -256,53 +273,74 @@ fn default_id(from: &SummaryGroup, to: &SummaryGroup) -> u32 {
     }
 }
 
-/// The one value all `Some`s share, if they share one (and there is at least one).
-fn uniform(values: impl Iterator<Item = Option<u32>>) -> Option<u32> {
-    let mut seen = None;
-    for v in values.flatten() {
-        match seen {
-            None => seen = Some(v),
-            Some(s) if s != v => return None,
-            Some(_) => {}
+/// The value a line for `sources` should carry, if one saves lines: the most common value
+/// among them, when more sources get it than it would wrongly cover.
+fn worth_a_line(sources: &[usize], column: &[Option<u32>], expected: &[u32]) -> Option<u32> {
+    let mut counts: FxHashMap<u32, usize> = FxHashMap::default();
+    for &a in sources {
+        if let Some(v) = column[a] {
+            *counts.entry(v).or_insert(0) += 1;
         }
     }
-    seen
+    let (&v, _) = counts
+        .iter()
+        .max_by_key(|&(&v, &n)| (n, std::cmp::Reverse(v)))?;
+    let mut gained = 0usize;
+    let mut lost = 0usize;
+    for &a in sources {
+        match column[a] {
+            Some(x) if x == v && expected[a] != v => gained += 1,
+            Some(x) if x == expected[a] && x != v => lost += 1,
+            _ => {}
+        }
+    }
+    (gained > lost + 1).then_some(v)
 }
 
-/// Lines `(from, g, v)` for every group `g` of a namespace (with pairs) become one line
-/// `(from, ns/*, v)`.
+/// When every group of a namespace has the same lines as sources (and the same default), its
+/// lines are written once with `ns/*` as destination.
 fn merge_destinations(
     lines: Vec<(Side, Side, u32)>,
     groups: &[SummaryGroup],
     by_namespace: &[Vec<usize>],
 ) -> Vec<(Side, Side, u32)> {
-    let mut by_key: FxHashMap<(Side, u32, usize), usize> = FxHashMap::default();
-    for (from, to, v) in &lines {
-        if let Side::Group(g) = to
-            && let Some(ns) = groups[*g].namespace
-        {
-            *by_key.entry((*from, *v, ns)).or_insert(0) += 1;
+    let mut columns: FxHashMap<usize, Vec<(Side, u32)>> = FxHashMap::default();
+    for &(from, to, v) in &lines {
+        if let Side::Group(b) = to {
+            columns.entry(b).or_default().push((from, v));
         }
     }
-    let whole = |from: Side, v: u32, ns: usize| {
-        let count = by_key.get(&(from, v, ns)).copied().unwrap_or(0);
-        let groups_in = by_namespace.get(ns).map_or(0, Vec::len);
-        groups_in > 1 && count == groups_in
-    };
+    let empty = Vec::new();
+    let column = |b: usize| columns.get(&b).unwrap_or(&empty);
+    let mut merged = vec![false; by_namespace.len()];
+    for (ns, members) in by_namespace.iter().enumerate() {
+        let Some(&first) = members.first() else {
+            continue;
+        };
+        merged[ns] = members.len() > 1
+            && !column(first).is_empty()
+            && members.iter().all(|&b| {
+                column(b) == column(first)
+                    && groups[b].ingress_isolated == groups[first].ingress_isolated
+            });
+    }
     let mut out = Vec::with_capacity(lines.len());
-    let mut merged: FxHashMap<(Side, u32, usize), ()> = FxHashMap::default();
+    let mut written = vec![false; by_namespace.len()];
     for (from, to, v) in lines {
         let ns = match to {
-            Side::Group(g) => groups[g].namespace,
+            Side::Group(b) => groups[b].namespace.filter(|&ns| merged[ns]),
             _ => None,
         };
         match ns {
-            Some(ns) if whole(from, v, ns) => {
-                if merged.insert((from, v, ns), ()).is_none() {
-                    out.push((from, Side::Namespace(ns), v));
+            Some(ns) => {
+                if !written[ns] {
+                    written[ns] = true;
+                    if let Side::Group(b) = to {
+                        out.extend(column(b).iter().map(|&(f, v)| (f, Side::Namespace(ns), v)));
+                    }
                 }
             }
-            _ => out.push((from, to, v)),
+            None => out.push((from, to, v)),
         }
     }
     out
