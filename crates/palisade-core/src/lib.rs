@@ -7,6 +7,7 @@
 //!   evaluate  selectors, isolation, one connection's verdict with its reasons   (eval/)
 //!   reach     all pairs over a cluster, by equivalence classes of endpoints     (reach/)
 //!   describe  policies and pod isolation in plain words                         (describe/)
+//!   focus     `--from`/`--to`: which pods and external addresses an answer is about (focus.rs)
 //! ```
 //!
 //! Dependencies point down the list only. The crate is synchronous and free of I/O apart from
@@ -16,6 +17,7 @@ pub mod analysis;
 pub mod describe;
 pub mod diag;
 pub mod eval;
+pub mod focus;
 pub mod lint;
 pub mod load;
 pub mod model;

@@ -28,7 +28,9 @@ pub fn workload_name(pod: &Pod) -> String {
     format!("{}/{}", pod.namespace, workload_base(pod))
 }
 
-fn workload_base(pod: &Pod) -> &str {
+/// The workload's name without its namespace; allocation-free, so that callers comparing many
+/// pods against one name (`--from shop/web`) need not format a string per pod.
+pub(crate) fn workload_base(pod: &Pod) -> &str {
     if matches!(pod.origin, PodOrigin::Template { .. }) {
         return &pod.name;
     }
@@ -50,7 +52,7 @@ fn workload_base(pod: &Pod) -> &str {
     // Deployment -> ReplicaSet `NAME-HASH` -> pods `NAME-HASH-xxxxx`, each labelled
     // `pod-template-hash: HASH`.
     if let Some(hash) = hash
-        && let Some(at) = pod.name.find(&format!("-{hash}-"))
+        && let Some(at) = find_dashed(&pod.name, hash)
         && at > 0
     {
         return &pod.name[..at];
@@ -83,6 +85,15 @@ fn workload_base(pod: &Pod) -> &str {
         return job;
     }
     &pod.name
+}
+
+/// Where `-{segment}-` first occurs in `name`.
+fn find_dashed(name: &str, segment: &str) -> Option<usize> {
+    name.match_indices('-').map(|(at, _)| at).find(|&at| {
+        name[at + 1..]
+            .strip_prefix(segment)
+            .is_some_and(|rest| rest.starts_with('-'))
+    })
 }
 
 /// `name` without its last `-segment` when the segment satisfies `is_generated`.
