@@ -104,7 +104,10 @@ impl Summary {
                 match probe {
                     Some(p) if set.contains(p) => ALL,
                     Some(_) => NONE,
+                    // Sets are interned by their representation: "all" and "none" reached
+                    // by different unions are made one here.
                     None if set.is_empty() => NONE,
+                    None if set.is_all() => ALL,
                     None => id as u32,
                 }
             })
