@@ -411,9 +411,10 @@ pub struct GraphArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
     pub format: GraphFormat,
-    /// One node per pod, or per workload.
-    #[arg(long, value_enum, default_value_t = GroupBy::Pod)]
-    pub group_by: GroupBy,
+    /// One node per group of identical connectivity (edges only where the answer differs
+    /// from what isolation implies), per workload, or per pod.
+    #[arg(long, value_enum, default_value_t = ReachGroupBy::Connectivity)]
+    pub group_by: ReachGroupBy,
     /// A non-pod address to add as a node; repeatable.
     #[arg(long = "external", value_name = "IP")]
     pub externals: Vec<IpAddr>,
@@ -434,9 +435,11 @@ pub struct ReportArgs {
     /// Where to write the HTML page; `-` is standard output.
     #[arg(short, long, value_name = "FILE", default_value = "-")]
     pub output: PathBuf,
-    /// Matrix rows and graph nodes per pod, or per workload.
-    #[arg(long, value_enum, default_value_t = GroupBy::Pod)]
-    pub group_by: GroupBy,
+    /// Matrix rows and graph nodes: `connectivity` (a matrix of namespaces, and per
+    /// namespace its groups of identical connectivity, their pods and connections), per
+    /// workload, or per pod.
+    #[arg(long, value_enum, default_value_t = ReachGroupBy::Connectivity)]
+    pub group_by: ReachGroupBy,
     /// A non-pod address to add as an endpoint; repeatable.
     #[arg(long = "external", value_name = "IP")]
     pub externals: Vec<IpAddr>,

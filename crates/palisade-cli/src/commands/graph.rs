@@ -1,8 +1,8 @@
 //! `palisade graph`: who may talk to whom, as Graphviz DOT or a Mermaid flowchart.
 
-use palisade_core::reach::Reachability;
+use palisade_core::reach::{Grouping, Reachability, Summary};
 
-use crate::cli::{GraphArgs, GraphFormat};
+use crate::cli::{GraphArgs, GraphFormat, ReachGroupBy};
 use crate::inputs::{analyze_for_answer, answer_exit};
 use crate::render::graph::{self, Graph};
 use crate::{ColorChoice, Exit};
@@ -17,8 +17,13 @@ pub fn run(args: GraphArgs, color: ColorChoice) -> Exit {
         Err(exit) => return exit,
     };
     let reach = Reachability::compute(&analysis.cluster, &args.externals);
-    let grouping = super::grouping(args.group_by, &analysis.cluster, &reach, &args.externals);
-    let drawing = Graph::new(&reach.grouped(&grouping));
+    let drawing = match args.group_by {
+        ReachGroupBy::Connectivity => Graph::from_summary(&Summary::of(&reach, &analysis.cluster)),
+        ReachGroupBy::Workload => {
+            Graph::new(&reach.grouped(&Grouping::by_workload(&analysis.cluster, &args.externals)))
+        }
+        ReachGroupBy::Pod => Graph::new(&reach.grouped(&Grouping::by_endpoint(&reach))),
+    };
     let out = match args.format {
         GraphFormat::Dot => graph::dot(&drawing),
         GraphFormat::Mermaid => graph::mermaid(&drawing),

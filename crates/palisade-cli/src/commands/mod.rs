@@ -20,17 +20,3 @@ pub fn print_stdout(text: &str) {
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
 }
-
-/// The groups the grouped commands (diff, graph, report) show.
-pub fn grouping(
-    group_by: crate::cli::GroupBy,
-    cluster: &palisade_core::model::Cluster,
-    reach: &palisade_core::reach::Reachability,
-    externals: &[std::net::IpAddr],
-) -> palisade_core::reach::Grouping {
-    use palisade_core::reach::Grouping;
-    match group_by {
-        crate::cli::GroupBy::Pod => Grouping::by_endpoint(reach),
-        crate::cli::GroupBy::Workload => Grouping::by_workload(cluster, externals),
-    }
-}

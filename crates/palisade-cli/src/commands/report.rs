@@ -2,9 +2,9 @@
 
 use std::io::Write as _;
 
-use palisade_core::reach::Reachability;
+use palisade_core::reach::{Grouping, Reachability, Summary};
 
-use crate::cli::ReportArgs;
+use crate::cli::{ReachGroupBy, ReportArgs};
 use crate::inputs::{analyze_for_answer, answer_exit};
 use crate::render::html;
 use crate::{ColorChoice, Exit};
@@ -19,12 +19,27 @@ pub fn run(args: ReportArgs, color: ColorChoice) -> Exit {
         Err(exit) => return exit,
     };
     let reach = Reachability::compute(&analysis.cluster, &args.externals);
-    let grouping = super::grouping(args.group_by, &analysis.cluster, &reach, &args.externals);
-    let page = html::page(
-        &analysis,
-        &reach.grouped(&grouping),
-        !args.externals.is_empty(),
-    );
+    let externals = !args.externals.is_empty();
+    let page = match args.group_by {
+        ReachGroupBy::Connectivity => {
+            let summary = Summary::of(&reach, &analysis.cluster);
+            let namespaces = reach.grouped(&by_namespace(&reach));
+            let view = html::View::Connectivity {
+                namespaces: &namespaces,
+                summary: &summary,
+                reach: &reach,
+            };
+            html::page(&analysis, &view, externals)
+        }
+        ReachGroupBy::Workload => {
+            let grouped = reach.grouped(&Grouping::by_workload(&analysis.cluster, &args.externals));
+            html::page(&analysis, &html::View::Grouped(&grouped), externals)
+        }
+        ReachGroupBy::Pod => {
+            let grouped = reach.grouped(&Grouping::by_endpoint(&reach));
+            html::page(&analysis, &html::View::Grouped(&grouped), externals)
+        }
+    };
     if args.output.as_os_str() == "-" {
         super::print_stdout(&page);
     } else if let Err(e) = std::fs::write(&args.output, page) {
@@ -36,4 +51,18 @@ pub fn run(args: ReportArgs, color: ColorChoice) -> Exit {
         return Exit::Usage;
     }
     answer_exit(&analysis)
+}
+
+/// Pods by namespace (`ns/*`), each external address on its own.
+fn by_namespace(reach: &Reachability) -> Grouping {
+    Grouping::from_keys(
+        reach
+            .endpoint_names()
+            .into_iter()
+            .map(|name| match name.split_once('/') {
+                Some((ns, _)) => format!("{ns}/*"),
+                None => name,
+            })
+            .collect(),
+    )
 }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use palisade_core::reach::GroupReach;
+use palisade_core::reach::{GroupReach, Side, Summary};
 
 /// The drawing, independent of the output syntax. Everything is in a stable order.
 #[derive(Debug, Clone)]
@@ -113,6 +113,85 @@ impl Graph {
                 uniform: e.uniform(),
             })
             .collect();
+        Graph {
+            nodes,
+            namespaces: namespaces.into_iter().collect(),
+            outside,
+            edges,
+        }
+    }
+}
+
+impl Graph {
+    /// The drawing of a connectivity summary: a node per group, a node `all pods` per
+    /// namespace and one `every endpoint` when lines name them, an edge per line. What the
+    /// defaults imply (everything between pods no policy isolates) is not drawn.
+    pub fn from_summary(summary: &Summary) -> Graph {
+        let mut nodes: Vec<Node> = summary
+            .groups
+            .iter()
+            .map(|g| {
+                let (_, short) = split_name(&g.name);
+                let label = match g.members.len() {
+                    n if n > 1 && g.namespace.is_some() => format!("{short} ({n} pods)"),
+                    _ => short.to_string(),
+                };
+                Node {
+                    name: g.name.clone(),
+                    namespace: g.namespace.map(|ns| summary.namespaces[ns].clone()),
+                    label,
+                }
+            })
+            .collect();
+        let mut extra: BTreeMap<Side, usize> = BTreeMap::new();
+        let mut node_of = |side: Side, nodes: &mut Vec<Node>| -> usize {
+            match side {
+                Side::Group(g) => g,
+                _ => *extra.entry(side).or_insert_with(|| {
+                    let size = summary.side_size(side);
+                    nodes.push(match side {
+                        Side::Namespace(ns) => Node {
+                            name: format!("{}/*", summary.namespaces[ns]),
+                            namespace: Some(summary.namespaces[ns].clone()),
+                            label: format!("all pods ({size})"),
+                        },
+                        _ => Node {
+                            name: "*".to_string(),
+                            namespace: None,
+                            label: format!("every endpoint ({size})"),
+                        },
+                    });
+                    nodes.len() - 1
+                }),
+            }
+        };
+        let edges: Vec<Edge> = summary
+            .lines
+            .iter()
+            .map(|l| Edge {
+                from: node_of(l.from, &mut nodes),
+                to: node_of(l.to, &mut nodes),
+                ports: l.ports.to_string(),
+                uniform: true,
+            })
+            .collect();
+        // Groups no line names connect only as isolation implies: left out of the drawing.
+        let mut drawn = vec![false; nodes.len()];
+        for e in &edges {
+            drawn[e.from] = true;
+            drawn[e.to] = true;
+        }
+        let mut namespaces: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut outside = Vec::new();
+        for (i, n) in nodes.iter().enumerate().filter(|(i, _)| drawn[*i]) {
+            match &n.namespace {
+                Some(ns) => namespaces.entry(ns.clone()).or_default().push(i),
+                None => outside.push(i),
+            }
+        }
+        for members in namespaces.values_mut() {
+            members.sort_by(|&a, &b| nodes[a].name.cmp(&nodes[b].name));
+        }
         Graph {
             nodes,
             namespaces: namespaces.into_iter().collect(),

@@ -5,6 +5,8 @@
 //!   filter      a checkbox per namespace (and for external addresses); state in #ns=a,b
 //!   matrix      rows = sources, columns = destinations; cell class none/some/all, ports in title
 //!   graph       inline SVG (svg.rs)
+//!   groups      (connectivity view) per namespace: its groups of identical connectivity, their
+//!               pods, and the connections into them, drawn from embedded JSON when opened
 //!   policies    each policy in plain words (palisade_core::describe)
 //!   findings    every problem found (see `findings`)
 //! ```
@@ -17,8 +19,9 @@ use std::fmt::Write as _;
 use palisade_core::Analysis;
 use palisade_core::describe;
 use palisade_core::diag::Severity;
-use palisade_core::reach::GroupReach;
+use palisade_core::reach::{GroupReach, Reachability, Side, Summary};
 use palisade_core::source::Location;
+use serde_json::json;
 
 use super::graph::{EXTERNAL, Graph};
 use super::svg;
@@ -101,9 +104,25 @@ pub fn findings(analysis: &Analysis) -> Vec<Finding> {
         .collect()
 }
 
+/// What the matrix and graph show: groups (pods or workloads), or namespaces with the
+/// connectivity summary below them.
+#[derive(Debug)]
+pub enum View<'a> {
+    Grouped(&'a GroupReach),
+    Connectivity {
+        namespaces: &'a GroupReach,
+        summary: &'a Summary,
+        reach: &'a Reachability,
+    },
+}
+
 /// The whole page.
-pub fn page(analysis: &Analysis, grouped: &GroupReach, externals: bool) -> String {
+pub fn page(analysis: &Analysis, view: &View, externals: bool) -> String {
     let cluster = &analysis.cluster;
+    let grouped = match view {
+        View::Grouped(g) => g,
+        View::Connectivity { namespaces, .. } => namespaces,
+    };
     let graph = Graph::new(grouped);
     let findings = findings(analysis);
     let mut out = String::new();
@@ -139,6 +158,9 @@ pub fn page(analysis: &Analysis, grouped: &GroupReach, externals: bool) -> Strin
     filter(&mut out, analysis, externals);
     matrix(&mut out, grouped, &graph);
     graph_section(&mut out, &graph);
+    if let View::Connectivity { summary, reach, .. } = view {
+        groups_section(&mut out, summary, reach);
+    }
     policies(&mut out, analysis);
     findings_section(&mut out, &findings);
     let _ = writeln!(
@@ -280,6 +302,110 @@ fn graph_section(out: &mut String, graph: &Graph) {
     out.push_str("<p class=\"legend\">An arrow from A to B: A may open connections to B (hover for the ports; dashed: not every pod pair alike). Colors are namespaces.</p>\n");
     out.push_str(&svg::render(graph));
     out.push_str("</section>\n");
+}
+
+/// Per namespace a closed `<details>`: its groups with their pods, and the connections into
+/// it. The lines are embedded as JSON and turned into rows when a namespace is opened (or
+/// named in `#open=ns`), so a 10,000-pod page stays light to load.
+fn groups_section(out: &mut String, summary: &Summary, reach: &Reachability) {
+    out.push_str("<section id=\"groups\">\n<h2>Groups of identical connectivity</h2>\n");
+    let _ = writeln!(
+        out,
+        "<p class=\"legend\">{} endpoints in {} groups. Connections not listed: everything when neither side is isolated (source for egress, destination for ingress), else nothing; the most specific source wins (a group, then <code>ns/*</code>, then <code>*</code>). Open a namespace for its groups, pods and incoming connections.</p>",
+        reach.len(),
+        summary.groups.len()
+    );
+    let names = reach.endpoint_names();
+    let side = |s: Side| match s {
+        Side::Any => "*".to_string(),
+        Side::Namespace(ns) => format!("{}/*", summary.namespaces[ns]),
+        Side::Group(g) => summary.groups[g].name.clone(),
+    };
+    // Lines into each namespace (externals under EXTERNAL).
+    let ns_name = |g: usize| {
+        summary.groups[g]
+            .namespace
+            .map_or(EXTERNAL, |ns| summary.namespaces[ns].as_str())
+    };
+    let mut data = serde_json::Map::new();
+    let mut sections: Vec<(&str, Vec<usize>)> = summary
+        .namespaces
+        .iter()
+        .enumerate()
+        .map(|(ns, name)| (name.as_str(), summary.namespace_groups(ns).to_vec()))
+        .collect();
+    let outside: Vec<usize> = (0..summary.groups.len())
+        .filter(|&g| summary.groups[g].namespace.is_none())
+        .collect();
+    if !outside.is_empty() {
+        sections.push((EXTERNAL, outside));
+    }
+    for (name, groups) in &sections {
+        let lines: Vec<_> = summary
+            .lines
+            .iter()
+            .filter(|l| match l.to {
+                Side::Group(g) => ns_name(g) == *name,
+                Side::Namespace(ns) => summary.namespaces[ns] == *name,
+                Side::Any => false,
+            })
+            .map(|l| {
+                json!([
+                    side(l.from),
+                    summary.side_size(l.from),
+                    side(l.to),
+                    summary.side_size(l.to),
+                    l.ports.to_string()
+                ])
+            })
+            .collect();
+        let groups: Vec<_> = groups
+            .iter()
+            .map(|&g| {
+                let group = &summary.groups[g];
+                let mut isolated = Vec::new();
+                if group.ingress_isolated {
+                    isolated.push("ingress");
+                }
+                if group.egress_isolated {
+                    isolated.push("egress");
+                }
+                json!({
+                    "name": group.name,
+                    "isolated": isolated,
+                    "members": group.members.iter().map(|&m| &names[m]).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        data.insert(
+            name.to_string(),
+            json!({ "groups": groups, "lines": lines }),
+        );
+    }
+    for (name, groups) in &sections {
+        let pods: usize = groups
+            .iter()
+            .map(|&g| summary.groups[g].members.len())
+            .sum();
+        let count = data
+            .get(*name)
+            .and_then(|d| d["lines"].as_array())
+            .map_or(0, Vec::len);
+        let _ = writeln!(
+            out,
+            "<details class=\"ns-groups\" data-ns=\"{n}\" data-group-ns=\"{n}\"><summary>{n}: {} groups, {pods} endpoints, {count} connections in</summary><div class=\"ns-body\"></div></details>",
+            groups.len(),
+            n = escape(name)
+        );
+    }
+    // `</` cannot end the script early: JSON escapes of `<` keep the data inert.
+    let json = serde_json::to_string(&serde_json::Value::Object(data))
+        .unwrap_or_default()
+        .replace('<', "\\u003c");
+    let _ = writeln!(
+        out,
+        "<script type=\"application/json\" id=\"groups-data\">{json}</script>\n</section>"
+    );
 }
 
 fn policies(out: &mut String, analysis: &Analysis) {
