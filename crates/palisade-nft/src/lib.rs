@@ -38,7 +38,8 @@ pub use compile::{LogSource, compile, compile_with, log_prefix, parse_log_prefix
 pub use diff::{Diff, DiffStats, diff};
 pub use interp::{Decision, Packet, Transport};
 pub use ruleset::{
-    AddrField, AddrRange, AddressConflict, BASE_CHAIN, BASE_PRIORITY, Chain, CompileOptions,
-    CounterDef, Family, Guard, LogOptions, LogStatement, MapEntry, MapKind, Match, Rule, Ruleset,
-    Set, SetElements, SetKind, Stats, TABLE, TABLE_FAMILY, Verdict,
+    AddrField, AddrRange, AddressConflict, BASE_CHAIN, BASE_PRIORITY, CLASS_MASK, CLASS_SHIFT,
+    Chain, CompileOptions, CounterDef, Family, Guard, LogOptions, LogStatement, MapEntry, MapKind,
+    Match, Rule, Ruleset, Set, SetElements, SetKind, Stats, TABLE, TABLE_FAMILY, Verdict,
+    class_chain, class_map_name, class_mark,
 };

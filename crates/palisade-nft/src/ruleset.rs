@@ -76,6 +76,30 @@ impl Family {
     }
 }
 
+/// The bits of the packet mark that carry an address class while palisade's base chain runs.
+/// The base chain XORs the class id of the peer address in before a policy chain and XORs it
+/// out right after, so every bit of the mark leaves as it came in (kube-proxy's 0x4000 and
+/// 0x8000 are outside anyway); a new connection arriving with any of these bits set is
+/// dropped, since its class would be ambiguous.
+pub const CLASS_MASK: u32 = 0xffff_0000;
+/// Where the class id starts within the mark.
+pub const CLASS_SHIFT: u32 = 16;
+
+/// The mark bits of class `id`.
+pub fn class_mark(id: u16) -> u32 {
+    u32::from(id) << CLASS_SHIFT
+}
+
+/// `class-002a`: the one-rule chain that XORs class `id` into the mark.
+pub fn class_chain(id: u16) -> String {
+    format!("class-{id:04x}")
+}
+
+/// `classes4` / `classes6`: the map from cluster addresses to their class chains.
+pub fn class_map_name(family: Family) -> String {
+    format!("classes{}", family.digit())
+}
+
 /// Which verdict map: keyed by the source (egress) or destination (ingress) address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MapKind {
@@ -144,6 +168,12 @@ pub enum SetElements {
     /// A concatenated hash set `ipv4_addr . inet_proto . inet_service`: a destination pod
     /// address with a port a named port resolved to on that pod.
     AddressPorts(BTreeSet<(IpAddr, Protocol, u16)>),
+    /// A hash set of address classes (`type mark`, each id shifted into [`CLASS_MASK`]): the
+    /// classes whose addresses a `from`/`to` list matches.
+    Classes(BTreeSet<u16>),
+    /// A concatenated hash set `mark . inet_proto . inet_service`: a destination class with a
+    /// port a named port resolved to on the pods of that class.
+    ClassPorts(BTreeSet<(u16, Protocol, u16)>),
 }
 
 impl SetElements {
@@ -152,6 +182,8 @@ impl SetElements {
             SetElements::Addresses(s) => s.len(),
             SetElements::Intervals(v) => v.len(),
             SetElements::AddressPorts(s) => s.len(),
+            SetElements::Classes(s) => s.len(),
+            SetElements::ClassPorts(s) => s.len(),
         }
     }
 
@@ -165,6 +197,8 @@ impl SetElements {
             SetElements::Addresses(_) => SetKind::Addresses,
             SetElements::Intervals(_) => SetKind::Intervals,
             SetElements::AddressPorts(_) => SetKind::AddressPorts,
+            SetElements::Classes(_) => SetKind::Classes,
+            SetElements::ClassPorts(_) => SetKind::ClassPorts,
         }
     }
 }
@@ -174,12 +208,15 @@ pub enum SetKind {
     Addresses,
     Intervals,
     AddressPorts,
+    Classes,
+    ClassPorts,
 }
 
 /// A named set. Its name is derived from its definition (never from its elements), so pod churn
 /// changes elements only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Set {
+    /// The family of its addresses; class sets hold no address and say [`Family::V4`].
     pub family: Family,
     /// The definition the elements were resolved from, e.g. `production: {app=web}`.
     pub comment: String,
@@ -226,6 +263,13 @@ pub enum Match {
     /// `ip daddr . meta l4proto . th dport @set`: destination address, protocol and port
     /// together, for named ports resolved per destination pod.
     AddressPort { family: Family, set: String },
+    /// `meta mark & 0xffff0000 == @set`: the class of the other side of the connection (the
+    /// destination in egress chains, the source in ingress chains) is in a
+    /// [`SetElements::Classes`] set. Both families alike.
+    Class { set: String },
+    /// `meta mark & 0xffff0000 . meta l4proto . th dport @set`: the destination's class with
+    /// protocol and port, for named ports of egress rules ([`SetElements::ClassPorts`]).
+    ClassPort { set: String },
 }
 
 /// What a rule does when it matches.
@@ -449,6 +493,10 @@ pub struct Ruleset {
     pub ingress: BTreeMap<IpAddr, MapEntry>,
     pub chains: BTreeMap<String, Chain>,
     pub sets: BTreeMap<String, Set>,
+    /// Every cluster address some rule of this node tells apart, with its class id (never 0):
+    /// addresses no local rule can tell apart share a class. The `classes4`/`classes6` maps
+    /// jump to the chain [`class_chain`] of the id; one chain per id in use.
+    pub classes: BTreeMap<IpAddr, u16>,
     /// Named counter objects, with [`CompileOptions::counters`].
     pub counters: BTreeMap<String, CounterDef>,
     /// With [`CompileOptions::counters`]: the counter maps (`egress-drops4`, ...: local pod
@@ -465,9 +513,9 @@ pub struct Ruleset {
 /// Sizes of a ruleset, counting the fixed parts (base chain, verdict maps) too.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// The base chain plus every policy chain.
+    /// The base chain plus every policy chain and class chain.
     pub chains: usize,
-    /// Named sets, the four verdict maps excluded.
+    /// Named sets, the verdict maps excluded.
     pub sets: usize,
     pub maps: usize,
     /// Elements of every set and map (an interval counts once).
@@ -476,8 +524,9 @@ pub struct Stats {
     pub rules: usize,
 }
 
-/// The rules of the base chain, in order.
-pub(crate) const BASE_RULES: usize = 5;
+/// The rules of the base chain: established, mark check, then per family the class stamp,
+/// egress map, unstamp, stamp, ingress map, unstamp.
+pub(crate) const BASE_RULES: usize = 2 + 6 * 2;
 
 impl Ruleset {
     /// A ruleset with nothing to enforce (the shape of a node without isolated local pods).
@@ -488,6 +537,7 @@ impl Ruleset {
             ingress: BTreeMap::new(),
             chains: BTreeMap::new(),
             sets: BTreeMap::new(),
+            classes: BTreeMap::new(),
             counters: BTreeMap::new(),
             pod_counters: None,
             guard: None,
@@ -514,16 +564,25 @@ impl Ruleset {
         BASE_RULES + guard
     }
 
+    /// The class ids in use, each with its chain.
+    pub fn class_ids(&self) -> BTreeSet<u16> {
+        self.classes.values().copied().collect()
+    }
+
     pub fn stats(&self) -> Stats {
+        let ids = self.class_ids().len();
         Stats {
-            chains: 1 + self.chains.len(),
+            chains: 1 + self.chains.len() + ids,
             sets: self.sets.len(),
-            maps: MapKind::ALL.len() * Family::ALL.len(),
+            maps: (MapKind::ALL.len() + 1) * Family::ALL.len(),
             elements: self.egress.len()
                 + self.ingress.len()
+                + self.classes.len()
                 + self.pod_counters.as_ref().map_or(0, BTreeMap::len)
                 + self.sets.values().map(|s| s.elements.len()).sum::<usize>(),
-            rules: self.base_rules() + self.chains.values().map(|c| c.rules.len()).sum::<usize>(),
+            rules: self.base_rules()
+                + ids
+                + self.chains.values().map(|c| c.rules.len()).sum::<usize>(),
         }
     }
 }

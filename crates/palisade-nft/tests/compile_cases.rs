@@ -433,7 +433,7 @@ fn same_policy_view_shares_a_chain_and_rules_share_sets() {
     let api_sets: Vec<&String> = rs
         .sets
         .keys()
-        .filter(|n| n.starts_with("pods4-prod-app-api-"))
+        .filter(|n| n.starts_with("cls-prod-app-api-"))
         .collect();
     assert_eq!(
         api_sets.len(),
@@ -442,6 +442,9 @@ fn same_policy_view_shares_a_chain_and_rules_share_sets() {
         rs.sets.keys()
     );
     assert_eq!(compile(&cluster, NODE), rs, "deterministic");
+    // One class for the api pod, whatever the number of policies reading it.
+    assert_eq!(rs.classes.len(), 1, "{:?}", rs.classes);
+    assert!(rs.classes.contains_key(&ip("10.0.1.9")));
 }
 
 #[test]
@@ -485,8 +488,9 @@ fn stats_count_every_part() {
         })],
     );
     let stats = compile(&cluster, NODE).stats();
-    // forward + one ingress chain; pods4 + pods6; 2 map entries + 1 set element;
-    // 5 base rules + (v4 rule, v6 rule, drop).
+    // forward + one ingress chain + the api pod's class chain; one class set; six maps;
+    // 2 ingress map entries + 1 class map entry + 1 class set element; 14 base rules + the
+    // class chain's rule + (class rule, drop).
     assert_eq!(
         (
             stats.chains,
@@ -495,7 +499,7 @@ fn stats_count_every_part() {
             stats.elements,
             stats.rules
         ),
-        (2, 2, 4, 3, 8)
+        (3, 1, 6, 4, 17)
     );
 }
 
@@ -532,4 +536,47 @@ fn evaluate_is_the_reference_for_the_example() {
             "web-1 -> db-1 {p}"
         );
     }
+}
+
+/// The base chain borrows the class bits of the packet mark and gives every bit back: a packet
+/// accepted leaves with the mark it came with; one arriving with class bits set is dropped
+/// (its class would be ambiguous).
+#[test]
+fn the_mark_leaves_as_it_came() {
+    use palisade_nft::CLASS_MASK;
+    let cluster = mk_cluster(
+        vec![],
+        vec![
+            pod_on("n1", "prod", "web", "web", &["10.0.1.1"]),
+            pod_on("n2", "prod", "api", "api", &["10.0.2.1"]),
+        ],
+        vec![mk_policy("prod", "web-in", |p| {
+            p.subject = sel(&[("app", "web")]);
+            p.ingress = Some(vec![rule(
+                vec![pods(sel(&[("app", "api")]))],
+                vec![tcp(80)],
+            )]);
+        })],
+    );
+    let rs = compile(&cluster, NODE);
+    assert!(!rs.classes.is_empty());
+    let packet = |port| Packet {
+        src: ip("10.0.2.1"),
+        dst: ip("10.0.1.1"),
+        transport: Transport::Port(Probe {
+            protocol: Protocol::Tcp,
+            port,
+        }),
+    };
+    for mark in [0, 0x4000, 0x8000, 0x0000_c0ff] {
+        assert_eq!(
+            rs.decide_marked(&packet(80), mark),
+            (Decision::Accept, mark)
+        );
+        assert_eq!(rs.decide_marked(&packet(81), mark).0, Decision::Drop);
+    }
+    assert_eq!(
+        rs.decide_marked(&packet(80), 0x0001_0000 & CLASS_MASK).0,
+        Decision::Drop
+    );
 }
