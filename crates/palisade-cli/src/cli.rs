@@ -149,6 +149,24 @@ pub struct AgentArgs {
     /// dropped (fail closed). Default: none, no guard.
     #[arg(long = "pod-cidr", value_name = "CIDR")]
     pub pod_cidrs: Vec<ipnet::IpNet>,
+    /// The packet mark bits that carry address class ids while palisade's chain runs (restored
+    /// before the packet leaves it): one contiguous run of at least 8 bits, clear of
+    /// kube-proxy's 0x4000/0x8000. New connections arriving with any of these bits set are
+    /// dropped, so pick bits no other component of the node sets (docs/deploy.md lists CNIs).
+    #[arg(
+        long,
+        value_name = "MASK",
+        env = "PALISADE_CLASS_MARK_MASK",
+        default_value = "0xffff0000",
+        value_parser = parse_class_mask
+    )]
+    pub class_mark_mask: palisade_nft::ClassMask,
+}
+
+/// `--class-mark-mask`: hexadecimal (`0xffff0000`) or decimal.
+pub fn parse_class_mask(s: &str) -> Result<palisade_nft::ClassMask, String> {
+    s.parse()
+        .map_err(|e: palisade_nft::ClassMaskError| e.to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

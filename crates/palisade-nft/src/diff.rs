@@ -5,7 +5,8 @@
 //!     nothing differs                         -> empty
 //!     a chain or set kept its name but not    -> Replace: the full script of `new`
 //!       its declaration (or an interval set's elements changed)
-//!     the guard appeared or went away          (the base chain changes)
+//!     the guard appeared or went away,        (the base chain changes)
+//!       or the class mask changed
 //!     otherwise                               -> Update, in this order:
 //!        add counter / add set / add chain + rules   (new names: referenced below;
 //!                                                     class chains of new class ids too)
@@ -27,7 +28,7 @@ use std::net::IpAddr;
 
 use crate::render::{self, table_ref};
 use crate::ruleset::{
-    AddressConflict, Chain, CounterDef, Family, Guard, MapEntry, MapKind, Ruleset, Set,
+    AddressConflict, Chain, ClassMask, CounterDef, Family, Guard, MapEntry, MapKind, Ruleset, Set,
     SetElements, class_chain, class_map_name,
 };
 
@@ -38,6 +39,8 @@ pub struct Diff {
     pending_pods: Vec<String>,
     address_conflicts: Vec<AddressConflict>,
     guard: Option<Guard>,
+    class_mask: ClassMask,
+    unclassified: usize,
     change: Change,
 }
 
@@ -98,6 +101,8 @@ pub fn diff(old: &Ruleset, new: &Ruleset) -> Diff {
         pending_pods: new.pending_pods.clone(),
         address_conflicts: new.address_conflicts.clone(),
         guard: new.guard.clone(),
+        class_mask: new.class_mask,
+        unclassified: new.unclassified,
         change,
     }
 }
@@ -106,6 +111,7 @@ pub fn diff(old: &Ruleset, new: &Ruleset) -> Diff {
 fn update(old: &Ruleset, new: &Ruleset) -> Option<Update> {
     let mut up = Update::default();
     if old.guard.is_some() != new.guard.is_some()
+        || old.class_mask != new.class_mask
         || old.pod_counters.is_some() != new.pod_counters.is_some()
     {
         return None;
@@ -368,21 +374,39 @@ impl Diff {
                 "add set {table} {name} {{ {}; }}",
                 render::set_declaration(set).join("; ")
             );
-            element_command(&mut out, "add", name, &render::elements(&set.elements));
+            element_command(
+                &mut out,
+                "add",
+                name,
+                &render::elements(&set.elements, self.class_mask),
+            );
         }
         for id in &up.new_classes {
             let name = class_chain(*id);
             let _ = writeln!(out, "add chain {table} {name}");
-            let _ = writeln!(out, "add rule {table} {name} {}", render::class_rule(*id));
+            let _ = writeln!(
+                out,
+                "add rule {table} {name} {}",
+                render::class_rule(*id, self.class_mask)
+            );
         }
         for (name, chain) in &up.new_chains {
             let _ = writeln!(out, "add chain {table} {name}");
             for rule in &chain.rules {
-                let _ = writeln!(out, "add rule {table} {name} {}", render::render_rule(rule));
+                let _ = writeln!(
+                    out,
+                    "add rule {table} {name} {}",
+                    render::render_rule(rule, self.class_mask)
+                );
             }
         }
         for (name, (removed, _)) in &up.set_elements {
-            element_command(&mut out, "delete", name, &render::elements(removed));
+            element_command(
+                &mut out,
+                "delete",
+                name,
+                &render::elements(removed, self.class_mask),
+            );
         }
         for ((kind, family), (removed, _)) in &up.map_elements {
             let keys: Vec<String> = removed.iter().map(render::map_key).collect();
@@ -397,7 +421,12 @@ impl Diff {
             element_command(&mut out, "delete", &class_map_name(*family), &keys);
         }
         for (name, (_, added)) in &up.set_elements {
-            element_command(&mut out, "add", name, &render::elements(added));
+            element_command(
+                &mut out,
+                "add",
+                name,
+                &render::elements(added, self.class_mask),
+            );
         }
         for ((kind, family), (_, added)) in &up.counter_map_elements {
             let items: Vec<String> = added
@@ -447,6 +476,7 @@ impl Diff {
         out.pending_pods = self.pending_pods.clone();
         out.address_conflicts = self.address_conflicts.clone();
         out.guard = self.guard.clone();
+        out.unclassified = self.unclassified;
         out.counters.extend(up.new_counters.clone());
         out.sets.extend(up.new_sets.clone());
         out.chains.extend(up.new_chains.clone());

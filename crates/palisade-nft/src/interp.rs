@@ -24,8 +24,7 @@ use palisade_core::eval::Probe;
 
 use crate::compile::ranges_contain;
 use crate::ruleset::{
-    AddrField, CLASS_MASK, CLASS_SHIFT, Chain, Family, Guard, MapKind, Match, Ruleset, SetElements,
-    Verdict, class_mark,
+    AddrField, Chain, Family, Guard, MapKind, Match, Ruleset, SetElements, Verdict,
 };
 
 /// The transport of a packet: a protocol with ports, or another one (ICMP...).
@@ -66,7 +65,8 @@ impl Ruleset {
     /// [`Ruleset::decide`] for a packet arriving with packet mark `mark`; also the mark it
     /// leaves the base chain with when accepted.
     pub fn decide_marked(&self, packet: &Packet, mark: u32) -> (Decision, u32) {
-        if mark & CLASS_MASK != 0 {
+        let mask = self.class_mask;
+        if mark & mask.bits() != 0 {
             return (Decision::Drop, mark);
         }
         let mut mark = mark;
@@ -94,7 +94,7 @@ impl Ruleset {
                 AddrField::Destination => (packet.dst, packet.src),
             };
             // The class chain of the other side XORs its class in, and again out.
-            let stamp = self.classes.get(&other).map_or(0, |id| class_mark(*id));
+            let stamp = self.classes.get(&other).map_or(0, |id| mask.mark(*id));
             mark ^= stamp;
             if let Some(entry) = self.map(kind).get(&key) {
                 // A jump to a missing chain is an nft load error; treat it as the drop it
@@ -170,7 +170,7 @@ impl Ruleset {
                     })
             }
             Match::Class { set } => {
-                let class = mark_class(mark);
+                let class = self.class_mask.class_of(mark);
                 self.sets.get(set).is_some_and(|s| match &s.elements {
                     SetElements::Classes(c) => class.is_some_and(|id| c.contains(&id)),
                     _ => false,
@@ -180,7 +180,7 @@ impl Ruleset {
                 let Transport::Port(probe) = packet.transport else {
                     return false;
                 };
-                let class = mark_class(mark);
+                let class = self.class_mask.class_of(mark);
                 self.sets.get(set).is_some_and(|s| match &s.elements {
                     SetElements::ClassPorts(c) => {
                         class.is_some_and(|id| c.contains(&(id, probe.protocol, probe.port)))
@@ -190,11 +190,4 @@ impl Ruleset {
             }
         }
     }
-}
-
-/// The class in the mark's class bits; `None` for 0 (no class), which no set holds.
-fn mark_class(mark: u32) -> Option<u16> {
-    u16::try_from((mark & CLASS_MASK) >> CLASS_SHIFT)
-        .ok()
-        .filter(|id| *id != 0)
 }

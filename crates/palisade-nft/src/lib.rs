@@ -10,6 +10,7 @@
 //!       ct state established,related accept
 //!       meta mark & 0xffff0000 != 0 counter drop     class bits taken: ambiguous, fail closed
 //!       ip daddr vmap @classes4  ─ cluster address -> jump class-<id>: mark ^= id << 16
+//!                                  (0xffff0000: the default ClassMask; CompileOptions::class_mask)
 //!       ip saddr vmap @egress4   ─ local pod address -> jump eg-<ns>-<policy>-<hash>
 //!                                     rules: [meta mark & 0xffff0000 == @cls-..|ip daddr @cidr4-..]
 //!                                            [meta l4proto . th dport {..}] return
@@ -21,11 +22,12 @@
 //!                                  (the source's class, for in-<ns>-<policy>-<hash> chains)
 //!       (each rule also for ip6)
 //!
-//!   compile_with(cluster, node, &CompileOptions { log, counters, guard_cidrs })
+//!   compile_with(cluster, node, &CompileOptions { log, counters, guard_cidrs, class_mask })
 //!       log:      limit rate .. log prefix "palisade <chain>" group N   before each final drop
 //!       counters: counter name "allow-.." on allow rules, "deny-.." on drops (Ruleset::counters)
 //!       guard:    base rules dropping unknown pod-CIDR addresses while an isolated pod is
 //!                 pending (Guard)
+//!       class_mask: the mark bits of class ids (ClassMask, default 0xffff0000)
 //! ```
 //!
 //! Per-packet work is a few map lookups plus the rules of the policies that select the local
@@ -45,8 +47,8 @@ pub use compile::{LogSource, compile, compile_with, log_prefix, parse_log_prefix
 pub use diff::{Diff, DiffStats, diff};
 pub use interp::{Decision, Packet, Transport};
 pub use ruleset::{
-    AddrField, AddrRange, AddressConflict, BASE_CHAIN, BASE_PRIORITY, CLASS_MASK, CLASS_SHIFT,
-    Chain, CompileOptions, CounterDef, Family, Guard, LogOptions, LogStatement, MapEntry, MapKind,
-    Match, Rule, Ruleset, Set, SetElements, SetKind, Stats, TABLE, TABLE_FAMILY, Verdict,
-    class_chain, class_map_name, class_mark,
+    AddrField, AddrRange, AddressConflict, BASE_CHAIN, BASE_PRIORITY, Chain, ClassMask,
+    ClassMaskError, CompileOptions, CounterDef, Family, Guard, KUBE_PROXY_MARKS, LogOptions,
+    LogStatement, MapEntry, MapKind, Match, Rule, Ruleset, Set, SetElements, SetKind, Stats, TABLE,
+    TABLE_FAMILY, Verdict, class_chain, class_map_name,
 };

@@ -19,9 +19,9 @@ use palisade_core::model::Protocol;
 use crate::compile::prefix_len;
 use crate::names;
 use crate::ruleset::{
-    AddrRange, BASE_CHAIN, BASE_PRIORITY, CLASS_MASK, Chain, CounterDef, Family, Guard,
+    AddrRange, BASE_CHAIN, BASE_PRIORITY, Chain, ClassMask, CounterDef, Family, Guard,
     LogStatement, MapEntry, MapKind, Match, Rule, Ruleset, Set, SetElements, TABLE, TABLE_FAMILY,
-    class_chain, class_map_name, class_mark,
+    class_chain, class_map_name,
 };
 
 /// `inet palisade`, as commands name the table.
@@ -53,7 +53,7 @@ fn ports_match(set: &PortSet) -> String {
     format!("meta l4proto . th dport {{ {} }}", items.join(", "))
 }
 
-pub(crate) fn render_match(m: &Match) -> String {
+pub(crate) fn render_match(m: &Match, mask: ClassMask) -> String {
     match m {
         Match::Address { family, field, set } => {
             format!("{} {} @{set}", family.keyword(), field.keyword())
@@ -65,21 +65,21 @@ pub(crate) fn render_match(m: &Match) -> String {
                 family.keyword()
             )
         }
-        Match::Class { set } => format!("meta mark & 0x{CLASS_MASK:08x} == @{set}"),
+        Match::Class { set } => format!("meta mark & {mask} == @{set}"),
         Match::ClassPort { set } => {
-            format!("meta mark & 0x{CLASS_MASK:08x} . meta l4proto . th dport @{set}")
+            format!("meta mark & {mask} . meta l4proto . th dport @{set}")
         }
     }
 }
 
 /// A class as a set element: its mark bits, as nft lists a mark.
-fn mark_element(id: u16) -> String {
-    format!("0x{:08x}", class_mark(id))
+fn mark_element(id: u16, mask: ClassMask) -> String {
+    format!("0x{:08x}", mask.mark(id))
 }
 
 /// The one rule of a class chain: `meta mark set meta mark ^ 0x002a0000`.
-pub(crate) fn class_rule(id: u16) -> String {
-    format!("meta mark set meta mark ^ {}", mark_element(id))
+pub(crate) fn class_rule(id: u16, mask: ClassMask) -> String {
+    format!("meta mark set meta mark ^ {}", mark_element(id, mask))
 }
 
 /// A class map element: `10.0.0.1 : jump class-002a`.
@@ -99,8 +99,8 @@ fn log_statement(log: &LogStatement) -> String {
 }
 
 /// One rule as `nft list` shows it (without counter values).
-pub(crate) fn render_rule(rule: &Rule) -> String {
-    let mut parts: Vec<String> = rule.matches.iter().map(render_match).collect();
+pub(crate) fn render_rule(rule: &Rule, mask: ClassMask) -> String {
+    let mut parts: Vec<String> = rule.matches.iter().map(|m| render_match(m, mask)).collect();
     if let Some(log) = &rule.log {
         parts.push(log_statement(log));
     }
@@ -129,11 +129,11 @@ pub(crate) fn render_rule(rule: &Rule) -> String {
 }
 
 /// The rules of a chain, one per line: also the text a chain's name is hashed from.
-pub(crate) fn chain_body(chain: &Chain) -> String {
+pub(crate) fn chain_body(chain: &Chain, mask: ClassMask) -> String {
     chain
         .rules
         .iter()
-        .map(render_rule)
+        .map(|r| render_rule(r, mask))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -149,7 +149,7 @@ fn range(r: &AddrRange) -> String {
 }
 
 /// Each element of a set as nft writes it.
-pub(crate) fn elements(elements: &SetElements) -> Vec<String> {
+pub(crate) fn elements(elements: &SetElements, mask: ClassMask) -> Vec<String> {
     match elements {
         SetElements::Addresses(s) => s.iter().map(ToString::to_string).collect(),
         SetElements::Intervals(v) => v.iter().map(range).collect(),
@@ -157,10 +157,10 @@ pub(crate) fn elements(elements: &SetElements) -> Vec<String> {
             .iter()
             .map(|(ip, p, port)| format!("{ip} . {} . {port}", proto(*p)))
             .collect(),
-        SetElements::Classes(s) => s.iter().map(|id| mark_element(*id)).collect(),
+        SetElements::Classes(s) => s.iter().map(|id| mark_element(*id, mask)).collect(),
         SetElements::ClassPorts(s) => s
             .iter()
-            .map(|(id, p, port)| format!("{} . {} . {port}", mark_element(*id), proto(*p)))
+            .map(|(id, p, port)| format!("{} . {} . {port}", mark_element(*id, mask), proto(*p)))
             .collect(),
     }
 }
@@ -233,14 +233,10 @@ pub(crate) fn counter_declaration(def: &CounterDef) -> String {
 /// non-pods are in no policy map and fall through to the accept policy; addresses no rule
 /// observes are in no class map and leave the mark alone. The guard comes before the maps so
 /// that an unknown source never reaches a pod's chains.
-pub(crate) fn base_chain_rules(guard: bool) -> Vec<String> {
+pub(crate) fn base_chain_rules(guard: bool, mask: ClassMask) -> Vec<String> {
     let mut rules = vec![
         "ct state established,related accept".to_string(),
-        // `meta mark & 0xffff0000 != 0`, in the prefix form nft lists it in.
-        format!(
-            "meta mark != 0x00000000/{} counter drop",
-            CLASS_MASK.leading_ones()
-        ),
+        mark_check(mask),
     ];
     if guard {
         for kind in MapKind::ALL {
@@ -282,6 +278,19 @@ pub(crate) fn base_chain_rules(guard: bool) -> Vec<String> {
         stamp(&mut rules);
     }
     rules
+}
+
+/// `meta mark & <mask> != 0 counter drop`, in the form nft lists it in: a mask of the top
+/// bits is shown as a prefix (`meta mark != 0x00000000/16`).
+pub(crate) fn mark_check(mask: ClassMask) -> String {
+    if mask.is_prefix() {
+        format!(
+            "meta mark != 0x00000000/{} counter drop",
+            mask.bits().leading_ones()
+        )
+    } else {
+        format!("meta mark & {mask} != 0x00000000 counter drop")
+    }
 }
 
 pub(crate) fn header(ruleset: &Ruleset, what: &str) -> String {
@@ -327,7 +336,7 @@ impl Ruleset {
                 let _ = writeln!(out, "\t\t{line}");
             }
             if !set.elements.is_empty() {
-                write_elements(&mut out, &elements(&set.elements), 2);
+                write_elements(&mut out, &elements(&set.elements, self.class_mask), 2);
             }
             let _ = writeln!(out, "\t}}");
         }
@@ -387,7 +396,7 @@ impl Ruleset {
             out,
             "\t\ttype filter hook forward priority {BASE_PRIORITY}; policy accept;"
         );
-        for rule in base_chain_rules(self.guard.is_some()) {
+        for rule in base_chain_rules(self.guard.is_some(), self.class_mask) {
             let _ = writeln!(out, "\t\t{rule}");
         }
         let _ = writeln!(out, "\t}}");
@@ -397,14 +406,14 @@ impl Ruleset {
                 out,
                 "\tchain {} {{\n\t\t{}\n\t}}",
                 class_chain(id),
-                class_rule(id)
+                class_rule(id, self.class_mask)
             );
         }
         for (name, chain) in &self.chains {
             separate(&mut out);
             let _ = writeln!(out, "\tchain {name} {{");
             for rule in &chain.rules {
-                let _ = writeln!(out, "\t\t{}", render_rule(rule));
+                let _ = writeln!(out, "\t\t{}", render_rule(rule, self.class_mask));
             }
             let _ = writeln!(out, "\t}}");
         }

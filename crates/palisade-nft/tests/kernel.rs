@@ -40,6 +40,29 @@ fn example_loads_and_lists_back_as_written() {
     assert_eq!(load_whole(&ns, &rs), listed);
 }
 
+/// Masks other than the default list back as written too (a middle run is listed as `&`, not as
+/// a prefix), and a diff across a mask change replaces the table.
+#[test]
+fn other_class_masks_load_and_list_back() {
+    let Some(ns) = Netns::for_test() else { return };
+    let default = compile(&example(), "n1");
+    for bits in [0xff00_0000u32, 0x00ff_0000, 0x0000_3fff, 0x0ff0_0000] {
+        let options = palisade_nft::CompileOptions {
+            class_mask: palisade_nft::ClassMask::new(bits).unwrap_or_else(|e| panic!("{e}")),
+            ..Default::default()
+        };
+        let rs = palisade_nft::compile_with(&example(), "n1", &options);
+        assert!(!rs.classes.is_empty());
+        let listed = load_whole(&ns, &rs);
+        assert!(
+            listed.contains(&format!("0x{bits:08x}")),
+            "{bits:#x}: {listed}"
+        );
+        diff_on_top(&ns, &format!("default -> {bits:#x}"), &default, &rs);
+        diff_on_top(&ns, &format!("{bits:#x} -> default"), &rs, &default);
+    }
+}
+
 #[test]
 fn other_tables_are_left_alone() {
     let Some(ns) = Netns::for_test() else { return };

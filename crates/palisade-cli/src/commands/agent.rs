@@ -27,6 +27,7 @@ pub fn run(args: AgentArgs) -> Exit {
             log: (args.nflog_group != 0).then(|| LogOptions::new(args.nflog_group)),
             counters: true,
             guard_cidrs: args.pod_cidrs.clone(),
+            class_mask: args.class_mark_mask,
         },
     };
     let mut drops = DropConfig::new(args.nflog_group);

@@ -13,7 +13,7 @@
 //! ```
 //!
 //! A chain matches the other side of a connection by its class, which the base chain XORs
-//! into the packet mark before the chain runs and out again after it (see [`crate::CLASS_MASK`]),
+//! into the packet mark before the chain runs and out again after it (see [`crate::ClassMask`]),
 //! so a broad peer costs one class id per class it covers, not one element per pod. Chains end
 //! a match with `return` (the base chain unstamps, then runs the destination's ingress chain
 //! or accepts) and end with `counter drop`.
@@ -140,7 +140,8 @@ pub fn compile_with(cluster: &Cluster, node: &str, options: &CompileOptions) -> 
     if !options.guard_cidrs.is_empty() {
         builder.guard(node, &mut ruleset);
     }
-    ruleset.classes = builder.table.assign_classes();
+    ruleset.class_mask = options.class_mask;
+    (ruleset.classes, ruleset.unclassified) = builder.table.assign_classes(options.class_mask);
     ruleset.chains = builder.chains;
     ruleset.sets.extend(builder.table.sets);
     ruleset.counters = builder.counters;
@@ -308,7 +309,7 @@ impl Builder<'_> {
             Direction::Egress => ("eg", "egress"),
             Direction::Ingress => ("in", "ingress"),
         };
-        let content = render::chain_body(&chain);
+        let content = render::chain_body(&chain, self.options.class_mask);
         let hint = hint.unwrap_or_else(|| "deny-all".to_string());
         // The name comes from the rules without the log rule, whose prefix is the name.
         let base = names::name(prefix, &hint, &format!("{verdict_word}\n{content}"));

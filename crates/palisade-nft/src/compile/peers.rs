@@ -33,7 +33,7 @@ use rustc_hash::FxHashMap;
 
 use super::intervals::block_ranges;
 use crate::names;
-use crate::ruleset::{AddrRange, Family, Set, SetElements};
+use crate::ruleset::{AddrRange, ClassMask, Family, Set, SetElements};
 
 /// Per-family flags, indexed by [`fam`].
 pub(crate) type PerFamily<T> = [T; 2];
@@ -402,7 +402,9 @@ impl<'a> SetTable<'a> {
     /// sets. An address's class is the set of [`Atom`]s it has; ids are derived from a hash of
     /// the atoms' definitions (set names), not from their order, so a pod coming or going
     /// changes the id of no other class.
-    pub(crate) fn assign_classes(&mut self) -> BTreeMap<IpAddr, u16> {
+    /// At most `mask.max_id()` classes get an id; the addresses of the others are counted
+    /// (the second value) and left without a class.
+    pub(crate) fn assign_classes(&mut self, mask: ClassMask) -> (BTreeMap<IpAddr, u16>, usize) {
         let cluster = self.index.cluster;
         let mut atoms_of: FxHashMap<IpAddr, Vec<Atom>> = FxHashMap::default();
         let member_sets: Vec<String> = self.members.keys().cloned().collect();
@@ -470,10 +472,11 @@ impl<'a> SetTable<'a> {
         order.sort_unstable_by(|&a, &b| {
             (listed[a].0, &listed[a].1).cmp(&(listed[b].0, &listed[b].1))
         });
-        let capacity = u64::from(u16::MAX);
-        let mut taken = vec![false; usize::from(u16::MAX) + 1];
+        let max = mask.max_id();
+        let capacity = u64::from(max);
+        let mut taken = vec![false; usize::from(max) + 1];
         let mut ids = vec![0u16; listed.len()];
-        for &k in order.iter().take(usize::from(u16::MAX)) {
+        for &k in order.iter().take(usize::from(max)) {
             let mut id = 1 + listed[k].0 % capacity;
             while taken[id as usize] {
                 id = if id == capacity { 1 } else { id + 1 };
@@ -505,13 +508,18 @@ impl<'a> SetTable<'a> {
                 }
             }
         }
-        class_of_addr
+        let mut unclassified = 0;
+        let classes = class_of_addr
             .into_iter()
             .filter_map(|(ip, sig)| {
                 let id = ids[sig as usize];
+                if id == 0 {
+                    unclassified += 1;
+                }
                 (id != 0).then_some((ip, id))
             })
-            .collect()
+            .collect();
+        (classes, unclassified)
     }
 }
 
