@@ -77,6 +77,37 @@ pub enum Command {
     /// Exit status: 0 the table is gone (or was never there), 1 with --check when it is still
     /// there, 2 nft missing or not permitted.
     Cleanup(CleanupArgs),
+    /// Read this node's live nftables ruleset back from the kernel and prove it enforces what
+    /// the policies say: for every pair of endpoint classes and every port atom, the kernel's
+    /// own rules (not the compiler's value) give the engine's verdict. Also lists other
+    /// tables' base chains on the same hooks that can drop or accept around palisade's.
+    ///
+    /// Exit status: 0 verified, 1 drift (a disagreement, or a rule that cannot be read),
+    /// 2 usage or I/O error (nft missing or not permitted, unreadable inputs).
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The node whose kernel this is: its pods (spec.nodeName) are the local ones.
+    #[arg(long, value_name = "NAME")]
+    pub node: String,
+    /// A non-pod address to check as a peer too (ipBlock rules); repeatable. Default: none.
+    #[arg(long = "external", value_name = "IP")]
+    pub externals: Vec<IpAddr>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
+    pub format: VerifyFormat,
+    #[command(flatten)]
+    pub inputs: Inputs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyFormat {
+    /// A summary line, then each disagreement and foreign chain.
+    Text,
+    /// One JSON document.
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -28,6 +28,9 @@
 //!       guard:    base rules dropping unknown pod-CIDR addresses while an isolated pod is
 //!                 pending (Guard)
 //!       class_mask: the mark bits of class ids (ClassMask, default 0xffff0000)
+//!
+//!   kernel::KernelRuleset::parse(`nft -j list ruleset`) ─ kernel::verify(cluster, node, &kernel)
+//!       the kernel's own rules, interpreted and checked against the engine (not our value)
 //! ```
 //!
 //! Per-packet work is a few map lookups plus the rules of the policies that select the local
@@ -39,6 +42,7 @@
 mod compile;
 mod diff;
 mod interp;
+pub mod kernel;
 mod names;
 mod render;
 mod ruleset;
