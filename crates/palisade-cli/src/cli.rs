@@ -192,6 +192,10 @@ pub struct AgentArgs {
         value_parser = parse_class_mask
     )]
     pub class_mark_mask: palisade_nft::ClassMask,
+    /// Read the kernel's ruleset back and prove it against the policies every SECS seconds
+    /// (and after every full apply), reloading the table on drift; 0 turns it off.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub verify_interval: u64,
 }
 
 /// `--class-mark-mask`: hexadecimal (`0xffff0000`) or decimal.

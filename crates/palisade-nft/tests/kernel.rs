@@ -206,7 +206,9 @@ fn random_kernel_tables_verify_against_the_engine() {
         let n = count.get() + 1;
         count.set(n);
         let options = palisade_nft::CompileOptions {
-            log: n.is_multiple_of(2).then(|| palisade_nft::LogOptions::new(5)),
+            log: n
+                .is_multiple_of(2)
+                .then(|| palisade_nft::LogOptions::new(5)),
             counters: n.is_multiple_of(3),
             guard_cidrs: Vec::new(),
             class_mask: palisade_nft::ClassMask::new(masks[n % masks.len()])
