@@ -73,6 +73,9 @@ pub struct ClusterConfig {
     pub observer: Option<Observer>,
     /// Drop attribution and policy counters (default none).
     pub drops: Option<crate::drops::DropConfig>,
+    /// How often the kernel's table is read back and proven against the policies, besides
+    /// right after every full apply (default 60 s; `None`: never). Drift is repaired at once.
+    pub verify_interval: Option<Duration>,
 }
 
 impl ClusterConfig {
@@ -88,6 +91,7 @@ impl ClusterConfig {
             nft: PathBuf::from("nft"),
             observer: None,
             drops: None,
+            verify_interval: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -167,7 +171,8 @@ where
             config.resync,
         )
         // Started here, on the agent's thread, so that it reads the agent's network namespace.
-        .with_drops(config.drops.clone()),
+        .with_drops(config.drops.clone())
+        .with_verify(config.verify_interval),
         started: false,
         changed_since: None,
         watches: [const { Watch::Listing }; 3],
@@ -365,6 +370,9 @@ impl<S: RulesetSource> Agent<'_, S> {
             .is_some_and(|due| due <= now)
         {
             self.pass(Mode::Change)?;
+        } else if self.passes.verify_due(now) {
+            let cluster = self.index.cluster();
+            self.passes.verify(cluster);
         }
         Ok(())
     }

@@ -57,6 +57,9 @@ pub struct LocalConfig {
     /// Read the drop log group and the policy counters (default none). The source must
     /// compile with the same group (`NftSourceWith`).
     pub drops: Option<crate::drops::DropConfig>,
+    /// How often the kernel's table is read back and proven against the policies, besides
+    /// right after every full apply (default 60 s; `None`: never). Drift is repaired at once.
+    pub verify_interval: Option<Duration>,
 }
 
 impl LocalConfig {
@@ -73,6 +76,7 @@ impl LocalConfig {
             nft: PathBuf::from("nft"),
             observer: None,
             drops: None,
+            verify_interval: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -130,7 +134,8 @@ pub fn run_local<S: RulesetSource>(
             config.resync,
         )
         // Started here, on the agent's thread, so that it reads the agent's network namespace.
-        .with_drops(config.drops.clone()),
+        .with_drops(config.drops.clone())
+        .with_verify(config.verify_interval),
         pending: Pending::new(
             watch_root.clone(),
             ignored_paths(config.ready_file.as_deref()),
@@ -173,6 +178,9 @@ pub fn run_local<S: RulesetSource>(
             agent.pass(Mode::Resync)?;
         } else if change_due {
             agent.pass(Mode::Change)?;
+        } else if agent.passes.verify_due(now) {
+            let (cluster, _) = agent.index.cluster();
+            agent.passes.verify(cluster);
         }
         if agent.watch_broken && agent.index_readable() {
             match watch(&config.manifests, &shutdown) {

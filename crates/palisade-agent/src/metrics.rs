@@ -169,6 +169,10 @@ struct Metrics {
     pod_delay_seconds: Histogram,
     pods_pending: Gauge,
     api_up: Gauge,
+    /// 1 when the last readback of the kernel's table proved it (crate::pass, verify).
+    ruleset_verified: Gauge,
+    /// Readbacks that found the kernel enforcing something else.
+    drift: Counter,
     cluster_objects: Family<[(&'static str, &'static str); 1], Gauge>,
 }
 
@@ -192,6 +196,8 @@ impl Default for Inner {
             policy_packets: Family::default(),
             policy_bytes: Family::default(),
             guard_pending: Gauge::default(),
+            ruleset_verified: Gauge::default(),
+            drift: Counter::default(),
             // 10 ms .. ~80 s: a pod waits for the watch event plus one pass.
             guard_window_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
             pod_denied: Family::default(),
@@ -327,6 +333,16 @@ impl Default for Inner {
             m.guard_pending.clone(),
         );
         r.register(
+            "palisade_ruleset_verified",
+            "1 when the last readback of the kernel's ruleset (nft -j list ruleset) enforced exactly what the policies say, 0 when it found drift or could not read it",
+            m.ruleset_verified.clone(),
+        );
+        r.register(
+            "palisade_ruleset_drift",
+            "Readbacks of the kernel's ruleset that found it enforcing something else than the policies (each one is repaired by a full reload)",
+            m.drift.clone(),
+        );
+        r.register(
             "palisade_guard_window_seconds",
             "Time an isolated local pod spent pending (guarded) until a ruleset with its address was in force",
             m.guard_window_seconds.clone(),
@@ -451,6 +467,16 @@ impl Observer {
                 ("direction", direction.to_string()),
             ])
             .inc_by(packets);
+    }
+
+    /// The outcome of a readback of the kernel's ruleset: proven, or not (drift or unreadable).
+    pub fn ruleset_verified(&self, verified: bool) {
+        self.inner.metrics.ruleset_verified.set(i64::from(verified));
+    }
+
+    /// A readback found drift.
+    pub fn drift_found(&self) {
+        self.inner.metrics.drift.inc();
     }
 
     /// Isolated local pods still without an address (the guard is armed while above 0).
@@ -591,6 +617,8 @@ mod tests {
             ("palisade_last_success_timestamp_seconds", "gauge"),
             ("palisade_generation", "gauge"),
             ("palisade_guard_pending_pods", "gauge"),
+            ("palisade_ruleset_verified", "gauge"),
+            ("palisade_ruleset_drift", "counter"),
             ("palisade_guard_window_seconds", "histogram"),
             // palisade_objects_rejected and palisade_cluster_objects are families that show
             // from their first series (cluster_mode_metrics_show_in_the_values).

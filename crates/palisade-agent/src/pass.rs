@@ -8,6 +8,9 @@
 //!                                      │ failure: fail-safe if nothing     Observer, ready file
 //!                                      v          in force, then back off
 //!                                  Reconciler (adopt | full | diff)
+//!   after every full apply, then every verify interval:
+//!     verify: nft -j list ruleset -> palisade_nft::kernel::verify(cluster) -> Observer
+//!             (palisade_ruleset_verified, drift counter); drift -> a full pass at once
 //! ```
 //!
 //! Local mode ([`crate::run_local`]) and cluster mode ([`crate::run_cluster`]) differ only in
@@ -53,6 +56,14 @@ pub(crate) struct Passes<'s, S: RulesetSource> {
     retry: Option<(Instant, Duration)>,
     /// Told the cluster and ruleset after every apply, to explain the drops it reads.
     drops: Option<DropMonitor>,
+    /// How often the kernel's table is read back and proven (`None`: never).
+    verify_interval: Option<Duration>,
+    /// When the next readback is due: right after every full apply, then every interval.
+    next_verify: Option<Instant>,
+    /// Readbacks in a row that found drift. Only the first forces a reload: drift that a fresh
+    /// full load does not cure is the compiler's or the checker's, and reloading in a loop
+    /// would not help.
+    drift_streak: u32,
 }
 
 /// The sizes a driver reports with each pass (files in local mode, objects in cluster mode).
@@ -84,7 +95,109 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
             next_resync: Instant::now() + resync,
             retry: None,
             drops: None,
+            verify_interval: None,
+            next_verify: None,
+            drift_streak: 0,
         }
+    }
+
+    /// Reads the kernel's table back and proves it after every full apply and every
+    /// `interval` (see [`Passes::verify`]); `None` turns it off.
+    pub fn with_verify(mut self, interval: Option<Duration>) -> Self {
+        self.verify_interval = interval;
+        self
+    }
+
+    /// Whether a readback is due at `now`. Only rulesets of palisade's compiler are checked
+    /// (other sources write tables the engine does not describe).
+    pub fn verify_due(&self, now: Instant) -> bool {
+        self.verifiable() && self.next_verify.is_some_and(|at| at <= now)
+    }
+
+    fn verifiable(&self) -> bool {
+        self.reconciler
+            .in_force()
+            .and_then(|r| self.reconciler.source().nft_ruleset(r))
+            .is_some()
+    }
+
+    /// Reads the live ruleset back from the kernel (`nft -j list ruleset`), interprets the
+    /// kernel's own rules and checks every class pair and port atom against the engine
+    /// (palisade_nft::kernel::verify). Drift, or a table that cannot be read, is counted,
+    /// logged with the first disagreements, and repaired by a full reload at once.
+    pub fn verify(&mut self, cluster: &Cluster) {
+        let now = Instant::now();
+        self.next_verify = self.verify_interval.map(|i| now + i);
+        let kernel = self
+            .reconciler
+            .dataplane()
+            .list_ruleset_json()
+            .map_err(|e| e.to_string())
+            .and_then(|json| {
+                palisade_nft::kernel::KernelRuleset::parse(&json).map_err(|e| e.to_string())
+            });
+        let kernel = match kernel {
+            Ok(k) => k,
+            Err(err) => {
+                tracing::warn!(%err, "cannot read the kernel's ruleset back; not verified");
+                self.observer.ruleset_verified(false);
+                return;
+            }
+        };
+        let result = palisade_nft::kernel::verify(cluster, &[], &self.node, &kernel);
+        let elapsed_us = now.elapsed().as_micros() as u64;
+        self.observer.ruleset_verified(result.verified());
+        for f in result.foreign.iter().filter(|f| f.can_drop) {
+            tracing::debug!(
+                family = %f.family, table = %f.table, chain = %f.chain, hook = %f.hook,
+                priority = f.priority, before = f.before,
+                "a foreign base chain can drop traffic around palisade's"
+            );
+        }
+        if result.verified() {
+            self.drift_streak = 0;
+            tracing::debug!(
+                pairs = result.pairs,
+                atoms = result.atoms,
+                packets = result.checked,
+                elapsed_us,
+                "kernel ruleset verified"
+            );
+            return;
+        }
+        self.observer.drift_found();
+        self.drift_streak += 1;
+        let first: Vec<String> = result
+            .drift
+            .iter()
+            .take(3)
+            .map(|d| {
+                let kernel = match &d.kernel {
+                    Ok(palisade_nft::Decision::Accept) => "accept".to_string(),
+                    Ok(palisade_nft::Decision::Drop) => "drop".to_string(),
+                    Err(e) => format!("unreadable: {e}"),
+                };
+                format!("{} -> {} {}: kernel {kernel}", d.from, d.to, d.probe)
+            })
+            .collect();
+        if self.drift_streak > 1 {
+            tracing::error!(
+                disagreements = result.drift_count,
+                packets = result.checked,
+                first = %first.join("; "),
+                "the kernel's ruleset still disagrees with the policies after a full reload; \
+                 not reloading again until the next resync"
+            );
+            return;
+        }
+        tracing::warn!(
+            disagreements = result.drift_count,
+            packets = result.checked,
+            first = %first.join("; "),
+            "the kernel's ruleset drifted from the policies; reloading it"
+        );
+        // A full pass now: the resync reloads the whole table in one transaction.
+        self.next_resync = now;
     }
 
     /// Starts drop attribution (see [`DropMonitor`]). Called on the agent's own thread so the
@@ -98,12 +211,17 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
         self.last_pass
     }
 
-    /// The next time a pass is due whatever happens: the resync, or a retry.
+    /// The next time a pass (or a readback) is due whatever happens: the resync, a retry, or
+    /// the next verification.
     pub fn deadline(&self) -> Instant {
-        match self.retry {
+        let mut at = match self.retry {
             Some((at, _)) => self.next_resync.min(at),
             None => self.next_resync,
+        };
+        if let Some(verify) = self.next_verify.filter(|_| self.verifiable()) {
+            at = at.min(verify);
         }
+        at
     }
 
     /// Whether a full pass (resync or retry) is due at `now`.
@@ -157,6 +275,10 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
             Ok(applied) => {
                 self.compiled_revision = Some(revision);
                 self.retry = None;
+                if mode != Mode::Change || applied == Applied::Full {
+                    // Every full apply is read back and proven right away.
+                    self.next_verify = self.verify_interval.map(|_| Instant::now());
+                }
                 if let Some(drops) = &self.drops {
                     let ruleset = self
                         .reconciler

@@ -152,6 +152,7 @@ impl Enforcer for LibraryAgent {
                 log: Some(LogOptions::new(GROUP)),
                 counters: true,
                 guard_cidrs: cidrs.iter().filter_map(|c| c.parse().ok()).collect(),
+                class_mask: palisade_nft::ClassMask::DEFAULT,
             },
         };
         let netns = File::open(Path::new("/run/netns").join(&node.netns))?;

@@ -801,3 +801,121 @@ fn run_benchmark<S: RulesetSource + Sync>(dir: &Path, ready: &Path, source: &S, 
         },
     );
 }
+
+/// A value of the observer's metrics text, e.g. `palisade_ruleset_drift_total`.
+fn metric_value(observer: &Observer, series: &str) -> f64 {
+    let text = observer.encode().expect("metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// What `palisade verify` says about the namespace's kernel right now.
+fn kernel_verified(cluster: &Cluster) -> bool {
+    let json = Dataplane::new().list_ruleset_json().expect("nft -j");
+    let kernel = palisade_nft::kernel::KernelRuleset::parse(&json).expect("parse");
+    palisade_nft::kernel::verify(cluster, &[], "node-a", &kernel).verified()
+}
+
+/// Drift behind the agent's back (a rule deleted, the table flushed) is found by the periodic
+/// readback within its interval, counted, and repaired by a full reload; the resync is far
+/// away, so nothing else repairs it.
+#[test]
+fn drift_behind_the_agents_back_is_found_and_repaired() {
+    let dir = manifests();
+    let ready = dir.path().join("ready");
+    let observer = Observer::new();
+    let analysis =
+        palisade_core::analyze(&[palisade_core::load::Input::Path(dir.path().to_path_buf())]);
+    let cluster = analysis.cluster;
+    let mut ran = false;
+    with_agent_using(
+        dir.path(),
+        &ready,
+        &common::NftSource,
+        |config| {
+            config.observer = Some(observer.clone());
+            config.resync = Duration::from_secs(3600);
+            config.verify_interval = Some(Duration::from_millis(300));
+        },
+        || {
+            ran = true;
+            wait_generation(&ready, 0);
+            let wait_for = |what: &str, check: &dyn Fn() -> bool| {
+                let deadline = Instant::now() + WAIT;
+                while !check() {
+                    assert!(Instant::now() < deadline, "{what}:\n{}", table());
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            };
+            wait_for("verified after the first load", &|| {
+                metric_value(&observer, "palisade_ruleset_verified") == 1.0
+            });
+            assert_eq!(metric_value(&observer, "palisade_ruleset_drift_total"), 0.0);
+            assert!(kernel_verified(&cluster));
+
+            for (n, tamper) in [
+                // The allow rule of shop/db's ingress chain goes away.
+                &["delete-rule"][..],
+                &["flush", "table", "inet", "palisade"][..],
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let generation_before = generation(&ready);
+                if tamper == ["delete-rule"] {
+                    let listing = std::process::Command::new("nft")
+                        .args(["-a", "list", "table", "inet", "palisade"])
+                        .output()
+                        .expect("nft");
+                    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+                    let mut chain = String::new();
+                    let mut target = None;
+                    for line in listing.lines().map(str::trim) {
+                        if let Some(c) = line.strip_prefix("chain ") {
+                            chain = c.split_whitespace().next().unwrap_or("").to_string();
+                        } else if chain.starts_with("in-")
+                            && line.contains(" return ")
+                            && let Some((_, h)) = line.rsplit_once("# handle ")
+                        {
+                            target = Some((chain.clone(), h.trim().to_string()));
+                            break;
+                        }
+                    }
+                    let (chain, h) = target.unwrap_or_else(|| panic!("no allow rule:\n{listing}"));
+                    let ok = std::process::Command::new("nft")
+                        .args(["delete", "rule", "inet", "palisade", &chain, "handle", &h])
+                        .status()
+                        .expect("nft");
+                    assert!(ok.success());
+                } else {
+                    let ok = std::process::Command::new("nft")
+                        .args(tamper)
+                        .status()
+                        .expect("nft");
+                    assert!(ok.success());
+                }
+                // What `palisade verify` reads: the drift, before the agent repairs it.
+                let caught_first = !kernel_verified(&cluster);
+                let started = Instant::now();
+                wait_for("drift counted", &|| {
+                    metric_value(&observer, "palisade_ruleset_drift_total") >= (n + 1) as f64
+                });
+                wait_for("repaired by a full reload", &|| {
+                    generation(&ready) > generation_before
+                        && metric_value(&observer, "palisade_ruleset_verified") == 1.0
+                        && kernel_verified(&cluster)
+                });
+                let repaired = started.elapsed();
+                assert!(
+                    caught_first || repaired < Duration::from_millis(300),
+                    "verify saw no drift right after tampering"
+                );
+                assert!(repaired < Duration::from_secs(3), "{repaired:?}");
+            }
+        },
+    );
+    if !ran {
+        eprintln!("skipped: no namespace");
+    }
+}

@@ -77,6 +77,37 @@ pub enum Command {
     /// Exit status: 0 the table is gone (or was never there), 1 with --check when it is still
     /// there, 2 nft missing or not permitted.
     Cleanup(CleanupArgs),
+    /// Read this node's live nftables ruleset back from the kernel and prove it enforces what
+    /// the policies say: for every pair of endpoint classes and every port atom, the kernel's
+    /// own rules (not the compiler's value) give the engine's verdict. Also lists other
+    /// tables' base chains on the same hooks that can drop or accept around palisade's.
+    ///
+    /// Exit status: 0 verified, 1 drift (a disagreement, or a rule that cannot be read),
+    /// 2 usage or I/O error (nft missing or not permitted, unreadable inputs).
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The node whose kernel this is: its pods (spec.nodeName) are the local ones.
+    #[arg(long, value_name = "NAME")]
+    pub node: String,
+    /// A non-pod address to check as a peer too (ipBlock rules); repeatable. Default: none.
+    #[arg(long = "external", value_name = "IP")]
+    pub externals: Vec<IpAddr>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
+    pub format: VerifyFormat,
+    #[command(flatten)]
+    pub inputs: Inputs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyFormat {
+    /// A summary line, then each disagreement and foreign chain.
+    Text,
+    /// One JSON document.
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +180,28 @@ pub struct AgentArgs {
     /// dropped (fail closed). Default: none, no guard.
     #[arg(long = "pod-cidr", value_name = "CIDR")]
     pub pod_cidrs: Vec<ipnet::IpNet>,
+    /// The packet mark bits that carry address class ids while palisade's chain runs (restored
+    /// before the packet leaves it): one contiguous run of at least 8 bits, clear of
+    /// kube-proxy's 0x4000/0x8000. New connections arriving with any of these bits set are
+    /// dropped, so pick bits no other component of the node sets (docs/deploy.md lists CNIs).
+    #[arg(
+        long,
+        value_name = "MASK",
+        env = "PALISADE_CLASS_MARK_MASK",
+        default_value = "0xffff0000",
+        value_parser = parse_class_mask
+    )]
+    pub class_mark_mask: palisade_nft::ClassMask,
+    /// Read the kernel's ruleset back and prove it against the policies every SECS seconds
+    /// (and after every full apply), reloading the table on drift; 0 turns it off.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub verify_interval: u64,
+}
+
+/// `--class-mark-mask`: hexadecimal (`0xffff0000`) or decimal.
+pub fn parse_class_mask(s: &str) -> Result<palisade_nft::ClassMask, String> {
+    s.parse()
+        .map_err(|e: palisade_nft::ClassMaskError| e.to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

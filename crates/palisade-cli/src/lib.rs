@@ -42,5 +42,6 @@ pub fn run(cli: Cli) -> Exit {
         Command::Compile(args) => commands::compile::run(args, color),
         Command::Lab(args) => commands::lab::run(args, color),
         Command::Cleanup(args) => commands::cleanup::run(args),
+        Command::Verify(args) => commands::verify::run(args, color),
     }
 }

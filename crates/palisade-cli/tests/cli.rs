@@ -297,3 +297,38 @@ fn agent_json_logs_are_one_object_per_line() {
     }
     assert!(saw_error, "{stderr}");
 }
+
+/// `--class-mark-mask` is refused at start, with the reason, unless it is one run of at least
+/// eight bits clear of kube-proxy's marks.
+#[test]
+fn agent_refuses_class_mark_masks_that_cannot_work() {
+    for (mask, reason) in [
+        ("0x0000ff00", "kube-proxy"),
+        ("0xff0f0000", "contiguous"),
+        ("0xfe000000", "fewer than 8 bits"),
+        ("mask", "not a 32-bit mask"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args([
+                "agent",
+                "--node",
+                "n1",
+                "--manifests",
+                "no-such-directory",
+                "--metrics-address",
+                "off",
+                "--class-mark-mask",
+                mask,
+            ])
+            .current_dir(workspace())
+            .env_remove("PALISADE_CLASS_MARK_MASK")
+            .output()
+            .expect("run palisade");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{mask}: {stderr}");
+        assert!(
+            stderr.contains("--class-mark-mask") && stderr.contains(reason),
+            "{mask}: {stderr}"
+        );
+    }
+}

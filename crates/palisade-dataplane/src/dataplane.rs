@@ -148,6 +148,16 @@ impl Dataplane {
         Err(command_error("list table inet palisade", &out.stderr))
     }
 
+    /// `nft -j list ruleset`: every table of the namespace as the kernel holds it, in nft's
+    /// JSON schema, for reading back what is really enforced (palisade_nft::kernel).
+    pub fn list_ruleset_json(&self) -> Result<String> {
+        let out = nft::run(&self.nft, &["-j", "list", "ruleset"], None)?;
+        if !out.success {
+            return Err(command_error("-j list ruleset", &out.stderr));
+        }
+        Ok(out.stdout)
+    }
+
     /// Whether `table inet palisade` exists (cheaper than listing it).
     pub fn table_exists(&self) -> Result<bool> {
         let out = nft::run(&self.nft, &["list", "tables", "inet"], None)?;

@@ -8,6 +8,7 @@
 //!              ├─ adopt(script)        marker digest == digest(script) ? keep : apply_full
 //!              ├─ fail_safe(policy)    nothing could be loaded: keep, lock down or stay open
 //!              ├─ current_table() / table_exists() / state() / remove_table()
+//!              ├─ list_ruleset_json()  `nft -j list ruleset`: every table, for readback checks
 //!              └─ check_full(script)   `nft -c`: would the kernel take it?
 //!   Error ──── Rejected { kind, line in the caller's script, nft's message } | NftMissing | ...
 //!   netns::ScratchNetns   throwaway namespace: create, run a closure inside, delete on drop

@@ -2,14 +2,18 @@
 //! their load time can be measured with `nft` (see BENCHMARKS.md).
 //!
 //! ```text
-//! cargo run --release -p palisade-nft --example compile_synth -- PODS NAMESPACES POLICIES NODES OUT_DIR
+//! cargo run --release -p palisade-nft --example compile_synth -- PODS NAMESPACES POLICIES NODES OUT_DIR [SHAPE]
 //! ```
+//!
+//! SHAPE is `synth` (the default, `synth::generate`) or `unique` (`synth_unique::generate_unique`:
+//! every workload its own labels, broad namespace peers).
 
 use std::time::Instant;
 
 use palisade_nft::{compile, diff};
 use palisade_test_support::builders::{ip, mk_pod};
 use palisade_test_support::synth::{SynthParams, generate};
+use palisade_test_support::synth_unique::{UniqueParams, generate_unique};
 
 fn arg(n: usize, default: usize) -> usize {
     std::env::args()
@@ -22,12 +26,23 @@ fn main() -> std::io::Result<()> {
     let (pods, namespaces, policies, nodes) =
         (arg(1, 10_000), arg(2, 50), arg(3, 3_000), arg(4, 91));
     let out = std::env::args().nth(5).unwrap_or_else(|| ".".to_string());
-    let mut cluster = generate(SynthParams {
-        namespaces,
-        pods,
-        policies,
-        seed: 1,
-    });
+    let shape = std::env::args()
+        .nth(6)
+        .unwrap_or_else(|| "synth".to_string());
+    let mut cluster = match shape.as_str() {
+        "unique" => generate_unique(UniqueParams {
+            namespaces,
+            pods,
+            policies,
+            seed: 1,
+        }),
+        _ => generate(SynthParams {
+            namespaces,
+            pods,
+            policies,
+            seed: 1,
+        }),
+    };
     for (i, pod) in cluster.pods.iter_mut().enumerate() {
         if !pod.host_network {
             pod.node = Some(format!("node-{}", i % nodes.max(1)));
@@ -39,7 +54,7 @@ fn main() -> std::io::Result<()> {
     let took = started.elapsed();
     let script = rs.to_nft();
     println!(
-        "compile {node}: {took:?}; {:?}; script {} bytes",
+        "{shape}: compile {node}: {took:?}; {:?}; script {} bytes",
         rs.stats(),
         script.len()
     );

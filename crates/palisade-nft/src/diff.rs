@@ -5,16 +5,20 @@
 //!     nothing differs                         -> empty
 //!     a chain or set kept its name but not    -> Replace: the full script of `new`
 //!       its declaration (or an interval set's elements changed)
-//!     the guard appeared or went away          (the base chain changes)
+//!     the guard appeared or went away,        (the base chain changes)
+//!       or the class mask changed
 //!     otherwise                               -> Update, in this order:
-//!        add counter / add set / add chain + rules   (new names: referenced below)
+//!        add counter / add set / add chain + rules   (new names: referenced below;
+//!                                                     class chains of new class ids too)
 //!        delete element  (sets and maps)      (before adds, so a changed map entry is re-added)
 //!        add element
-//!        delete chain / delete set / delete counter  (unreferenced once rules are gone)
+//!        delete chain / delete set / delete counter  (unreferenced once rules are gone;
+//!                                                     class chains of ids no longer used)
 //! ```
 //!
-//! Chains are named after their content and sets after their definition, so pod churn only
-//! changes elements, and a policy change only adds and removes whole chains and sets: neither
+//! Chains are named after their content, sets after their definition and class chains after
+//! their id, so pod churn only changes elements (a pod's address in the class map, and the
+//! class sets when it brings a class no address had), and a policy change only adds and removes whole chains and sets: neither
 //! needs a reload of the table. One `nft -f` run is one transaction, so readers see the old or
 //! the new ruleset, never a mixture; a failed run changes nothing.
 
@@ -24,7 +28,8 @@ use std::net::IpAddr;
 
 use crate::render::{self, table_ref};
 use crate::ruleset::{
-    AddressConflict, Chain, CounterDef, Family, Guard, MapEntry, MapKind, Ruleset, Set, SetElements,
+    AddressConflict, Chain, ClassMask, CounterDef, Family, Guard, MapEntry, MapKind, Ruleset, Set,
+    SetElements, class_chain, class_map_name,
 };
 
 /// What to send to the kernel to go from one ruleset to another. Build with [`diff`].
@@ -34,6 +39,8 @@ pub struct Diff {
     pending_pods: Vec<String>,
     address_conflicts: Vec<AddressConflict>,
     guard: Option<Guard>,
+    class_mask: ClassMask,
+    unclassified: usize,
     change: Change,
 }
 
@@ -53,6 +60,10 @@ struct Update {
     set_elements: BTreeMap<String, (SetElements, SetElements)>,
     /// Per map: keys to delete, entries to add.
     map_elements: BTreeMap<(MapKind, Family), MapChange>,
+    /// Per class map: keys to delete, entries (class ids) to add.
+    class_elements: BTreeMap<Family, (BTreeSet<IpAddr>, BTreeMap<IpAddr, u16>)>,
+    new_classes: BTreeSet<u16>,
+    removed_classes: BTreeSet<u16>,
     removed_chains: BTreeSet<String>,
     removed_sets: BTreeSet<String>,
     removed_counters: BTreeSet<String>,
@@ -90,6 +101,8 @@ pub fn diff(old: &Ruleset, new: &Ruleset) -> Diff {
         pending_pods: new.pending_pods.clone(),
         address_conflicts: new.address_conflicts.clone(),
         guard: new.guard.clone(),
+        class_mask: new.class_mask,
+        unclassified: new.unclassified,
         change,
     }
 }
@@ -98,6 +111,7 @@ pub fn diff(old: &Ruleset, new: &Ruleset) -> Diff {
 fn update(old: &Ruleset, new: &Ruleset) -> Option<Update> {
     let mut up = Update::default();
     if old.guard.is_some() != new.guard.is_some()
+        || old.class_mask != new.class_mask
         || old.pod_counters.is_some() != new.pod_counters.is_some()
     {
         return None;
@@ -157,6 +171,14 @@ fn update(old: &Ruleset, new: &Ruleset) -> Option<Update> {
                 SetElements::AddressPorts(a.difference(b).copied().collect()),
                 SetElements::AddressPorts(b.difference(a).copied().collect()),
             ),
+            (SetElements::Classes(a), SetElements::Classes(b)) => (
+                SetElements::Classes(a.difference(b).copied().collect()),
+                SetElements::Classes(b.difference(a).copied().collect()),
+            ),
+            (SetElements::ClassPorts(a), SetElements::ClassPorts(b)) => (
+                SetElements::ClassPorts(a.difference(b).copied().collect()),
+                SetElements::ClassPorts(b.difference(a).copied().collect()),
+            ),
             // The guard's CIDR set is filled or emptied whole: exact elements, which nft can
             // add and delete.
             (SetElements::Intervals(a), SetElements::Intervals(b))
@@ -211,6 +233,27 @@ fn update(old: &Ruleset, new: &Ruleset) -> Option<Update> {
             }
         }
     }
+    for family in Family::ALL {
+        let in_family = |ip: &&IpAddr| Family::of(ip) == family;
+        let removed: BTreeSet<IpAddr> = old
+            .classes
+            .iter()
+            .filter(|(ip, id)| in_family(ip) && new.classes.get(ip) != Some(id))
+            .map(|(ip, _)| *ip)
+            .collect();
+        let added: BTreeMap<IpAddr, u16> = new
+            .classes
+            .iter()
+            .filter(|(ip, id)| in_family(ip) && old.classes.get(ip) != Some(id))
+            .map(|(ip, id)| (*ip, *id))
+            .collect();
+        if !removed.is_empty() || !added.is_empty() {
+            up.class_elements.insert(family, (removed, added));
+        }
+    }
+    let (before, after) = (old.class_ids(), new.class_ids());
+    up.new_classes = after.difference(&before).copied().collect();
+    up.removed_classes = before.difference(&after).copied().collect();
     Some(up)
 }
 
@@ -223,6 +266,9 @@ impl Update {
             && self.new_chains.is_empty()
             && self.set_elements.is_empty()
             && self.map_elements.is_empty()
+            && self.class_elements.is_empty()
+            && self.new_classes.is_empty()
+            && self.removed_classes.is_empty()
             && self.removed_chains.is_empty()
             && self.removed_sets.is_empty()
     }
@@ -269,8 +315,8 @@ impl Diff {
             }
             Change::Update(up) => DiffStats {
                 replace: false,
-                chains_added: up.new_chains.len(),
-                chains_removed: up.removed_chains.len(),
+                chains_added: up.new_chains.len() + up.new_classes.len(),
+                chains_removed: up.removed_chains.len() + up.removed_classes.len(),
                 sets_added: up.new_sets.len(),
                 sets_removed: up.removed_sets.len(),
                 elements_added: up
@@ -279,6 +325,7 @@ impl Diff {
                     .map(|s| s.elements.len())
                     .chain(up.set_elements.values().map(|(_, add)| add.len()))
                     .chain(up.map_elements.values().map(|(_, add)| add.len()))
+                    .chain(up.class_elements.values().map(|(_, add)| add.len()))
                     .chain(up.counter_map_elements.values().map(|(_, add)| add.len()))
                     .sum(),
                 elements_removed: up
@@ -286,6 +333,7 @@ impl Diff {
                     .values()
                     .map(|(del, _)| del.len())
                     .chain(up.map_elements.values().map(|(del, _)| del.len()))
+                    .chain(up.class_elements.values().map(|(del, _)| del.len()))
                     .chain(up.counter_map_elements.values().map(|(del, _)| del.len()))
                     .sum(),
             },
@@ -326,16 +374,39 @@ impl Diff {
                 "add set {table} {name} {{ {}; }}",
                 render::set_declaration(set).join("; ")
             );
-            element_command(&mut out, "add", name, &render::elements(&set.elements));
+            element_command(
+                &mut out,
+                "add",
+                name,
+                &render::elements(&set.elements, self.class_mask),
+            );
+        }
+        for id in &up.new_classes {
+            let name = class_chain(*id);
+            let _ = writeln!(out, "add chain {table} {name}");
+            let _ = writeln!(
+                out,
+                "add rule {table} {name} {}",
+                render::class_rule(*id, self.class_mask)
+            );
         }
         for (name, chain) in &up.new_chains {
             let _ = writeln!(out, "add chain {table} {name}");
             for rule in &chain.rules {
-                let _ = writeln!(out, "add rule {table} {name} {}", render::render_rule(rule));
+                let _ = writeln!(
+                    out,
+                    "add rule {table} {name} {}",
+                    render::render_rule(rule, self.class_mask)
+                );
             }
         }
         for (name, (removed, _)) in &up.set_elements {
-            element_command(&mut out, "delete", name, &render::elements(removed));
+            element_command(
+                &mut out,
+                "delete",
+                name,
+                &render::elements(removed, self.class_mask),
+            );
         }
         for ((kind, family), (removed, _)) in &up.map_elements {
             let keys: Vec<String> = removed.iter().map(render::map_key).collect();
@@ -345,8 +416,17 @@ impl Diff {
             let keys: Vec<String> = removed.iter().map(render::map_key).collect();
             element_command(&mut out, "delete", &kind.counter_map_name(*family), &keys);
         }
+        for (family, (removed, _)) in &up.class_elements {
+            let keys: Vec<String> = removed.iter().map(render::map_key).collect();
+            element_command(&mut out, "delete", &class_map_name(*family), &keys);
+        }
         for (name, (_, added)) in &up.set_elements {
-            element_command(&mut out, "add", name, &render::elements(added));
+            element_command(
+                &mut out,
+                "add",
+                name,
+                &render::elements(added, self.class_mask),
+            );
         }
         for ((kind, family), (_, added)) in &up.counter_map_elements {
             let items: Vec<String> = added
@@ -362,8 +442,18 @@ impl Diff {
                 .collect();
             element_command(&mut out, "add", &kind.map_name(*family), &items);
         }
+        for (family, (_, added)) in &up.class_elements {
+            let items: Vec<String> = added
+                .iter()
+                .map(|(ip, id)| render::class_element(ip, *id))
+                .collect();
+            element_command(&mut out, "add", &class_map_name(*family), &items);
+        }
         for name in &up.removed_chains {
             let _ = writeln!(out, "delete chain {table} {name}");
+        }
+        for id in &up.removed_classes {
+            let _ = writeln!(out, "delete chain {table} {}", class_chain(*id));
         }
         for name in &up.removed_sets {
             let _ = writeln!(out, "delete set {table} {name}");
@@ -386,6 +476,7 @@ impl Diff {
         out.pending_pods = self.pending_pods.clone();
         out.address_conflicts = self.address_conflicts.clone();
         out.guard = self.guard.clone();
+        out.unclassified = self.unclassified;
         out.counters.extend(up.new_counters.clone());
         out.sets.extend(up.new_sets.clone());
         out.chains.extend(up.new_chains.clone());
@@ -410,6 +501,18 @@ impl Diff {
                     s.retain(|x| !r.contains(x));
                     s.extend(a.iter().copied());
                 }
+                (SetElements::Classes(s), SetElements::Classes(r), SetElements::Classes(a)) => {
+                    s.retain(|x| !r.contains(x));
+                    s.extend(a.iter().copied());
+                }
+                (
+                    SetElements::ClassPorts(s),
+                    SetElements::ClassPorts(r),
+                    SetElements::ClassPorts(a),
+                ) => {
+                    s.retain(|x| !r.contains(x));
+                    s.extend(a.iter().copied());
+                }
                 (
                     SetElements::Intervals(s),
                     SetElements::Intervals(r),
@@ -429,6 +532,10 @@ impl Diff {
             };
             map.retain(|ip, _| !removed.contains(ip));
             map.extend(added.iter().map(|(ip, e)| (*ip, e.clone())));
+        }
+        for (removed, added) in up.class_elements.values() {
+            out.classes.retain(|ip, _| !removed.contains(ip));
+            out.classes.extend(added.iter().map(|(ip, id)| (*ip, *id)));
         }
         out.chains
             .retain(|name, _| !up.removed_chains.contains(name));

@@ -3,9 +3,13 @@
 //! ```text
 //!   forward (policy accept)
 //!     ct state established,related accept        not modelled: the packet opens a connection
+//!     class bits already in the mark              -> drop
 //!     guard (if armed): unknown pod-CIDR saddr/daddr -> drop
+//!     mark ^= class(daddr)                        (classes map hit: the class chain's XOR)
 //!     <family> saddr vmap @egress<family>         hit: run the chain; return -> continue
-//!     <family> daddr vmap @ingress<family>        hit: run the chain
+//!     mark ^= class(daddr); mark ^= class(saddr)
+//!     <family> daddr vmap @ingress<family>        hit: run the chain; return -> continue
+//!     mark ^= class(saddr)
 //!     end of chain                                -> accept
 //!   policy chain: first rule whose matches all hold decides; falling off the end = return
 //! ```
@@ -55,6 +59,17 @@ impl Ruleset {
     /// The kernel's decision for `packet` under this ruleset. A packet whose addresses are of
     /// different families cannot exist; it matches no address rule.
     pub fn decide(&self, packet: &Packet) -> Decision {
+        self.decide_marked(packet, 0).0
+    }
+
+    /// [`Ruleset::decide`] for a packet arriving with packet mark `mark`; also the mark it
+    /// leaves the base chain with when accepted.
+    pub fn decide_marked(&self, packet: &Packet, mark: u32) -> (Decision, u32) {
+        let mask = self.class_mask;
+        if mark & mask.bits() != 0 {
+            return (Decision::Drop, mark);
+        }
+        let mut mark = mark;
         if self.guard.is_some() {
             for kind in MapKind::ALL {
                 let ip = match kind.field() {
@@ -65,37 +80,40 @@ impl Ruleset {
                 let in_set = |name: String| self.set_contains(&name, &ip);
                 if in_set(Guard::net_set(family)) && !in_set(Guard::known_set(family)) {
                     let Some(chain) = self.chains.get(Guard::chain(kind)) else {
-                        return Decision::Drop;
+                        return (Decision::Drop, mark);
                     };
-                    if let Outcome::Final(decision) = self.run(chain, packet) {
-                        return decision;
+                    if let Outcome::Final(decision) = self.run(chain, packet, mark) {
+                        return (decision, mark);
                     }
                 }
             }
         }
         for kind in MapKind::ALL {
-            let key = match kind.field() {
-                AddrField::Source => packet.src,
-                AddrField::Destination => packet.dst,
+            let (key, other) = match kind.field() {
+                AddrField::Source => (packet.src, packet.dst),
+                AddrField::Destination => (packet.dst, packet.src),
             };
-            let Some(entry) = self.map(kind).get(&key) else {
-                continue;
-            };
-            // A jump to a missing chain is an nft load error; treat it as the drop it would
-            // guard against rather than as an accept.
-            let Some(chain) = self.chains.get(&entry.chain) else {
-                return Decision::Drop;
-            };
-            if let Outcome::Final(decision) = self.run(chain, packet) {
-                return decision;
+            // The class chain of the other side XORs its class in, and again out.
+            let stamp = self.classes.get(&other).map_or(0, |id| mask.mark(*id));
+            mark ^= stamp;
+            if let Some(entry) = self.map(kind).get(&key) {
+                // A jump to a missing chain is an nft load error; treat it as the drop it
+                // would guard against rather than as an accept.
+                let Some(chain) = self.chains.get(&entry.chain) else {
+                    return (Decision::Drop, mark);
+                };
+                if let Outcome::Final(decision) = self.run(chain, packet, mark) {
+                    return (decision, mark);
+                }
             }
+            mark ^= stamp;
         }
-        Decision::Accept
+        (Decision::Accept, mark)
     }
 
-    fn run(&self, chain: &Chain, packet: &Packet) -> Outcome {
+    fn run(&self, chain: &Chain, packet: &Packet, mark: u32) -> Outcome {
         for rule in &chain.rules {
-            if rule.matches.iter().all(|m| self.matches(m, packet)) {
+            if rule.matches.iter().all(|m| self.matches(m, packet, mark)) {
                 return match rule.verdict {
                     Verdict::Accept => Outcome::Final(Decision::Accept),
                     Verdict::Drop => Outcome::Final(Decision::Drop),
@@ -112,11 +130,13 @@ impl Ruleset {
         self.sets.get(name).is_some_and(|s| match &s.elements {
             SetElements::Addresses(a) => a.contains(ip),
             SetElements::Intervals(r) => ranges_contain(r, ip),
-            SetElements::AddressPorts(_) => false,
+            SetElements::AddressPorts(_) | SetElements::Classes(_) | SetElements::ClassPorts(_) => {
+                false
+            }
         })
     }
 
-    fn matches(&self, m: &Match, packet: &Packet) -> bool {
+    fn matches(&self, m: &Match, packet: &Packet, mark: u32) -> bool {
         let family = Family::of(&packet.src);
         if Family::of(&packet.dst) != family {
             return false;
@@ -148,6 +168,25 @@ impl Ruleset {
                         }
                         _ => false,
                     })
+            }
+            Match::Class { set } => {
+                let class = self.class_mask.class_of(mark);
+                self.sets.get(set).is_some_and(|s| match &s.elements {
+                    SetElements::Classes(c) => class.is_some_and(|id| c.contains(&id)),
+                    _ => false,
+                })
+            }
+            Match::ClassPort { set } => {
+                let Transport::Port(probe) = packet.transport else {
+                    return false;
+                };
+                let class = self.class_mask.class_of(mark);
+                self.sets.get(set).is_some_and(|s| match &s.elements {
+                    SetElements::ClassPorts(c) => {
+                        class.is_some_and(|id| c.contains(&(id, probe.protocol, probe.port)))
+                    }
+                    _ => false,
+                })
             }
         }
     }

@@ -19,8 +19,9 @@ use palisade_core::model::Protocol;
 use crate::compile::prefix_len;
 use crate::names;
 use crate::ruleset::{
-    AddrRange, BASE_CHAIN, BASE_PRIORITY, Chain, CounterDef, Family, Guard, LogStatement, MapEntry,
-    MapKind, Match, Rule, Ruleset, Set, SetElements, TABLE, TABLE_FAMILY,
+    AddrRange, BASE_CHAIN, BASE_PRIORITY, Chain, ClassMask, CounterDef, Family, Guard,
+    LogStatement, MapEntry, MapKind, Match, Rule, Ruleset, Set, SetElements, TABLE, TABLE_FAMILY,
+    class_chain, class_map_name,
 };
 
 /// `inet palisade`, as commands name the table.
@@ -52,7 +53,7 @@ fn ports_match(set: &PortSet) -> String {
     format!("meta l4proto . th dport {{ {} }}", items.join(", "))
 }
 
-pub(crate) fn render_match(m: &Match) -> String {
+pub(crate) fn render_match(m: &Match, mask: ClassMask) -> String {
     match m {
         Match::Address { family, field, set } => {
             format!("{} {} @{set}", family.keyword(), field.keyword())
@@ -64,7 +65,26 @@ pub(crate) fn render_match(m: &Match) -> String {
                 family.keyword()
             )
         }
+        Match::Class { set } => format!("meta mark & {mask} == @{set}"),
+        Match::ClassPort { set } => {
+            format!("meta mark & {mask} . meta l4proto . th dport @{set}")
+        }
     }
+}
+
+/// A class as a set element: its mark bits, as nft lists a mark.
+fn mark_element(id: u16, mask: ClassMask) -> String {
+    format!("0x{:08x}", mask.mark(id))
+}
+
+/// The one rule of a class chain: `meta mark set meta mark ^ 0x002a0000`.
+pub(crate) fn class_rule(id: u16, mask: ClassMask) -> String {
+    format!("meta mark set meta mark ^ {}", mark_element(id, mask))
+}
+
+/// A class map element: `10.0.0.1 : jump class-002a`.
+pub(crate) fn class_element(ip: &IpAddr, id: u16) -> String {
+    format!("{ip} : jump {}", class_chain(id))
 }
 
 /// `limit rate 10/second burst 20 packets log prefix "palisade eg-..." group 100`.
@@ -79,8 +99,8 @@ fn log_statement(log: &LogStatement) -> String {
 }
 
 /// One rule as `nft list` shows it (without counter values).
-pub(crate) fn render_rule(rule: &Rule) -> String {
-    let mut parts: Vec<String> = rule.matches.iter().map(render_match).collect();
+pub(crate) fn render_rule(rule: &Rule, mask: ClassMask) -> String {
+    let mut parts: Vec<String> = rule.matches.iter().map(|m| render_match(m, mask)).collect();
     if let Some(log) = &rule.log {
         parts.push(log_statement(log));
     }
@@ -109,11 +129,11 @@ pub(crate) fn render_rule(rule: &Rule) -> String {
 }
 
 /// The rules of a chain, one per line: also the text a chain's name is hashed from.
-pub(crate) fn chain_body(chain: &Chain) -> String {
+pub(crate) fn chain_body(chain: &Chain, mask: ClassMask) -> String {
     chain
         .rules
         .iter()
-        .map(render_rule)
+        .map(|r| render_rule(r, mask))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -129,13 +149,18 @@ fn range(r: &AddrRange) -> String {
 }
 
 /// Each element of a set as nft writes it.
-pub(crate) fn elements(elements: &SetElements) -> Vec<String> {
+pub(crate) fn elements(elements: &SetElements, mask: ClassMask) -> Vec<String> {
     match elements {
         SetElements::Addresses(s) => s.iter().map(ToString::to_string).collect(),
         SetElements::Intervals(v) => v.iter().map(range).collect(),
         SetElements::AddressPorts(s) => s
             .iter()
             .map(|(ip, p, port)| format!("{ip} . {} . {port}", proto(*p)))
+            .collect(),
+        SetElements::Classes(s) => s.iter().map(|id| mark_element(*id, mask)).collect(),
+        SetElements::ClassPorts(s) => s
+            .iter()
+            .map(|(id, p, port)| format!("{} . {} . {port}", mark_element(*id, mask), proto(*p)))
             .collect(),
     }
 }
@@ -152,6 +177,10 @@ pub(crate) fn set_declaration(set: &Set) -> Vec<String> {
         }
         SetElements::AddressPorts(_) => {
             lines.push(format!("type {addr} . inet_proto . inet_service"));
+        }
+        SetElements::Classes(_) => lines.push("type mark".to_string()),
+        SetElements::ClassPorts(_) => {
+            lines.push("type mark . inet_proto . inet_service".to_string());
         }
     }
     if !set.comment.is_empty() {
@@ -195,13 +224,20 @@ pub(crate) fn counter_declaration(def: &CounterDef) -> String {
     format!("{{ comment \"{}\"; }}", names::comment(&def.comment()))
 }
 
-/// The base chain: replies first, then the guard if configured, then each local pod's egress
-/// chain (by source address), then its ingress chain (by destination address). Addresses of
-/// non-isolated pods, remote pods and non-pods are in no map and fall through to the accept
-/// policy. The guard comes before the maps because an ingress chain's accept is final: an
-/// unknown source must not reach a pod that would accept it.
-pub(crate) fn base_chain_rules(guard: bool) -> Vec<String> {
-    let mut rules = vec!["ct state established,related accept".to_string()];
+/// The base chain: replies first, then new connections whose mark already has class bits are
+/// dropped (their class would be ambiguous), then the guard if configured, then each local
+/// pod's egress chain (by source address) with the destination's class in the mark, then its
+/// ingress chain (by destination address) with the source's class in the mark. Each class is
+/// XORed in by a jump to its class chain and XORed out by the same jump after the policy chain
+/// returned, so the mark leaves as it came. Addresses of non-isolated pods, remote pods and
+/// non-pods are in no policy map and fall through to the accept policy; addresses no rule
+/// observes are in no class map and leave the mark alone. The guard comes before the maps so
+/// that an unknown source never reaches a pod's chains.
+pub(crate) fn base_chain_rules(guard: bool, mask: ClassMask) -> Vec<String> {
+    let mut rules = vec![
+        "ct state established,related accept".to_string(),
+        mark_check(mask),
+    ];
     if guard {
         for kind in MapKind::ALL {
             for family in Family::ALL {
@@ -216,6 +252,21 @@ pub(crate) fn base_chain_rules(guard: bool) -> Vec<String> {
         }
     }
     for kind in MapKind::ALL {
+        // The other side of the connection: the destination for egress, the source for ingress.
+        let other = match kind {
+            MapKind::Egress => "daddr",
+            MapKind::Ingress => "saddr",
+        };
+        let stamp = |rules: &mut Vec<String>| {
+            for family in Family::ALL {
+                rules.push(format!(
+                    "{} {other} vmap @{}",
+                    family.keyword(),
+                    class_map_name(family)
+                ));
+            }
+        };
+        stamp(&mut rules);
         for family in Family::ALL {
             rules.push(format!(
                 "{} {} vmap @{}",
@@ -224,8 +275,22 @@ pub(crate) fn base_chain_rules(guard: bool) -> Vec<String> {
                 kind.map_name(family)
             ));
         }
+        stamp(&mut rules);
     }
     rules
+}
+
+/// `meta mark & <mask> != 0 counter drop`, in the form nft lists it in: a mask of the top
+/// bits is shown as a prefix (`meta mark != 0x00000000/16`).
+pub(crate) fn mark_check(mask: ClassMask) -> String {
+    if mask.is_prefix() {
+        format!(
+            "meta mark != 0x00000000/{} counter drop",
+            mask.bits().leading_ones()
+        )
+    } else {
+        format!("meta mark & {mask} != 0x00000000 counter drop")
+    }
 }
 
 pub(crate) fn header(ruleset: &Ruleset, what: &str) -> String {
@@ -271,7 +336,7 @@ impl Ruleset {
                 let _ = writeln!(out, "\t\t{line}");
             }
             if !set.elements.is_empty() {
-                write_elements(&mut out, &elements(&set.elements), 2);
+                write_elements(&mut out, &elements(&set.elements, self.class_mask), 2);
             }
             let _ = writeln!(out, "\t}}");
         }
@@ -291,6 +356,21 @@ impl Ruleset {
                 }
                 let _ = writeln!(out, "\t}}");
             }
+        }
+        for family in Family::ALL {
+            separate(&mut out);
+            let _ = writeln!(out, "\tmap {} {{", class_map_name(family));
+            let _ = writeln!(out, "\t\ttype {} : verdict", family.addr_type());
+            let items: Vec<String> = self
+                .classes
+                .iter()
+                .filter(|(ip, _)| Family::of(ip) == family)
+                .map(|(ip, id)| class_element(ip, *id))
+                .collect();
+            if !items.is_empty() {
+                write_elements(&mut out, &items, 2);
+            }
+            let _ = writeln!(out, "\t}}");
         }
         if let Some(pod_counters) = &self.pod_counters {
             for kind in MapKind::ALL {
@@ -316,15 +396,24 @@ impl Ruleset {
             out,
             "\t\ttype filter hook forward priority {BASE_PRIORITY}; policy accept;"
         );
-        for rule in base_chain_rules(self.guard.is_some()) {
+        for rule in base_chain_rules(self.guard.is_some(), self.class_mask) {
             let _ = writeln!(out, "\t\t{rule}");
         }
         let _ = writeln!(out, "\t}}");
+        for id in self.class_ids() {
+            separate(&mut out);
+            let _ = writeln!(
+                out,
+                "\tchain {} {{\n\t\t{}\n\t}}",
+                class_chain(id),
+                class_rule(id, self.class_mask)
+            );
+        }
         for (name, chain) in &self.chains {
             separate(&mut out);
             let _ = writeln!(out, "\tchain {name} {{");
             for rule in &chain.rules {
-                let _ = writeln!(out, "\t\t{}", render_rule(rule));
+                let _ = writeln!(out, "\t\t{}", render_rule(rule, self.class_mask));
             }
             let _ = writeln!(out, "\t}}");
         }

@@ -76,6 +76,131 @@ impl Family {
     }
 }
 
+/// The bits of the packet mark that carry an address class while palisade's base chain runs.
+/// The base chain XORs the class id of the peer address in before a policy chain and XORs it
+/// out right after, so every bit of the mark leaves as it came in; a new connection arriving
+/// with any of these bits set is dropped, since its class would be ambiguous. The bits are
+/// configurable so that a CNI using high mark bits of its own can keep them
+/// (docs/ruleset-design.md): contiguous, at least [`ClassMask::MIN_BITS`] wide, and clear of
+/// kube-proxy's bits ([`KUBE_PROXY_MARKS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClassMask(u32);
+
+/// kube-proxy's mark bits: 0x4000 masquerade, 0x8000 drop (iptables mode; nftables mode uses
+/// 0x4000). A class mask never overlaps them.
+pub const KUBE_PROXY_MARKS: u32 = 0x0000_c000;
+
+/// Why a class mask was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClassMaskError {
+    #[error("the class mark mask 0x{0:08x} is not one run of contiguous bits")]
+    NotContiguous(u32),
+    #[error(
+        "the class mark mask 0x{0:08x} has fewer than {min} bits (at most {max} classes)",
+        min = ClassMask::MIN_BITS,
+        max = (1u32 << ClassMask::MIN_BITS) - 1
+    )]
+    TooNarrow(u32),
+    #[error("the class mark mask 0x{0:08x} overlaps kube-proxy's mark bits 0x0000c000")]
+    KubeProxy(u32),
+    #[error("`{0}` is not a 32-bit mask (e.g. 0xffff0000)")]
+    Syntax(String),
+}
+
+impl ClassMask {
+    /// Bits 16-31: 65,535 class ids.
+    pub const DEFAULT: ClassMask = ClassMask(0xffff_0000);
+    /// Fewer bits than this leave so few class ids (255 at 8 bits) that an ordinary node runs
+    /// out of them.
+    pub const MIN_BITS: u32 = 8;
+
+    pub fn new(bits: u32) -> Result<ClassMask, ClassMaskError> {
+        if bits == 0 {
+            return Err(ClassMaskError::TooNarrow(bits));
+        }
+        let run = bits >> bits.trailing_zeros();
+        if run & run.wrapping_add(1) != 0 {
+            return Err(ClassMaskError::NotContiguous(bits));
+        }
+        if bits & KUBE_PROXY_MARKS != 0 {
+            return Err(ClassMaskError::KubeProxy(bits));
+        }
+        if bits.count_ones() < Self::MIN_BITS {
+            return Err(ClassMaskError::TooNarrow(bits));
+        }
+        Ok(ClassMask(bits))
+    }
+
+    /// The mask's bits.
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// Where the class id starts within the mark.
+    pub fn shift(self) -> u32 {
+        self.0.trailing_zeros()
+    }
+
+    /// The largest class id the mask holds (ids start at 1; 0 is "no class").
+    pub fn max_id(self) -> u16 {
+        u16::try_from(self.0 >> self.shift()).unwrap_or(u16::MAX)
+    }
+
+    /// The mark bits of class `id` (`id` must be at most [`ClassMask::max_id`]).
+    pub fn mark(self, id: u16) -> u32 {
+        (u32::from(id) << self.shift()) & self.0
+    }
+
+    /// The class in `mark`'s class bits; `None` for 0 (no class).
+    pub fn class_of(self, mark: u32) -> Option<u16> {
+        u16::try_from((mark & self.0) >> self.shift())
+            .ok()
+            .filter(|id| *id != 0)
+    }
+
+    /// Whether the mask is a prefix of the mark (its top bits), the form in which nft lists
+    /// `meta mark & mask != 0` as `meta mark != 0x00000000/N`.
+    pub fn is_prefix(self) -> bool {
+        self.0.leading_ones() == self.0.count_ones()
+    }
+}
+
+impl Default for ClassMask {
+    fn default() -> ClassMask {
+        ClassMask::DEFAULT
+    }
+}
+
+impl std::fmt::Display for ClassMask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "0x{:08x}", self.0)
+    }
+}
+
+impl std::str::FromStr for ClassMask {
+    type Err = ClassMaskError;
+
+    /// `0xffff0000` (hexadecimal with `0x`) or a decimal number.
+    fn from_str(s: &str) -> Result<ClassMask, ClassMaskError> {
+        let t = s.trim();
+        let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+            Some(hex) => u32::from_str_radix(&hex.replace('_', ""), 16),
+            None => t.parse::<u32>(),
+        };
+        ClassMask::new(parsed.map_err(|_| ClassMaskError::Syntax(s.to_string()))?)
+    }
+}
+
+/// `class-002a`: the one-rule chain that XORs class `id` into the mark.
+pub fn class_chain(id: u16) -> String {
+    format!("class-{id:04x}")
+}
+
+/// `classes4` / `classes6`: the map from cluster addresses to their class chains.
+pub fn class_map_name(family: Family) -> String {
+    format!("classes{}", family.digit())
+}
+
 /// Which verdict map: keyed by the source (egress) or destination (ingress) address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MapKind {
@@ -144,6 +269,12 @@ pub enum SetElements {
     /// A concatenated hash set `ipv4_addr . inet_proto . inet_service`: a destination pod
     /// address with a port a named port resolved to on that pod.
     AddressPorts(BTreeSet<(IpAddr, Protocol, u16)>),
+    /// A hash set of address classes (`type mark`, each id shifted into the [`ClassMask`]): the
+    /// classes whose addresses a `from`/`to` list matches.
+    Classes(BTreeSet<u16>),
+    /// A concatenated hash set `mark . inet_proto . inet_service`: a destination class with a
+    /// port a named port resolved to on the pods of that class.
+    ClassPorts(BTreeSet<(u16, Protocol, u16)>),
 }
 
 impl SetElements {
@@ -152,6 +283,8 @@ impl SetElements {
             SetElements::Addresses(s) => s.len(),
             SetElements::Intervals(v) => v.len(),
             SetElements::AddressPorts(s) => s.len(),
+            SetElements::Classes(s) => s.len(),
+            SetElements::ClassPorts(s) => s.len(),
         }
     }
 
@@ -165,6 +298,8 @@ impl SetElements {
             SetElements::Addresses(_) => SetKind::Addresses,
             SetElements::Intervals(_) => SetKind::Intervals,
             SetElements::AddressPorts(_) => SetKind::AddressPorts,
+            SetElements::Classes(_) => SetKind::Classes,
+            SetElements::ClassPorts(_) => SetKind::ClassPorts,
         }
     }
 }
@@ -174,12 +309,15 @@ pub enum SetKind {
     Addresses,
     Intervals,
     AddressPorts,
+    Classes,
+    ClassPorts,
 }
 
 /// A named set. Its name is derived from its definition (never from its elements), so pod churn
 /// changes elements only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Set {
+    /// The family of its addresses; class sets hold no address and say [`Family::V4`].
     pub family: Family,
     /// The definition the elements were resolved from, e.g. `production: {app=web}`.
     pub comment: String,
@@ -226,6 +364,13 @@ pub enum Match {
     /// `ip daddr . meta l4proto . th dport @set`: destination address, protocol and port
     /// together, for named ports resolved per destination pod.
     AddressPort { family: Family, set: String },
+    /// `meta mark & <mask> == @set` ([`ClassMask`]): the class of the other side of the connection (the
+    /// destination in egress chains, the source in ingress chains) is in a
+    /// [`SetElements::Classes`] set. Both families alike.
+    Class { set: String },
+    /// `meta mark & <mask> . meta l4proto . th dport @set`: the destination's class with
+    /// protocol and port, for named ports of egress rules ([`SetElements::ClassPorts`]).
+    ClassPort { set: String },
 }
 
 /// What a rule does when it matches.
@@ -349,6 +494,8 @@ pub struct CompileOptions {
     pub counters: bool,
     /// The node's pod CIDRs, for the fail-closed guard ([`Guard`]); empty: no guard.
     pub guard_cidrs: Vec<IpNet>,
+    /// The mark bits that carry class ids.
+    pub class_mask: ClassMask,
 }
 
 /// Where and how often drops are logged.
@@ -449,6 +596,15 @@ pub struct Ruleset {
     pub ingress: BTreeMap<IpAddr, MapEntry>,
     pub chains: BTreeMap<String, Chain>,
     pub sets: BTreeMap<String, Set>,
+    /// Every cluster address some rule of this node tells apart, with its class id (never 0):
+    /// addresses no local rule can tell apart share a class. The `classes4`/`classes6` maps
+    /// jump to the chain [`class_chain`] of the id; one chain per id in use.
+    pub classes: BTreeMap<IpAddr, u16>,
+    /// The mark bits the class ids are XORed into ([`CompileOptions::class_mask`]).
+    pub class_mask: ClassMask,
+    /// Addresses left without a class because the node needs more classes than
+    /// [`ClassMask::max_id`]: they match no class set (denied where a pod peer would allow).
+    pub unclassified: usize,
     /// Named counter objects, with [`CompileOptions::counters`].
     pub counters: BTreeMap<String, CounterDef>,
     /// With [`CompileOptions::counters`]: the counter maps (`egress-drops4`, ...: local pod
@@ -465,9 +621,9 @@ pub struct Ruleset {
 /// Sizes of a ruleset, counting the fixed parts (base chain, verdict maps) too.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// The base chain plus every policy chain.
+    /// The base chain plus every policy chain and class chain.
     pub chains: usize,
-    /// Named sets, the four verdict maps excluded.
+    /// Named sets, the verdict maps excluded.
     pub sets: usize,
     pub maps: usize,
     /// Elements of every set and map (an interval counts once).
@@ -476,8 +632,9 @@ pub struct Stats {
     pub rules: usize,
 }
 
-/// The rules of the base chain, in order.
-pub(crate) const BASE_RULES: usize = 5;
+/// The rules of the base chain: established, mark check, then per family the class stamp,
+/// egress map, unstamp, stamp, ingress map, unstamp.
+pub(crate) const BASE_RULES: usize = 2 + 6 * 2;
 
 impl Ruleset {
     /// A ruleset with nothing to enforce (the shape of a node without isolated local pods).
@@ -488,6 +645,9 @@ impl Ruleset {
             ingress: BTreeMap::new(),
             chains: BTreeMap::new(),
             sets: BTreeMap::new(),
+            classes: BTreeMap::new(),
+            class_mask: ClassMask::DEFAULT,
+            unclassified: 0,
             counters: BTreeMap::new(),
             pod_counters: None,
             guard: None,
@@ -514,16 +674,25 @@ impl Ruleset {
         BASE_RULES + guard
     }
 
+    /// The class ids in use, each with its chain.
+    pub fn class_ids(&self) -> BTreeSet<u16> {
+        self.classes.values().copied().collect()
+    }
+
     pub fn stats(&self) -> Stats {
+        let ids = self.class_ids().len();
         Stats {
-            chains: 1 + self.chains.len(),
+            chains: 1 + self.chains.len() + ids,
             sets: self.sets.len(),
-            maps: MapKind::ALL.len() * Family::ALL.len(),
+            maps: (MapKind::ALL.len() + 1) * Family::ALL.len(),
             elements: self.egress.len()
                 + self.ingress.len()
+                + self.classes.len()
                 + self.pod_counters.as_ref().map_or(0, BTreeMap::len)
                 + self.sets.values().map(|s| s.elements.len()).sum::<usize>(),
-            rules: self.base_rules() + self.chains.values().map(|c| c.rules.len()).sum::<usize>(),
+            rules: self.base_rules()
+                + ids
+                + self.chains.values().map(|c| c.rules.len()).sum::<usize>(),
         }
     }
 }

@@ -35,9 +35,37 @@ proptest! {
             log: Some(palisade_nft::LogOptions::new(7)),
             counters: true,
             guard_cidrs: Vec::new(),
+            class_mask: palisade_nft::ClassMask::DEFAULT,
         };
         if let Err(e) = check_agreement_with(&cluster, &externals, &NODES, &probes(), &options) {
             prop_assert!(false, "{}", e);
+        }
+    }
+}
+
+/// Class masks a CNI's own mark bits may call for: top bits, a middle run, the low bits.
+fn class_masks() -> impl Strategy<Value = palisade_nft::ClassMask> {
+    prop_oneof![
+        Just(0xff00_0000u32),
+        Just(0x00ff_0000),
+        Just(0x0000_3fff),
+        Just(0x7fff_0000),
+    ]
+    .prop_map(|bits| palisade_nft::ClassMask::new(bits).unwrap_or_else(|e| panic!("{e}")))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Where the class ids sit in the mark changes no decision.
+    #[test]
+    fn class_masks_change_no_verdict((cluster, externals) in cluster(), mask in class_masks()) {
+        let options = palisade_nft::CompileOptions {
+            class_mask: mask,
+            ..Default::default()
+        };
+        if let Err(e) = check_agreement_with(&cluster, &externals, &NODES, &probes(), &options) {
+            prop_assert!(false, "mask {mask}: {}", e);
         }
     }
 }
@@ -95,4 +123,38 @@ fn corpus_cases_agree_with_evaluate() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The high-cardinality shape (a label per workload, broad namespace peers, named ports that
+/// resolve differently per workload) agrees with `evaluate()` too, over several seeds.
+#[test]
+fn unique_shape_agrees_with_evaluate() {
+    use palisade_test_support::synth_unique::{UniqueParams, generate_unique};
+    for seed in 1..=3 {
+        let mut cluster = generate_unique(UniqueParams {
+            namespaces: 6,
+            pods: 120,
+            policies: 50,
+            seed,
+        });
+        for (i, pod) in cluster.pods.iter_mut().enumerate() {
+            if pod.node.is_some() {
+                pod.node = Some(NODES[i % NODES.len()].to_string());
+            }
+        }
+        let externals: Vec<IpAddr> = vec!["192.0.2.10".parse().unwrap_or_else(|e| panic!("{e}"))];
+        if let Err(e) = check_agreement(&cluster, &externals, &NODES, &probes()) {
+            let cut: String = e.chars().take(4000).collect();
+            panic!("seed {seed}: {cut}");
+        }
+        // A narrower mask in the low bits, still wide enough for this node's classes.
+        let options = palisade_nft::CompileOptions {
+            class_mask: palisade_nft::ClassMask::new(0x0000_3fff).unwrap_or_else(|e| panic!("{e}")),
+            ..Default::default()
+        };
+        if let Err(e) = check_agreement_with(&cluster, &externals, &NODES, &probes(), &options) {
+            let cut: String = e.chars().take(4000).collect();
+            panic!("seed {seed}, mask 0x00003fff: {cut}");
+        }
+    }
 }

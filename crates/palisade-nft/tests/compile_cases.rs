@@ -433,7 +433,7 @@ fn same_policy_view_shares_a_chain_and_rules_share_sets() {
     let api_sets: Vec<&String> = rs
         .sets
         .keys()
-        .filter(|n| n.starts_with("pods4-prod-app-api-"))
+        .filter(|n| n.starts_with("cls-prod-app-api-"))
         .collect();
     assert_eq!(
         api_sets.len(),
@@ -442,6 +442,9 @@ fn same_policy_view_shares_a_chain_and_rules_share_sets() {
         rs.sets.keys()
     );
     assert_eq!(compile(&cluster, NODE), rs, "deterministic");
+    // One class for the api pod, whatever the number of policies reading it.
+    assert_eq!(rs.classes.len(), 1, "{:?}", rs.classes);
+    assert!(rs.classes.contains_key(&ip("10.0.1.9")));
 }
 
 #[test]
@@ -485,8 +488,9 @@ fn stats_count_every_part() {
         })],
     );
     let stats = compile(&cluster, NODE).stats();
-    // forward + one ingress chain; pods4 + pods6; 2 map entries + 1 set element;
-    // 5 base rules + (v4 rule, v6 rule, drop).
+    // forward + one ingress chain + the api pod's class chain; one class set; six maps;
+    // 2 ingress map entries + 1 class map entry + 1 class set element; 14 base rules + the
+    // class chain's rule + (class rule, drop).
     assert_eq!(
         (
             stats.chains,
@@ -495,7 +499,7 @@ fn stats_count_every_part() {
             stats.elements,
             stats.rules
         ),
-        (2, 2, 4, 3, 8)
+        (3, 1, 6, 4, 17)
     );
 }
 
@@ -532,4 +536,148 @@ fn evaluate_is_the_reference_for_the_example() {
             "web-1 -> db-1 {p}"
         );
     }
+}
+
+/// The base chain borrows the class bits of the packet mark and gives every bit back: a packet
+/// accepted leaves with the mark it came with; one arriving with class bits set is dropped
+/// (its class would be ambiguous).
+#[test]
+fn the_mark_leaves_as_it_came() {
+    let cluster = mk_cluster(
+        vec![],
+        vec![
+            pod_on("n1", "prod", "web", "web", &["10.0.1.1"]),
+            pod_on("n2", "prod", "api", "api", &["10.0.2.1"]),
+        ],
+        vec![mk_policy("prod", "web-in", |p| {
+            p.subject = sel(&[("app", "web")]);
+            p.ingress = Some(vec![rule(
+                vec![pods(sel(&[("app", "api")]))],
+                vec![tcp(80)],
+            )]);
+        })],
+    );
+    let rs = compile(&cluster, NODE);
+    assert!(!rs.classes.is_empty());
+    let packet = |port| Packet {
+        src: ip("10.0.2.1"),
+        dst: ip("10.0.1.1"),
+        transport: Transport::Port(Probe {
+            protocol: Protocol::Tcp,
+            port,
+        }),
+    };
+    for mark in [0, 0x4000, 0x8000, 0x0000_c0ff] {
+        assert_eq!(
+            rs.decide_marked(&packet(80), mark),
+            (Decision::Accept, mark)
+        );
+        assert_eq!(rs.decide_marked(&packet(81), mark).0, Decision::Drop);
+    }
+    assert_eq!(rs.decide_marked(&packet(80), 0x0001_0000).0, Decision::Drop);
+    // With the class ids in other bits, the default's bits are the CNI's to keep, and the
+    // new mask's bits are the ones that make a packet ambiguous.
+    let options = palisade_nft::CompileOptions {
+        class_mask: palisade_nft::ClassMask::new(0x00ff_0000).unwrap_or_else(|e| panic!("{e}")),
+        ..Default::default()
+    };
+    let rs = palisade_nft::compile_with(&cluster, NODE, &options);
+    for mark in [0, 0x4000, 0xff00_0000, 0x8000_c0ff] {
+        assert_eq!(
+            rs.decide_marked(&packet(80), mark),
+            (Decision::Accept, mark)
+        );
+        assert_eq!(rs.decide_marked(&packet(81), mark).0, Decision::Drop);
+    }
+    for mark in [0x0001_0000, 0x0080_0000, 0xff80_0000] {
+        assert_eq!(
+            rs.decide_marked(&packet(80), mark).0,
+            Decision::Drop,
+            "{mark:#x}"
+        );
+    }
+}
+
+/// Class masks: contiguous, at least eight bits, clear of kube-proxy's 0x4000/0x8000.
+#[test]
+fn class_masks_are_validated() {
+    use palisade_nft::{ClassMask, ClassMaskError};
+    let cases: &[(&str, &str, Result<u32, ClassMaskError>)] = &[
+        ("default", "0xffff0000", Ok(0xffff_0000)),
+        ("upper byte", "0xff000000", Ok(0xff00_0000)),
+        ("middle run", "0x00ff0000", Ok(0x00ff_0000)),
+        ("low bits under kube-proxy's", "0x3fff", Ok(0x3fff)),
+        ("decimal", "4278190080", Ok(0xff00_0000)),
+        (
+            "hole",
+            "0xff0f0000",
+            Err(ClassMaskError::NotContiguous(0xff0f_0000)),
+        ),
+        (
+            "kube-proxy's masquerade bit",
+            "0x0000ff00",
+            Err(ClassMaskError::KubeProxy(0xff00)),
+        ),
+        (
+            "across kube-proxy's bits",
+            "0x0003c000",
+            Err(ClassMaskError::KubeProxy(0x3_c000)),
+        ),
+        (
+            "seven bits",
+            "0xfe000000",
+            Err(ClassMaskError::TooNarrow(0xfe00_0000)),
+        ),
+        ("zero", "0", Err(ClassMaskError::TooNarrow(0))),
+        (
+            "not a number",
+            "ff-ff",
+            Err(ClassMaskError::Syntax("ff-ff".into())),
+        ),
+        (
+            "too wide",
+            "0x1ffffffff",
+            Err(ClassMaskError::Syntax("0x1ffffffff".into())),
+        ),
+    ];
+    for (label, text, want) in cases {
+        let got = text.parse::<ClassMask>().map(ClassMask::bits);
+        assert_eq!(&got, want, "{label}");
+    }
+    let mask = ClassMask::new(0x00ff_0000).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((mask.shift(), mask.max_id()), (16, 255));
+    assert_eq!(mask.mark(0x2a), 0x002a_0000);
+    assert_eq!(mask.class_of(0xff2a_c000), Some(0x2a));
+    assert_eq!(mask.class_of(0xff00_c000), None);
+}
+
+/// A mask too narrow for the node's classes leaves the excess addresses without a class, and
+/// says how many.
+#[test]
+fn classes_beyond_the_mask_are_counted() {
+    let mut members = Vec::new();
+    let mut policies = Vec::new();
+    // 300 workloads each allowed by its own policy on the local pod: 300 classes.
+    for n in 0..300u32 {
+        let app = format!("w{n}");
+        let address = format!("10.1.{}.{}", n / 200, n % 200 + 1);
+        members.push(pod_on("n2", "prod", &app, &app, &[address.as_str()]));
+        policies.push(mk_policy("prod", &format!("allow-{app}"), |p| {
+            p.subject = sel(&[("app", "web")]);
+            p.ingress = Some(vec![rule(
+                vec![pods(sel(&[("app", app.as_str())]))],
+                vec![tcp(80)],
+            )]);
+        }));
+    }
+    members.push(pod_on("n1", "prod", "web", "web", &["10.0.1.1"]));
+    let cluster = mk_cluster(vec![], members, policies);
+    let wide = compile(&cluster, NODE);
+    assert_eq!((wide.class_ids().len(), wide.unclassified), (300, 0));
+    let options = palisade_nft::CompileOptions {
+        class_mask: palisade_nft::ClassMask::new(0xff00_0000).unwrap_or_else(|e| panic!("{e}")),
+        ..Default::default()
+    };
+    let narrow = palisade_nft::compile_with(&cluster, NODE, &options);
+    assert_eq!((narrow.class_ids().len(), narrow.unclassified), (255, 45));
 }

@@ -89,7 +89,7 @@ fn apply_edits(cluster: &Cluster, edits: &[Edit]) -> Cluster {
 
 /// What the kernel holds: everything but the bookkeeping.
 fn kernel_part(rs: &Ruleset) -> impl PartialEq + std::fmt::Debug + '_ {
-    (&rs.egress, &rs.ingress, &rs.chains, &rs.sets)
+    (&rs.egress, &rs.ingress, &rs.chains, &rs.sets, &rs.classes)
 }
 
 proptest! {

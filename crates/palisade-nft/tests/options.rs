@@ -24,6 +24,7 @@ fn all_options(cidrs: &[&str]) -> CompileOptions {
             .iter()
             .map(|c| c.parse().unwrap_or_else(|e| panic!("{c}: {e}")))
             .collect(),
+        class_mask: palisade_nft::ClassMask::DEFAULT,
     }
 }
 

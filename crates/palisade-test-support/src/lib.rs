@@ -4,6 +4,7 @@
 //!   arbitrary    proptest strategies: small random clusters using every feature
 //!   builders     mk_ns / mk_pod / mk_policy + tweak closures, peers, ports, selectors, mk_cluster
 //!   synth        generate(SynthParams) -> Cluster: deterministic, realistic label vocabularies
+//!   synth_unique generate_unique(UniqueParams) -> Cluster: every workload its own labels
 //!   truth_table  the `.`/`X` notation of expected.txt files: parse, render, compare
 //! ```
 //!
@@ -13,4 +14,5 @@
 pub mod arbitrary;
 pub mod builders;
 pub mod synth;
+pub mod synth_unique;
 pub mod truth_table;

@@ -27,6 +27,7 @@ pub fn run(args: AgentArgs) -> Exit {
             log: (args.nflog_group != 0).then(|| LogOptions::new(args.nflog_group)),
             counters: true,
             guard_cidrs: args.pod_cidrs.clone(),
+            class_mask: args.class_mark_mask,
         },
     };
     let mut drops = DropConfig::new(args.nflog_group);
@@ -63,6 +64,11 @@ pub fn run(args: AgentArgs) -> Exit {
     }
 }
 
+/// `--verify-interval`: 0 turns the readback off.
+fn verify_interval(args: &AgentArgs) -> Option<Duration> {
+    (args.verify_interval != 0).then(|| Duration::from_secs(args.verify_interval))
+}
+
 fn failure_policy(args: &AgentArgs) -> FailurePolicy {
     if args.fail_open {
         FailurePolicy::Open
@@ -84,6 +90,7 @@ fn run_local(
     config.resync = Duration::from_secs(args.resync_secs.max(1));
     config.failure_policy = failure_policy(args);
     config.cleanup_on_exit = args.cleanup_on_exit;
+    config.verify_interval = verify_interval(args);
     drops.nft = config.nft.clone();
     config.drops = Some(drops);
     config.observer = Some(observer);
@@ -107,6 +114,7 @@ fn run_cluster(
     config.resync = Duration::from_secs(args.resync_secs.max(1));
     config.failure_policy = failure_policy(args);
     config.cleanup_on_exit = args.cleanup_on_exit;
+    config.verify_interval = verify_interval(args);
     drops.nft = config.nft.clone();
     config.drops = Some(drops);
     config.observer = Some(observer);

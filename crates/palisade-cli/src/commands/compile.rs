@@ -52,6 +52,15 @@ pub fn run(args: CompileArgs, color: ColorChoice) -> Exit {
             conflict.programmed
         );
     }
+    if ruleset.unclassified > 0 {
+        eprintln!(
+            "warning: {} addresses get no class: the node needs more than the {} classes of the \
+             class mark mask {}; rules do not match them as peers",
+            ruleset.unclassified,
+            ruleset.class_mask.max_id(),
+            ruleset.class_mask
+        );
+    }
     if args.stats {
         let s = ruleset.stats();
         eprintln!(

@@ -10,6 +10,7 @@ pub mod graph;
 pub mod lab;
 pub mod reach;
 pub mod report;
+pub mod verify;
 pub mod why;
 
 use std::io::{self, Write};

@@ -6,13 +6,17 @@
 //!     isolating egress policies  -> egress chain  (memo by policy list)         ┐ named by a hash
 //!     isolating ingress policies -> ingress chain (memo by policy list + ports) ┘ of their rules
 //!     every address              -> egress/ingress map entry: jump to that chain
-//!   each policy rule -> chain rules:  [peer set] [ports] verdict      (one per peer set & family)
+//!   each policy rule -> chain rules:  [class set | cidr set] [ports] return
 //!                                      named ports: ingress resolves on the local pod itself;
-//!                                      egress uses an address . proto . port set per destination
+//!                                      egress uses a class . proto . port set per destination
+//!   then: every address some class set observes -> its class id (peers::assign_classes)
 //! ```
 //!
-//! Egress chains end a match with `return` so the destination's ingress chain still runs when
-//! both pods live on this node; ingress chains `accept`. Both end with `counter drop`.
+//! A chain matches the other side of a connection by its class, which the base chain XORs
+//! into the packet mark before the chain runs and out again after it (see [`crate::ClassMask`]),
+//! so a broad peer costs one class id per class it covers, not one element per pod. Chains end
+//! a match with `return` (the base chain unstamps, then runs the destination's ingress chain
+//! or accepts) and end with `counter drop`.
 //! [`CompileOptions`] add a rate-limited `log group` rule before that drop, named counters on
 //! the allow rules and the drop, and the fail-closed guard ([`Guard`]). Pods with
 //! the same policy view get the same chain content, hence the same chain. Traffic between a pod
@@ -39,6 +43,11 @@ use crate::ruleset::{
 use peers::{SetTable, fam};
 
 pub(crate) use intervals::{prefix_len, ranges_contain};
+
+/// Converts a count into an id; counts are bounded by the input, far below `u32::MAX`.
+fn id(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
 
 /// Compiles the ruleset node `node` needs to enforce `cluster`'s policies on its pods.
 ///
@@ -131,6 +140,8 @@ pub fn compile_with(cluster: &Cluster, node: &str, options: &CompileOptions) -> 
     if !options.guard_cidrs.is_empty() {
         builder.guard(node, &mut ruleset);
     }
+    ruleset.class_mask = options.class_mask;
+    (ruleset.classes, ruleset.unclassified) = builder.table.assign_classes(options.class_mask);
     ruleset.chains = builder.chains;
     ruleset.sets.extend(builder.table.sets);
     ruleset.counters = builder.counters;
@@ -298,7 +309,7 @@ impl Builder<'_> {
             Direction::Egress => ("eg", "egress"),
             Direction::Ingress => ("in", "ingress"),
         };
-        let content = render::chain_body(&chain);
+        let content = render::chain_body(&chain, self.options.class_mask);
         let hint = hint.unwrap_or_else(|| "deny-all".to_string());
         // The name comes from the rules without the log rule, whose prefix is the name.
         let base = names::name(prefix, &hint, &format!("{verdict_word}\n{content}"));
@@ -460,9 +471,12 @@ impl Builder<'_> {
         (origin, counter): (&str, Option<&str>),
         out: &mut Vec<Rule>,
     ) {
-        let (verdict, field) = match direction {
-            Direction::Egress => (Verdict::Return, AddrField::Destination),
-            Direction::Ingress => (Verdict::Accept, AddrField::Source),
+        // Both directions return to the base chain, which XORs the class back out of the mark
+        // (and then accepts, or runs the destination's ingress chain).
+        let verdict = Verdict::Return;
+        let field = match direction {
+            Direction::Egress => AddrField::Destination,
+            Direction::Ingress => AddrField::Source,
         };
         let (static_ports, named) = self.static_ports(ports, local);
         // `None`: the static part matches nothing; `Some(None)`: it matches everything.
@@ -486,9 +500,13 @@ impl Builder<'_> {
             (Peers::Any, Some(ports)) => out.push(make(ports.iter().cloned().collect())),
             (Peers::OneOf(items), Some(ports)) => {
                 let sets = self.table.peers(policy_ns, items);
+                if let Some(set) = &sets.classes {
+                    let mut matches = vec![Match::Class { set: set.clone() }];
+                    matches.extend(ports.iter().cloned());
+                    out.push(make(matches));
+                }
                 for family in Family::ALL {
-                    let f = fam(family);
-                    for set in [&sets.pods[f], &sets.blocks[f]].into_iter().flatten() {
+                    if let Some(set) = &sets.blocks[fam(family)] {
                         let mut matches = vec![Match::Address {
                             family,
                             field,
@@ -501,16 +519,10 @@ impl Builder<'_> {
             }
             (_, None) => {}
         }
-        if !named.is_empty() {
-            let sets = self.table.named(policy_ns, peers, &named);
-            for family in Family::ALL {
-                if let Some(set) = &sets[fam(family)] {
-                    out.push(make(vec![Match::AddressPort {
-                        family,
-                        set: set.clone(),
-                    }]));
-                }
-            }
+        if !named.is_empty()
+            && let Some(set) = self.table.named(policy_ns, peers, &named)
+        {
+            out.push(make(vec![Match::ClassPort { set }]));
         }
     }
 

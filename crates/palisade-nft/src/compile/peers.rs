@@ -31,9 +31,9 @@ use palisade_core::model::{
 };
 use rustc_hash::FxHashMap;
 
-use super::intervals::{block_ranges, ranges_contain};
+use super::intervals::block_ranges;
 use crate::names;
-use crate::ruleset::{AddrRange, Family, Set, SetElements};
+use crate::ruleset::{AddrRange, ClassMask, Family, Set, SetElements};
 
 /// Per-family flags, indexed by [`fam`].
 pub(crate) type PerFamily<T> = [T; 2];
@@ -125,8 +125,8 @@ impl<'a> Index<'a> {
 /// The sets one rule's peers resolved to.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PeerSets {
-    /// Pod address sets, when emitted for the family.
-    pub(crate) pods: PerFamily<Option<String>>,
+    /// The class set of the pods matched, when emitted.
+    pub(crate) classes: Option<String>,
     /// ipBlock interval sets, when the blocks have addresses of the family.
     pub(crate) blocks: PerFamily<Option<String>>,
 }
@@ -149,7 +149,23 @@ pub(crate) struct SetTable<'a> {
     pub(crate) index: Index<'a>,
     pub(crate) sets: BTreeMap<String, Set>,
     resolved: FxHashMap<String, Rc<Resolution>>,
-    named: FxHashMap<String, PerFamily<Option<String>>>,
+    named: FxHashMap<String, Option<String>>,
+    /// Class sets still to fill: set name -> the pods whose addresses it holds.
+    members: BTreeMap<String, Rc<Resolution>>,
+    /// Named-port class sets still to fill: set name -> destination pods and port names.
+    named_members: BTreeMap<String, NamedMembers>,
+}
+
+/// The destination pods of a named-port class set, and the port names it resolves.
+type NamedMembers = (Vec<usize>, Vec<(String, Protocol)>);
+
+/// What a class id stands for: one thing a local rule can observe about an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Atom {
+    /// Matched by the `from`/`to` list of class set `n` (index into the filled sets).
+    Member(u32),
+    /// A destination of named-port set `n`, where the names resolve to protocol and port.
+    Port(u32, Protocol, u16),
 }
 
 /// A selector in kubectl notation with expressions sorted, `{}` for the empty one.
@@ -231,6 +247,8 @@ impl<'a> SetTable<'a> {
             sets: BTreeMap::new(),
             resolved: FxHashMap::default(),
             named: FxHashMap::default(),
+            members: BTreeMap::new(),
+            named_members: BTreeMap::new(),
         }
     }
 
@@ -303,51 +321,40 @@ impl<'a> SetTable<'a> {
                 });
                 out.blocks[f] = Some(name);
             }
-            // Pod sets exist for the families pods have. A list of ipBlocks alone needs them
-            // only for the other addresses of multi-address pods.
-            let index = &self.index;
-            let wanted = index.pod_families[f] && (r.has_pod_items || index.multi_address);
-            if !wanted {
-                continue;
-            }
-            let name = names::name(
-                &format!("pods{}", family.digit()),
-                &hint(&r.text),
-                &format!("pods{} {}", family.digit(), r.text),
-            );
+        }
+        // The class set exists when pods have addresses. A list of ipBlocks alone needs it
+        // only for the other addresses of multi-address pods.
+        let index = &self.index;
+        let any_family = index.pod_families.iter().any(|f| *f);
+        if any_family && (r.has_pod_items || index.multi_address) {
+            let name = names::name("cls", &hint(&r.text), &format!("cls {}", r.text));
             if !self.sets.contains_key(&name) {
-                let addresses: BTreeSet<IpAddr> = r
-                    .matched
-                    .iter()
-                    .filter_map(|&i| index.pod(i))
-                    .flat_map(|p| p.ips.iter())
-                    .filter(|ip| Family::of(ip) == family && !ranges_contain(ranges, ip))
-                    .copied()
-                    .collect();
                 self.sets.insert(
                     name.clone(),
                     Set {
-                        family,
+                        family: Family::V4,
                         comment: names::comment(&r.text),
-                        elements: SetElements::Addresses(addresses),
+                        elements: SetElements::Classes(BTreeSet::new()),
                     },
                 );
+                self.members.insert(name.clone(), Rc::clone(&r));
             }
-            out.pods[f] = Some(name);
+            out.classes = Some(name);
         }
         out
     }
 
-    /// The `daddr . l4proto . dport` sets for the named ports of an egress rule: every address
-    /// of every destination pod the peers match (all pods subject to policy for `Peers::Any`),
-    /// with the numbers each named port resolves to ON THAT POD, by name and protocol
-    /// (`palisade_core::eval::resolve_named_port`).
+    /// The `class . l4proto . dport` set for the named ports of an egress rule: the class of
+    /// every address of every destination pod the peers match (all pods subject to policy for
+    /// `Peers::Any`), with the numbers each named port resolves to ON THOSE PODS, by name and
+    /// protocol (`palisade_core::eval::resolve_named_port`); pods resolving a name differently
+    /// are in different classes. `None` when no pod has an address.
     pub(crate) fn named(
         &mut self,
         policy_ns: &str,
         peers: &Peers,
         items: &[&PortMatch],
-    ) -> PerFamily<Option<String>> {
+    ) -> Option<String> {
         let mut ports: Vec<(String, Protocol)> = items
             .iter()
             .filter_map(|m| match &m.port {
@@ -366,17 +373,58 @@ impl<'a> SetTable<'a> {
         if let Some(hit) = self.named.get(&text) {
             return hit.clone();
         }
-        let destinations: Vec<usize> = match peers {
-            Peers::Any => (0..self.index.cluster.pods.len()).collect(),
-            Peers::OneOf(list) => self.resolve(policy_ns, list).matched.clone(),
+        let out = if self.index.pod_families.iter().any(|f| *f) {
+            let destinations: Vec<usize> = match peers {
+                Peers::Any => (0..self.index.cluster.pods.len()).collect(),
+                Peers::OneOf(list) => self.resolve(policy_ns, list).matched.clone(),
+            };
+            let name = names::name(
+                "clsnamed",
+                &port_text.join(" "),
+                &format!("clsnamed {text}"),
+            );
+            self.sets.entry(name.clone()).or_insert_with(|| Set {
+                family: Family::V4,
+                comment: names::comment(&text),
+                elements: SetElements::ClassPorts(BTreeSet::new()),
+            });
+            self.named_members
+                .insert(name.clone(), (destinations, ports));
+            Some(name)
+        } else {
+            None
         };
-        let mut out: PerFamily<Option<String>> = [None, None];
-        for family in Family::ALL {
-            if !self.index.pod_families[fam(family)] {
+        self.named.insert(text, out.clone());
+        out
+    }
+
+    /// Gives every address that some class set observes its class id, and fills the class
+    /// sets. An address's class is the set of [`Atom`]s it has; ids are derived from a hash of
+    /// the atoms' definitions (set names), not from their order, so a pod coming or going
+    /// changes the id of no other class.
+    /// At most `mask.max_id()` classes get an id; the addresses of the others are counted
+    /// (the second value) and left without a class.
+    pub(crate) fn assign_classes(&mut self, mask: ClassMask) -> (BTreeMap<IpAddr, u16>, usize) {
+        let cluster = self.index.cluster;
+        let mut atoms_of: FxHashMap<IpAddr, Vec<Atom>> = FxHashMap::default();
+        let member_sets: Vec<String> = self.members.keys().cloned().collect();
+        for (n, name) in member_sets.iter().enumerate() {
+            let Some(r) = self.members.get(name) else {
                 continue;
+            };
+            let atom = Atom::Member(super::id(n));
+            for pod in r.matched.iter().filter_map(|&i| cluster.pods.get(i)) {
+                for ip in &pod.ips {
+                    atoms_of.entry(*ip).or_default().push(atom);
+                }
             }
-            let mut elements = BTreeSet::new();
-            for pod in destinations.iter().filter_map(|&i| self.index.pod(i)) {
+        }
+        let named_sets: Vec<String> = self.named_members.keys().cloned().collect();
+        for (n, name) in named_sets.iter().enumerate() {
+            let Some((destinations, ports)) = self.named_members.get(name) else {
+                continue;
+            };
+            for pod in destinations.iter().filter_map(|&i| cluster.pods.get(i)) {
                 if pod.host_network {
                     continue;
                 }
@@ -387,25 +435,91 @@ impl<'a> SetTable<'a> {
                     if !wanted {
                         continue;
                     }
-                    for ip in pod.ips.iter().filter(|ip| Family::of(ip) == family) {
-                        elements.insert((*ip, cp.protocol, cp.port));
+                    let atom = Atom::Port(super::id(n), cp.protocol, cp.port);
+                    for ip in &pod.ips {
+                        atoms_of.entry(*ip).or_default().push(atom);
                     }
                 }
             }
-            let name = names::name(
-                &format!("named{}", family.digit()),
-                &port_text.join(" "),
-                &format!("named{} {text}", family.digit()),
-            );
-            self.sets.entry(name.clone()).or_insert_with(|| Set {
-                family,
-                comment: names::comment(&text),
-                elements: SetElements::AddressPorts(elements),
-            });
-            out[fam(family)] = Some(name);
         }
-        self.named.insert(text, out.clone());
-        out
+        // Distinct atom lists, each with a hash of what its atoms mean.
+        let mut signatures: FxHashMap<Vec<Atom>, u32> = FxHashMap::default();
+        let mut listed: Vec<(u64, String, Vec<Atom>)> = Vec::new();
+        let mut class_of_addr: Vec<(IpAddr, u32)> = Vec::with_capacity(atoms_of.len());
+        for (ip, mut atoms) in atoms_of {
+            atoms.sort_unstable();
+            atoms.dedup();
+            let next = super::id(listed.len());
+            let sig = *signatures.entry(atoms.clone()).or_insert(next);
+            if sig == next {
+                let mut texts: Vec<String> = atoms
+                    .iter()
+                    .map(|a| match *a {
+                        Atom::Member(n) => member_sets[n as usize].clone(),
+                        Atom::Port(n, proto, port) => {
+                            format!("{} {proto}/{port}", named_sets[n as usize])
+                        }
+                    })
+                    .collect();
+                texts.sort_unstable();
+                let text = texts.join("\n");
+                listed.push((names::fnv64(&text), text, atoms));
+            }
+            class_of_addr.push((ip, sig));
+        }
+        // Ids in hash order, probing past taken ones; 0 is "no class".
+        let mut order: Vec<usize> = (0..listed.len()).collect();
+        order.sort_unstable_by(|&a, &b| {
+            (listed[a].0, &listed[a].1).cmp(&(listed[b].0, &listed[b].1))
+        });
+        let max = mask.max_id();
+        let capacity = u64::from(max);
+        let mut taken = vec![false; usize::from(max) + 1];
+        let mut ids = vec![0u16; listed.len()];
+        for &k in order.iter().take(usize::from(max)) {
+            let mut id = 1 + listed[k].0 % capacity;
+            while taken[id as usize] {
+                id = if id == capacity { 1 } else { id + 1 };
+            }
+            taken[id as usize] = true;
+            ids[k] = u16::try_from(id).unwrap_or(u16::MAX);
+        }
+        for (k, (_, _, atoms)) in listed.iter().enumerate() {
+            let id = ids[k];
+            if id == 0 {
+                continue;
+            }
+            for atom in atoms {
+                let (name, element) = match *atom {
+                    Atom::Member(n) => (&member_sets[n as usize], None),
+                    Atom::Port(n, proto, port) => (&named_sets[n as usize], Some((proto, port))),
+                };
+                let Some(set) = self.sets.get_mut(name) else {
+                    continue;
+                };
+                match (&mut set.elements, element) {
+                    (SetElements::Classes(c), None) => {
+                        c.insert(id);
+                    }
+                    (SetElements::ClassPorts(c), Some((proto, port))) => {
+                        c.insert((id, proto, port));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut unclassified = 0;
+        let classes = class_of_addr
+            .into_iter()
+            .filter_map(|(ip, sig)| {
+                let id = ids[sig as usize];
+                if id == 0 {
+                    unclassified += 1;
+                }
+                (id != 0).then_some((ip, id))
+            })
+            .collect();
+        (classes, unclassified)
     }
 }
 

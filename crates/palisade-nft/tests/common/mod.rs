@@ -193,6 +193,9 @@ pub fn check_structure(rs: &Ruleset) -> Result<(), String> {
             return Err(format!("{ip} jumps to missing chain {}", entry.chain));
         }
     }
+    if rs.classes.values().any(|id| *id == 0) {
+        return Err("an address has class 0, which is no class".to_string());
+    }
     for (name, chain) in &rs.chains {
         for rule in &chain.rules {
             for m in &rule.matches {
@@ -201,6 +204,8 @@ pub fn check_structure(rs: &Ruleset) -> Result<(), String> {
                     Match::AddressPort { family, set } => {
                         (family, set, Some(SetKind::AddressPorts))
                     }
+                    Match::Class { set } => (&Family::V4, set, Some(SetKind::Classes)),
+                    Match::ClassPort { set } => (&Family::V4, set, Some(SetKind::ClassPorts)),
                     Match::Ports(ports) => {
                         if ports.is_all() || ports.is_empty() {
                             return Err(format!("{name}: port match of everything or nothing"));
@@ -213,7 +218,7 @@ pub fn check_structure(rs: &Ruleset) -> Result<(), String> {
                 };
                 let kind_ok = match kind {
                     Some(k) => s.elements.kind() == k,
-                    None => s.elements.kind() != SetKind::AddressPorts,
+                    None => matches!(s.elements.kind(), SetKind::Addresses | SetKind::Intervals),
                 };
                 if s.family != *family || !kind_ok {
                     return Err(format!("{name} reads {set} with the wrong type"));
@@ -226,6 +231,8 @@ pub fn check_structure(rs: &Ruleset) -> Result<(), String> {
         let ok = match &set.elements {
             palisade_nft::SetElements::Addresses(a) => a.iter().all(family_ok),
             palisade_nft::SetElements::AddressPorts(a) => a.iter().all(|(ip, _, _)| family_ok(ip)),
+            palisade_nft::SetElements::Classes(c) => !c.contains(&0),
+            palisade_nft::SetElements::ClassPorts(c) => c.iter().all(|(id, _, _)| *id != 0),
             palisade_nft::SetElements::Intervals(r) => {
                 r.iter()
                     .all(|x| family_ok(&x.first) && family_ok(&x.last) && x.first <= x.last)
