@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use palisade_core::eval::Probe;
+use palisade_core::focus::Focus;
 use palisade_core::model::Protocol;
 
 /// Kubernetes NetworkPolicy, enforced, explained and proven.
@@ -340,6 +341,8 @@ pub struct ExplainArgs {
 
 #[derive(Debug, Args)]
 pub struct ReachArgs {
+    #[command(flatten)]
+    pub focus: FocusArgs,
     /// A connection to test, as PROTOCOL/PORT (tcp/80, udp/53, sctp/9000); repeatable.
     /// Without probes, the allowed protocol/ports of every pair are listed.
     #[arg(long = "probe", value_name = "PROTO/PORT", value_parser = parse_probe)]
@@ -360,6 +363,49 @@ pub struct ReachArgs {
     pub group_by: Option<ReachGroupBy>,
     #[command(flatten)]
     pub inputs: Inputs,
+}
+
+/// `--from` and `--to`: which sources and destinations an answer is about.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FocusArgs {
+    /// Only connections from these sources: `NS/POD`, `NS/WORKLOAD`, `NS/*`, `*`, a label
+    /// selector (`app=web,tier in (a,b)`, in one namespace as `NS:app=web`), or an IP/CIDR.
+    #[arg(long, value_name = "FOCUS")]
+    pub from: Option<Focus>,
+    /// Only connections to these destinations (same forms as --from): "who can reach the
+    /// payments database?" is `--to payments/postgres`.
+    #[arg(long, value_name = "FOCUS")]
+    pub to: Option<Focus>,
+}
+
+impl FocusArgs {
+    pub fn is_set(&self) -> bool {
+        self.from.is_some() || self.to.is_some()
+    }
+
+    /// Per endpoint (pods, then external addresses), whether each focus picks it.
+    pub fn masks(
+        &self,
+        cluster: &palisade_core::model::Cluster,
+        externals: &[IpAddr],
+    ) -> palisade_core::reach::Focused {
+        let mask = |focus: &Option<Focus>| {
+            focus.as_ref().map(|f| {
+                let mut m = vec![false; cluster.pods.len()];
+                for i in f.pods(cluster) {
+                    if let Some(slot) = m.get_mut(i) {
+                        *slot = true;
+                    }
+                }
+                m.extend(externals.iter().map(|&ip| f.matches_ip(ip)));
+                m
+            })
+        };
+        palisade_core::reach::Focused {
+            from: mask(&self.from),
+            to: mask(&self.to),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -399,6 +445,8 @@ pub struct WhyArgs {
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
+    #[command(flatten)]
+    pub focus: FocusArgs,
     /// Manifests added to both sides (typically the inventory: pods, namespaces, workloads);
     /// repeatable.
     #[arg(long = "base", value_name = "PATH")]
@@ -461,6 +509,8 @@ pub enum GroupBy {
 
 #[derive(Debug, Args)]
 pub struct GraphArgs {
+    #[command(flatten)]
+    pub focus: FocusArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
     pub format: GraphFormat,
@@ -485,6 +535,8 @@ pub enum GraphFormat {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
+    #[command(flatten)]
+    pub focus: FocusArgs,
     /// Where to write the HTML page; `-` is standard output.
     #[arg(short, long, value_name = "FILE", default_value = "-")]
     pub output: PathBuf,

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use palisade_core::eval::{PortSet, Probe};
 use palisade_core::model::{Cluster, Protocol};
-use palisade_core::reach::{Reachability, Side, Summary};
+use palisade_core::reach::{Focused, Reachability, Side, Summary};
 use palisade_test_support::arbitrary;
 use proptest::prelude::*;
 
@@ -42,6 +42,26 @@ proptest! {
         sides.sort();
         sides.dedup();
         prop_assert_eq!(sides.len(), total, "{:?}", summary.lines);
+    }
+
+    #[test]
+    fn focused_summary_expands_to_every_focused_pair(
+        (cluster, externals) in cluster(),
+        from_bits in proptest::collection::vec(any::<bool>(), 64),
+        to_bits in proptest::collection::vec(any::<bool>(), 64),
+    ) {
+        let reach = Reachability::compute(&cluster, &externals);
+        let mask = |bits: &[bool]| (0..reach.len()).map(|i| bits[i % bits.len()]).collect::<Vec<_>>();
+        let focus = Focused { from: Some(mask(&from_bits)), to: Some(mask(&to_bits)) };
+        let summary = Summary::focused(&reach, &cluster, None, &focus);
+        for i in (0..reach.len()).filter(|&i| mask(&from_bits)[i]) {
+            for j in (0..reach.len()).filter(|&j| mask(&to_bits)[j]) {
+                prop_assert_eq!(&summary.ports(&reach, i, j), reach.ports(i, j), "{} -> {}", i, j);
+            }
+        }
+        for g in &summary.groups {
+            prop_assert!(g.members.iter().all(|&m| focus.from.as_ref().unwrap()[m] == g.source));
+        }
     }
 
     #[test]

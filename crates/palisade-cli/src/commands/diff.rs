@@ -42,6 +42,10 @@ pub fn run(args: DiffArgs, color: ColorChoice) -> Exit {
             })
         }
     };
+    let mut diff = diff;
+    if args.focus.is_set() {
+        focus_changes(&mut diff, &args, &old.cluster, &new.cluster);
+    }
     let out = match args.format {
         DiffFormat::Text => text(&diff, args.group_by),
         DiffFormat::Json => {
@@ -248,4 +252,42 @@ fn sides(args: &DiffArgs) -> Result<(Vec<Input>, Vec<Input>), Exit> {
             Err(Exit::Usage)
         }
     }
+}
+
+/// Keeps the changes from a group with a pod `--from` picks to a group with a pod `--to`
+/// picks (on either side of the change); external addresses by address.
+fn focus_changes(
+    diff: &mut ReachDiff,
+    args: &DiffArgs,
+    old: &palisade_core::model::Cluster,
+    new: &palisade_core::model::Cluster,
+) {
+    use std::collections::HashSet;
+    let key = |pod: &palisade_core::model::Pod| match args.group_by {
+        GroupBy::Pod => pod.key(),
+        GroupBy::Workload => workload_name(pod),
+    };
+    let picked = |focus: &Option<palisade_core::focus::Focus>| -> Option<HashSet<String>> {
+        let focus = focus.as_ref()?;
+        let mut keys = HashSet::new();
+        for cluster in [old, new] {
+            for i in focus.pods(cluster) {
+                if let Some(pod) = cluster.pods.get(i) {
+                    keys.insert(key(pod));
+                }
+            }
+        }
+        keys.extend(
+            args.externals
+                .iter()
+                .filter(|ip| focus.matches_ip(**ip))
+                .map(ToString::to_string),
+        );
+        Some(keys)
+    };
+    let (from, to) = (picked(&args.focus.from), picked(&args.focus.to));
+    let keep =
+        |set: &Option<HashSet<String>>, name: &str| set.as_ref().is_none_or(|s| s.contains(name));
+    diff.changes
+        .retain(|c| keep(&from, &c.from) && keep(&to, &c.to));
 }

@@ -18,7 +18,10 @@ pub fn run(args: GraphArgs, color: ColorChoice) -> Exit {
     };
     let reach = Reachability::compute(&analysis.cluster, &args.externals);
     let drawing = match args.group_by {
-        ReachGroupBy::Connectivity => Graph::from_summary(&Summary::of(&reach, &analysis.cluster)),
+        ReachGroupBy::Connectivity => {
+            let focus = args.focus.masks(&analysis.cluster, &args.externals);
+            Graph::from_summary(&Summary::focused(&reach, &analysis.cluster, None, &focus))
+        }
         ReachGroupBy::Workload => {
             Graph::new(&reach.grouped(&Grouping::by_workload(&analysis.cluster, &args.externals)))
         }

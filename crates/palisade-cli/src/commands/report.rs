@@ -22,7 +22,8 @@ pub fn run(args: ReportArgs, color: ColorChoice) -> Exit {
     let externals = !args.externals.is_empty();
     let page = match args.group_by {
         ReachGroupBy::Connectivity => {
-            let summary = Summary::of(&reach, &analysis.cluster);
+            let focus = args.focus.masks(&analysis.cluster, &args.externals);
+            let summary = Summary::focused(&reach, &analysis.cluster, None, &focus);
             let namespaces = reach.grouped(&by_namespace(&reach));
             let view = html::View::Connectivity {
                 namespaces: &namespaces,

@@ -148,17 +148,16 @@ impl Graph {
             match side {
                 Side::Group(g) => g,
                 _ => *extra.entry(side).or_insert_with(|| {
-                    let size = summary.side_size(side);
                     nodes.push(match side {
                         Side::Namespace(ns) => Node {
                             name: format!("{}/*", summary.namespaces[ns]),
                             namespace: Some(summary.namespaces[ns].clone()),
-                            label: format!("all pods ({size})"),
+                            label: "all pods".to_string(),
                         },
                         _ => Node {
                             name: "*".to_string(),
                             namespace: None,
-                            label: format!("every endpoint ({size})"),
+                            label: "every endpoint".to_string(),
                         },
                     });
                     nodes.len() - 1

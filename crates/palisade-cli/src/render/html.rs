@@ -352,9 +352,9 @@ fn groups_section(out: &mut String, summary: &Summary, reach: &Reachability) {
             .map(|l| {
                 json!([
                     side(l.from),
-                    summary.side_size(l.from),
+                    summary.side_size(l.from, true),
                     side(l.to),
-                    summary.side_size(l.to),
+                    summary.side_size(l.to, false),
                     l.ports.to_string()
                 ])
             })

@@ -35,7 +35,7 @@ use intern::{ALL, NONE, PortSets};
 
 pub use diff::{PairChange, PortDelta, ReachDiff};
 pub use group::{GroupEdge, GroupReach, Grouping};
-pub use summary::{Side, Summary, SummaryGroup, SummaryLine};
+pub use summary::{Focused, Side, Summary, SummaryGroup, SummaryLine};
 pub(crate) use workload::workload_base;
 pub use workload::workload_name;
 

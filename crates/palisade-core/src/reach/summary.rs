@@ -48,6 +48,30 @@ pub struct SummaryGroup {
     pub egress_isolated: bool,
     /// hostNetwork pods (policies never apply to them).
     pub host_network: bool,
+    /// The members are among the sources (destinations) the summary is about.
+    pub source: bool,
+    pub destination: bool,
+}
+
+/// Which endpoints a summary is about, as sources and as destinations (`None`: all).
+#[derive(Debug, Clone, Default)]
+pub struct Focused {
+    pub from: Option<Vec<bool>>,
+    pub to: Option<Vec<bool>>,
+}
+
+impl Focused {
+    fn source(&self, i: usize) -> bool {
+        self.from
+            .as_ref()
+            .is_none_or(|f| f.get(i).copied().unwrap_or(false))
+    }
+
+    fn destination(&self, i: usize) -> bool {
+        self.to
+            .as_ref()
+            .is_none_or(|t| t.get(i).copied().unwrap_or(false))
+    }
 }
 
 /// One side of a [`SummaryLine`].
@@ -88,16 +112,38 @@ pub struct Summary {
 impl Summary {
     /// The summary of every protocol/port.
     pub fn of(reach: &Reachability, cluster: &Cluster) -> Summary {
-        Summary::build(reach, cluster, None)
+        Summary::build(reach, cluster, None, &Focused::default())
     }
 
     /// The summary of one probe: a line's ports are everything (allowed) or nothing.
     pub fn of_probe(reach: &Reachability, cluster: &Cluster, probe: Probe) -> Summary {
-        Summary::build(reach, cluster, Some(probe))
+        Summary::build(reach, cluster, Some(probe), &Focused::default())
     }
 
-    fn build(reach: &Reachability, cluster: &Cluster, probe: Option<Probe>) -> Summary {
-        let (namespaces, by_namespace, groups, group_of, profiles) = group(reach, cluster);
+    /// The summary of the pairs from `focus.from` to `focus.to` only (of one probe, or of
+    /// every port). Groups never mix focused and other endpoints, and `*` or `ns/*` mean the
+    /// focused sources (of that namespace).
+    pub fn focused(
+        reach: &Reachability,
+        cluster: &Cluster,
+        probe: Option<Probe>,
+        focus: &Focused,
+    ) -> Summary {
+        Summary::build(reach, cluster, probe, focus)
+    }
+
+    fn build(
+        reach: &Reachability,
+        cluster: &Cluster,
+        probe: Option<Probe>,
+        focus: &Focused,
+    ) -> Summary {
+        let (namespaces, by_namespace, groups, group_of, profiles) = group(reach, cluster, focus);
+        let sources: Vec<usize> = (0..groups.len()).filter(|&g| groups[g].source).collect();
+        let by_namespace_sources: Vec<Vec<usize>> = by_namespace
+            .iter()
+            .map(|gs| gs.iter().copied().filter(|&g| groups[g].source).collect())
+            .collect();
         let canon: Vec<u32> = (0..reach.sets.len())
             .map(|id| {
                 let set = reach.set(id as u32);
@@ -125,21 +171,20 @@ impl Summary {
         let mut lines: Vec<(Side, Side, u32)> = Vec::new();
         let mut column: Vec<Option<u32>> = vec![None; groups.len()];
         let mut expected: Vec<u32> = vec![NONE; groups.len()];
-        for b in 0..groups.len() {
-            for a in 0..groups.len() {
+        for b in (0..groups.len()).filter(|&b| groups[b].destination) {
+            for &a in &sources {
                 column[a] = value(a, b);
                 expected[a] = default(a, b);
             }
             // Top down, each level says what most of its sources get, when that saves lines:
             // `*`, then each namespace, then the groups that still differ.
-            let all: Vec<usize> = (0..groups.len()).collect();
-            if let Some(v) = worth_a_line(&all, &column, &expected) {
+            if let Some(v) = worth_a_line(&sources, &column, &expected) {
                 lines.push((Side::Any, Side::Group(b), v));
-                for a in 0..groups.len() {
+                for &a in &sources {
                     expected[a] = v;
                 }
             }
-            for (ns, members) in by_namespace.iter().enumerate() {
+            for (ns, members) in by_namespace_sources.iter().enumerate() {
                 if let Some(v) = worth_a_line(members, &column, &expected) {
                     lines.push((Side::Namespace(ns), Side::Group(b), v));
                     for &a in members {
@@ -147,13 +192,22 @@ impl Summary {
                     }
                 }
             }
-            for a in 0..groups.len() {
+            for &a in &sources {
                 if let Some(v) = column[a].filter(|&v| v != expected[a]) {
                     lines.push((Side::Group(a), Side::Group(b), v));
                 }
             }
         }
-        let lines = merge_destinations(lines, &groups, &by_namespace);
+        let by_namespace_destinations: Vec<Vec<usize>> = by_namespace
+            .iter()
+            .map(|gs| {
+                gs.iter()
+                    .copied()
+                    .filter(|&g| groups[g].destination)
+                    .collect()
+            })
+            .collect();
+        let lines = merge_destinations(lines, &groups, &by_namespace_destinations);
         let mut lines: Vec<SummaryLine> = lines
             .into_iter()
             .map(|(from, to, id)| SummaryLine {
@@ -196,14 +250,25 @@ impl Summary {
         self.by_namespace.get(ns).map_or(&[], Vec::as_slice)
     }
 
-    /// Endpoints on one side.
-    pub fn side_size(&self, side: Side) -> usize {
+    /// Endpoints on one side of a line: `*` and `ns/*` count the focused sources (as a
+    /// source) or destinations (as a destination) they stand for.
+    pub fn side_size(&self, side: Side, as_source: bool) -> usize {
+        let counted = |g: &&SummaryGroup| {
+            if as_source { g.source } else { g.destination }
+        };
         match side {
-            Side::Any => self.group_of.len(),
+            Side::Any => self
+                .groups
+                .iter()
+                .filter(counted)
+                .map(|g| g.members.len())
+                .sum(),
             Side::Namespace(ns) => self
                 .namespace_groups(ns)
                 .iter()
-                .map(|&g| self.groups[g].members.len())
+                .map(|&g| &self.groups[g])
+                .filter(counted)
+                .map(|g| g.members.len())
                 .sum(),
             Side::Group(g) => self.groups.get(g).map_or(0, |g| g.members.len()),
         }
@@ -358,7 +423,7 @@ type Grouped = (
 );
 
 /// Endpoints grouped by (namespace, profile), named, sorted by namespace then name.
-fn group(reach: &Reachability, cluster: &Cluster) -> Grouped {
+fn group(reach: &Reachability, cluster: &Cluster, focus: &Focused) -> Grouped {
     let mut namespaces: Vec<String> = cluster
         .pods
         .iter()
@@ -373,24 +438,26 @@ fn group(reach: &Reachability, cluster: &Cluster) -> Grouped {
         .map(|(i, n)| (n.as_str(), i))
         .collect();
     let profiles = reach.profiles();
-    let mut keyed: FxHashMap<(Option<usize>, Profile), usize> = FxHashMap::default();
-    let mut members: Vec<(Option<usize>, Profile, Vec<usize>)> = Vec::new();
+    type Key = (Option<usize>, Profile, bool, bool);
+    let mut keyed: FxHashMap<Key, usize> = FxHashMap::default();
+    let mut members: Vec<(Key, Vec<usize>)> = Vec::new();
     for (i, &profile) in profiles.iter().enumerate() {
         let ns = cluster
             .pods
             .get(i)
             .and_then(|p| ns_index.get(p.namespace.as_str()).copied());
+        let key = (ns, profile, focus.source(i), focus.destination(i));
         let next = members.len();
-        let g = *keyed.entry((ns, profile)).or_insert(next);
+        let g = *keyed.entry(key).or_insert(next);
         if g == next {
-            members.push((ns, profile, Vec::new()));
+            members.push((key, Vec::new()));
         }
-        members[g].2.push(i);
+        members[g].1.push(i);
     }
     let isolation = Isolation::new(cluster);
     let mut groups: Vec<(SummaryGroup, Profile)> = members
         .into_iter()
-        .map(|(namespace, profile, members)| {
+        .map(|((namespace, profile, source, destination), members)| {
             let pods: Vec<&Pod> = members
                 .iter()
                 .filter_map(|&i| cluster.pods.get(i))
@@ -416,6 +483,8 @@ fn group(reach: &Reachability, cluster: &Cluster) -> Grouped {
                     ingress_isolated: ingress,
                     egress_isolated: egress,
                     host_network: profile.host,
+                    source,
+                    destination,
                 },
                 profile,
             )

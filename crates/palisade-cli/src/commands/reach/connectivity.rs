@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use palisade_core::eval::{PortSet, Probe};
 use palisade_core::model::Cluster;
-use palisade_core::reach::{Reachability, Side, Summary};
+use palisade_core::reach::{Focused, Reachability, Side, Summary};
 use serde_json::json;
 
 use super::csv_field;
@@ -18,13 +18,14 @@ pub fn write(
     cluster: &Cluster,
     probes: &[Probe],
     format: ReachFormat,
+    focus: &Focused,
 ) -> io::Result<()> {
     let summaries: Vec<Summary> = if probes.is_empty() {
-        vec![Summary::of(reach, cluster)]
+        vec![Summary::focused(reach, cluster, None, focus)]
     } else {
         probes
             .iter()
-            .map(|&p| Summary::of_probe(reach, cluster, p))
+            .map(|&p| Summary::focused(reach, cluster, Some(p), focus))
             .collect()
     };
     match format {
@@ -57,8 +58,8 @@ pub fn write(
                         "{probe},{},{},{},{},{}",
                         csv_field(&side_name(summary, line.from)),
                         csv_field(&side_name(summary, line.to)),
-                        summary.side_size(line.from),
-                        summary.side_size(line.to),
+                        summary.side_size(line.from, true),
+                        summary.side_size(line.to, false),
                         csv_field(&ports_text(summary, &line.ports)),
                     )?;
                 }
@@ -97,6 +98,22 @@ fn write_text(out: &mut impl Write, reach: &Reachability, summary: &Summary) -> 
         "{endpoints} in {} of identical connectivity (--group-by pod lists every pair).",
         plural(summary.groups.len(), "group", "groups")
     )?;
+    if summary.groups.iter().any(|g| !g.source || !g.destination) {
+        let count = |pick: fn(&palisade_core::reach::SummaryGroup) -> bool| {
+            summary
+                .groups
+                .iter()
+                .filter(|g| pick(g))
+                .map(|g| g.members.len())
+                .sum::<usize>()
+        };
+        writeln!(
+            out,
+            "Focus: connections from {} (--from) to {} (--to) only.",
+            plural(count(|g| g.source), "endpoint", "endpoints"),
+            plural(count(|g| g.destination), "endpoint", "endpoints"),
+        )?;
+    }
     writeln!(
         out,
         "Pairs not listed: {all} when neither side is isolated (source for egress, destination for \
@@ -111,8 +128,8 @@ fn write_text(out: &mut impl Write, reach: &Reachability, summary: &Summary) -> 
         writeln!(
             out,
             "{} => {} : {}",
-            side_label(summary, line.from),
-            side_label(summary, line.to),
+            side_label(summary, line.from, true),
+            side_label(summary, line.to, false),
             ports_text(summary, &line.ports)
         )?;
     }
@@ -141,9 +158,9 @@ fn side_name(summary: &Summary, side: Side) -> String {
 }
 
 /// A side's name with its member count (none for an external address: it is one).
-fn side_label(summary: &Summary, side: Side) -> String {
+fn side_label(summary: &Summary, side: Side, as_source: bool) -> String {
     let name = side_name(summary, side);
-    let count = summary.side_size(side);
+    let count = summary.side_size(side, as_source);
     match side {
         Side::Group(g) if summary.groups[g].namespace.is_none() => name,
         _ => format!("{name} ({})", plural(count, "pod", "pods")),

@@ -34,10 +34,27 @@ pub fn run(args: ReachArgs, color: ColorChoice) -> Exit {
         ReachFormat::Table => ReachGroupBy::Connectivity,
         ReachFormat::Json | ReachFormat::Csv => ReachGroupBy::Pod,
     });
+    let focus = args.focus.masks(&analysis.cluster, &args.externals);
+    let picked = |mask: &Option<Vec<bool>>| -> Vec<usize> {
+        (0..reach.len())
+            .filter(|&i| mask.as_ref().is_none_or(|m| m[i]))
+            .collect()
+    };
+    let (rows, cols) = (picked(&focus.from), picked(&focus.to));
+    // Truth tables are square: over the endpoints either focus picks.
+    let square: Vec<usize> = (0..reach.len())
+        .filter(|i| {
+            !args.focus.is_set() || rows.binary_search(i).is_ok() || cols.binary_search(i).is_ok()
+        })
+        .collect();
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let written = match group_by {
         ReachGroupBy::Workload => {
-            let grouped = reach.grouped(&Grouping::by_workload(&analysis.cluster, &args.externals));
+            let mut grouped =
+                reach.grouped(&Grouping::by_workload(&analysis.cluster, &args.externals));
+            if args.focus.is_set() {
+                focus_edges(&mut grouped, &rows, &cols);
+            }
             let text = match (args.format, args.probes.is_empty()) {
                 (ReachFormat::Table, false) => group_truth_tables(&grouped, &args.probes),
                 (ReachFormat::Table, true) => group_lines(&grouped),
@@ -52,22 +69,27 @@ pub fn run(args: ReachArgs, color: ColorChoice) -> Exit {
             &analysis.cluster,
             &args.probes,
             args.format,
+            &focus,
         ),
         ReachGroupBy::Pod => {
             let names = reach.endpoint_names();
+            let pairs = Pairs {
+                rows: &rows,
+                cols: &cols,
+            };
             match (args.format, args.probes.is_empty()) {
                 (ReachFormat::Table, false) => {
-                    out.write_all(truth_tables(&reach, &names, &args.probes).as_bytes())
+                    out.write_all(truth_tables(&reach, &names, &square, &args.probes).as_bytes())
                 }
-                (ReachFormat::Table, true) => write_pair_lines(&mut out, &reach, &names),
+                (ReachFormat::Table, true) => write_pair_lines(&mut out, &reach, &names, pairs),
                 (ReachFormat::Json, false) => {
-                    write_probes_json(&mut out, &reach, &names, &args.probes)
+                    write_probes_json(&mut out, &reach, &names, &square, &args.probes)
                 }
-                (ReachFormat::Json, true) => write_pairs_json(&mut out, &reach, &names),
+                (ReachFormat::Json, true) => write_pairs_json(&mut out, &reach, &names, pairs),
                 (ReachFormat::Csv, false) => {
-                    write_probes_csv(&mut out, &reach, &names, &args.probes)
+                    write_probes_csv(&mut out, &reach, &names, &square, &args.probes)
                 }
-                (ReachFormat::Csv, true) => write_pairs_csv(&mut out, &reach, &names),
+                (ReachFormat::Csv, true) => write_pairs_csv(&mut out, &reach, &names, pairs),
             }
         }
     };
@@ -78,8 +100,15 @@ pub fn run(args: ReachArgs, color: ColorChoice) -> Exit {
 
 /// The upstream e2e notation: one table per probe, rows are sources, columns destinations,
 /// `.` allowed, `X` blocked, `-` in the corner.
-pub fn truth_tables(reach: &Reachability, names: &[String], probes: &[Probe]) -> String {
-    let width = names.iter().map(String::len).max().unwrap_or(1).max(1);
+/// Over the endpoints `subset` (indices, ascending).
+fn truth_tables(
+    reach: &Reachability,
+    all_names: &[String],
+    subset: &[usize],
+    probes: &[Probe],
+) -> String {
+    let names: Vec<&String> = subset.iter().map(|&i| &all_names[i]).collect();
+    let width = names.iter().map(|n| n.len()).max().unwrap_or(1).max(1);
     let mut out = String::new();
     for (n, probe) in probes.iter().enumerate() {
         if n > 0 {
@@ -87,14 +116,14 @@ pub fn truth_tables(reach: &Reachability, names: &[String], probes: &[Probe]) ->
         }
         let _ = writeln!(out, "probe {}", probe_label(probe));
         let _ = write!(out, "{:width$}", "-");
-        for name in names {
+        for name in &names {
             let _ = write!(out, " {name:width$}");
         }
         trim_end(&mut out);
         out.push('\n');
-        for (i, from) in names.iter().enumerate() {
+        for (&i, from) in subset.iter().zip(&names) {
             let _ = write!(out, "{from:width$}");
-            for j in 0..names.len() {
+            for &j in subset {
                 let cell = if reach.allowed(i, j, *probe) {
                     "."
                 } else {
@@ -127,34 +156,58 @@ fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
-/// `x/a => y/b : TCP 80,UDP 53` for every ordered pair of distinct endpoints, streamed.
+/// The ordered pairs an answer lists: sources `rows` x destinations `cols` (indices,
+/// ascending), an endpoint never paired with itself.
+#[derive(Clone, Copy)]
+struct Pairs<'a> {
+    rows: &'a [usize],
+    cols: &'a [usize],
+}
+
+impl Pairs<'_> {
+    fn each(self, mut f: impl FnMut(usize, usize) -> io::Result<()>) -> io::Result<()> {
+        for &i in self.rows {
+            for &j in self.cols {
+                if i != j {
+                    f(i, j)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `x/a => y/b : TCP 80,UDP 53` for every listed pair, streamed.
 fn write_pair_lines(
     out: &mut impl Write,
     reach: &Reachability,
     names: &[String],
+    pairs: Pairs,
 ) -> io::Result<()> {
     let ports = port_texts(reach, str::to_string);
-    for (i, from) in names.iter().enumerate() {
-        for (j, to) in names.iter().enumerate() {
-            if i != j {
-                let set = &ports[reach.port_set_index(i, j)];
-                writeln!(out, "{from} => {to} : {set}")?;
-            }
-        }
-    }
-    Ok(())
+    pairs.each(|i, j| {
+        let set = &ports[reach.port_set_index(i, j)];
+        writeln!(out, "{} => {} : {set}", names[i], names[j])
+    })
 }
 
 /// Exactly the contract's shape, compact:
-/// {"endpoints": [...], "probes": [{"protocol", "port", "allowed"}]}; streamed row by row.
+/// {"endpoints": [...], "probes": [{"protocol", "port", "allowed"}]}; streamed row by row,
+/// over the endpoints `subset`.
 fn write_probes_json(
     out: &mut impl Write,
     reach: &Reachability,
-    names: &[String],
+    all_names: &[String],
+    subset: &[usize],
     probes: &[Probe],
 ) -> io::Result<()> {
     out.write_all(b"{\"endpoints\":[")?;
-    write_json_names(out, names)?;
+    for (n, &i) in subset.iter().enumerate() {
+        if n > 0 {
+            out.write_all(b",")?;
+        }
+        out.write_all(json_string(&all_names[i]).as_bytes())?;
+    }
     out.write_all(b"],\"probes\":[")?;
     for (n, probe) in probes.iter().enumerate() {
         if n > 0 {
@@ -167,15 +220,15 @@ fn write_probes_json(
             probe.port
         )?;
         let view = reach.probe_view(*probe);
-        let mut row = Vec::with_capacity(names.len() * 6 + 2);
-        for i in 0..names.len() {
+        let mut row = Vec::with_capacity(subset.len() * 6 + 2);
+        for (r, &i) in subset.iter().enumerate() {
             row.clear();
-            if i > 0 {
+            if r > 0 {
                 row.push(b',');
             }
             row.push(b'[');
-            for j in 0..names.len() {
-                if j > 0 {
+            for (c, &j) in subset.iter().enumerate() {
+                if c > 0 {
                     row.push(b',');
                 }
                 row.extend_from_slice(if view.allowed(i, j) {
@@ -192,22 +245,13 @@ fn write_probes_json(
     out.write_all(b"]}\n")
 }
 
-fn write_json_names(out: &mut impl Write, names: &[String]) -> io::Result<()> {
-    for (i, name) in names.iter().enumerate() {
-        if i > 0 {
-            out.write_all(b",")?;
-        }
-        out.write_all(json_string(name).as_bytes())?;
-    }
-    Ok(())
-}
-
 /// {"endpoints": [...], "pairs": [{"from", "to", "ports"}]}, pretty-printed as serde_json's
-/// pretty printer writes it, streamed pair by pair.
+/// pretty printer writes it, streamed pair by pair. `endpoints` lists every endpoint.
 fn write_pairs_json(
     out: &mut impl Write,
     reach: &Reachability,
     names: &[String],
+    pairs: Pairs,
 ) -> io::Result<()> {
     let ports = port_texts(reach, json_string);
     let quoted: Vec<String> = names.iter().map(|n| json_string(n)).collect();
@@ -222,20 +266,16 @@ fn write_pairs_json(
         b"\n  ],\n  \"pairs\": ["
     })?;
     let mut first = true;
-    for (i, from) in quoted.iter().enumerate() {
-        for (j, to) in quoted.iter().enumerate() {
-            if i == j {
-                continue;
-            }
-            let set = &ports[reach.port_set_index(i, j)];
-            let sep = if first { "" } else { "," };
-            first = false;
-            write!(
-                out,
-                "{sep}\n    {{\n      \"from\": {from},\n      \"to\": {to},\n      \"ports\": {set}\n    }}"
-            )?;
-        }
-    }
+    pairs.each(|i, j| {
+        let set = &ports[reach.port_set_index(i, j)];
+        let sep = if first { "" } else { "," };
+        first = false;
+        write!(
+            out,
+            "{sep}\n    {{\n      \"from\": {},\n      \"to\": {},\n      \"ports\": {set}\n    }}",
+            quoted[i], quoted[j]
+        )
+    })?;
     out.write_all(if first { b"]\n}\n" } else { b"\n  ]\n}\n" })
 }
 
@@ -243,6 +283,7 @@ fn write_probes_csv(
     out: &mut impl Write,
     reach: &Reachability,
     names: &[String],
+    subset: &[usize],
     probes: &[Probe],
 ) -> io::Result<()> {
     out.write_all(b"probe,from,to,allowed\n")?;
@@ -250,27 +291,55 @@ fn write_probes_csv(
     for probe in probes {
         let label = probe_label(probe);
         let view = reach.probe_view(*probe);
-        for (i, from) in fields.iter().enumerate() {
-            for (j, to) in fields.iter().enumerate() {
-                writeln!(out, "{label},{from},{to},{}", view.allowed(i, j))?;
+        for &i in subset {
+            for &j in subset {
+                writeln!(
+                    out,
+                    "{label},{},{},{}",
+                    fields[i],
+                    fields[j],
+                    view.allowed(i, j)
+                )?;
             }
         }
     }
     Ok(())
 }
 
-fn write_pairs_csv(out: &mut impl Write, reach: &Reachability, names: &[String]) -> io::Result<()> {
+fn write_pairs_csv(
+    out: &mut impl Write,
+    reach: &Reachability,
+    names: &[String],
+    pairs: Pairs,
+) -> io::Result<()> {
     out.write_all(b"from,to,ports\n")?;
     let ports = port_texts(reach, csv_field);
     let fields: Vec<String> = names.iter().map(|n| csv_field(n)).collect();
-    for (i, from) in fields.iter().enumerate() {
-        for (j, to) in fields.iter().enumerate() {
-            if i != j {
-                writeln!(out, "{from},{to},{}", ports[reach.port_set_index(i, j)])?;
+    pairs.each(|i, j| {
+        writeln!(
+            out,
+            "{},{},{}",
+            fields[i],
+            fields[j],
+            ports[reach.port_set_index(i, j)]
+        )
+    })
+}
+
+/// Keeps the workload edges with a focused source member and a focused destination member.
+fn focus_edges(grouped: &mut GroupReach, rows: &[usize], cols: &[usize]) {
+    let groups = grouped.grouping.len();
+    let mark = |picked: &[usize]| {
+        let mut m = vec![false; groups];
+        for &i in picked {
+            if let Some(g) = grouped.grouping.group_of(i) {
+                m[g] = true;
             }
         }
-    }
-    Ok(())
+        m
+    };
+    let (from, to) = (mark(rows), mark(cols));
+    grouped.edges.retain(|e| from[e.from] && to[e.to]);
 }
 
 /// RFC 4180 quoting, only where needed.
