@@ -144,6 +144,50 @@ pub fn analyze_for_answer(inputs: &[Input], color: ColorChoice) -> Result<Analys
     Ok(analysis)
 }
 
+/// When some input was invalid, the sentence an answer must start with: objects with errors
+/// are left out, so the answer is about the others only. `None` when every object was valid.
+/// Text outputs print it as their first line (as a comment where the format has comments);
+/// JSON outputs keep their shape and rely on stderr and the exit code.
+pub fn invalid_note(analysis: &Analysis) -> Option<String> {
+    let errors: Vec<&palisade_core::diag::Diagnostic> = analysis
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .collect();
+    if errors.is_empty() {
+        return None;
+    }
+    let mut places: Vec<String> = errors
+        .iter()
+        .take(3)
+        .map(|d| {
+            let place = d
+                .span
+                .map(|s| palisade_core::source::Location::of(&s, &analysis.sources).to_string())
+                .unwrap_or_else(|| "input".to_string());
+            match &d.object {
+                Some(object) => format!("{place} {object}"),
+                None => place,
+            }
+        })
+        .collect();
+    if errors.len() > 3 {
+        places.push(format!("{} more", errors.len() - 3));
+    }
+    Some(format!(
+        "warning: {} error(s) in the inputs ({}); objects with errors are left out and this answer ignores them",
+        errors.len(),
+        places.join("; ")
+    ))
+}
+
+/// [`invalid_note`] as the first line of a text answer (empty when there is nothing to say).
+pub fn invalid_first_line(analysis: &Analysis, comment: &str) -> String {
+    invalid_note(analysis)
+        .map(|note| format!("{comment}{note}\n"))
+        .unwrap_or_default()
+}
+
 /// The exit code of an answering command once its answer is printed.
 pub fn answer_exit(analysis: &Analysis) -> Exit {
     if analysis.error_count() > 0 {

@@ -60,3 +60,28 @@ fn group_by_workload_follows_owner_references() {
     assert!(text.contains("\"shop/web\""), "{stdout}");
     assert!(!text.contains("web-5d8f7c9b6d"), "{stdout}");
 }
+
+/// An answer given while some object was invalid says so on its first line, whatever the
+/// command (text formats): the object is left out, never silently.
+#[test]
+fn answers_say_first_that_invalid_objects_were_left_out() {
+    let mistakes = "crates/palisade-cli/tests/fixtures/mistakes";
+    for args in [
+        vec!["reach", mistakes],
+        vec!["reach", "--group-by", "pod", mistakes],
+        vec!["graph", mistakes],
+        vec!["compile", "--node", "node-1", mistakes],
+    ] {
+        let (code, stdout, _) = palisade(&args);
+        assert_eq!(code, 1, "{args:?}");
+        let first = stdout.lines().next().unwrap_or_default();
+        assert!(
+            first.contains("warning:") && first.contains("left out"),
+            "{args:?}: first line {first:?}"
+        );
+    }
+    // A clean input has no such line.
+    let (code, stdout, _) = palisade(&["reach", "examples/shop"]);
+    assert_eq!(code, 0);
+    assert!(!stdout.contains("left out"), "{stdout}");
+}

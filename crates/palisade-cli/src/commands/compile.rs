@@ -68,7 +68,7 @@ pub fn run(args: CompileArgs, color: ColorChoice) -> Exit {
             args.node, s.chains, s.sets, s.maps, s.elements, s.rules
         );
     }
-    let mut script = ruleset.to_nft();
+    let mut script = crate::inputs::invalid_first_line(&analysis, "# ") + &ruleset.to_nft();
     if !script.ends_with('\n') {
         script.push('\n');
     }

@@ -47,7 +47,11 @@ pub fn run(args: DiffArgs, color: ColorChoice) -> Exit {
         focus_changes(&mut diff, &args, &old.cluster, &new.cluster);
     }
     let out = match args.format {
-        DiffFormat::Text => text(&diff, args.group_by),
+        DiffFormat::Text => {
+            crate::inputs::invalid_first_line(&old, "")
+                + &crate::inputs::invalid_first_line(&new, "")
+                + &text(&diff, args.group_by)
+        }
         DiffFormat::Json => {
             serde_json::to_string_pretty(&to_json(&diff, args.group_by)).unwrap_or_default() + "\n"
         }

@@ -28,8 +28,12 @@ pub fn run(args: GraphArgs, color: ColorChoice) -> Exit {
         ReachGroupBy::Pod => Graph::new(&reach.grouped(&Grouping::by_endpoint(&reach))),
     };
     let out = match args.format {
-        GraphFormat::Dot => graph::dot(&drawing),
-        GraphFormat::Mermaid => graph::mermaid(&drawing),
+        GraphFormat::Dot => {
+            crate::inputs::invalid_first_line(&analysis, "// ") + &graph::dot(&drawing)
+        }
+        GraphFormat::Mermaid => {
+            crate::inputs::invalid_first_line(&analysis, "%% ") + &graph::mermaid(&drawing)
+        }
     };
     super::print_stdout(&out);
     answer_exit(&analysis)

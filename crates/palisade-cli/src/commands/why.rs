@@ -57,7 +57,7 @@ pub fn run(args: WhyArgs, color: ColorChoice) -> Exit {
         &verdict.ingress,
         &loc,
     );
-    super::print_stdout(&out);
+    super::print_stdout(&(crate::inputs::invalid_first_line(&analysis, "") + &out));
     answer_exit(&analysis)
 }
 

@@ -150,6 +150,13 @@ pub fn page(analysis: &Analysis, view: &View, externals: bool) -> String {
         files.len(),
         findings.len()
     );
+    if let Some(note) = crate::inputs::invalid_note(analysis) {
+        let _ = writeln!(
+            out,
+            "<p class=\"invalid\" id=\"invalid-inputs\">{}</p>",
+            escape(&note)
+        );
+    }
     let _ = writeln!(
         out,
         "<p class=\"files\">Files: {}</p>\n</header>\n<main>",
@@ -534,11 +541,8 @@ mod tests {
             ..Analysis::default()
         };
         let reach = Reachability::compute(&analysis.cluster, &[]);
-        let page = page(
-            &analysis,
-            &reach.grouped(&Grouping::by_endpoint(&reach)),
-            false,
-        );
+        let grouped = reach.grouped(&Grouping::by_endpoint(&reach));
+        let page = page(&analysis, &View::Grouped(&grouped), false);
         assert_eq!(
             page.matches("<script").count(),
             1,

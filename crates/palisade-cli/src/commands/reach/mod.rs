@@ -48,6 +48,9 @@ pub fn run(args: ReachArgs, color: ColorChoice) -> Exit {
         })
         .collect();
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    if args.format == ReachFormat::Table {
+        let _ = out.write_all(crate::inputs::invalid_first_line(&analysis, "").as_bytes());
+    }
     let written = match group_by {
         ReachGroupBy::Workload => {
             let mut grouped =
