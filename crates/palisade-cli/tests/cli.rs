@@ -157,7 +157,18 @@ fn reach_truth_tables() {
 
 #[test]
 fn reach_port_summary() {
+    insta::assert_snapshot!(run(&["reach", "--group-by", "pod", "examples/shop"], None));
+}
+
+/// The default text groups endpoints by connectivity and lists only what isolation does not
+/// imply; `--to` focuses it.
+#[test]
+fn reach_grouped_by_connectivity() {
     insta::assert_snapshot!(run(&["reach", "examples/shop"], None));
+    insta::assert_snapshot!(
+        "reach_focused",
+        run(&["reach", "--to", "production/*", "--from", "ingress-nginx/*", "examples/shop"], None)
+    );
 }
 
 #[test]

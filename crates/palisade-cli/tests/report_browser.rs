@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{palisade, workspace};
+use palisade_test_support::synth::{SynthParams, generate};
 use serde_json::Value;
 
 const SHOP: &str = "examples/shop";
@@ -153,7 +154,12 @@ fn report_is_self_contained() {
     for (at, _) in page.match_indices("href=") {
         assert!(page[at..].starts_with("href=\"#"), "external href");
     }
-    assert_eq!(page.matches("<script").count(), 1, "one inline script");
+    assert_eq!(page.matches("<script>").count(), 1, "one inline script");
+    assert_eq!(
+        page.matches("<script").count(),
+        1 + page.matches("<script type=\"application/json\"").count(),
+        "every other script element is inert data"
+    );
     assert!(page.contains("<svg"), "inline SVG graph");
 }
 
@@ -187,7 +193,7 @@ fn report_escapes_what_it_quotes() {
 #[test]
 fn browser_renders_the_matrix_of_reach() {
     let Some(browser) = browser() else { return };
-    let (_dir, file) = report(&[SHOP]);
+    let (_dir, file) = report(&["--group-by", "pod", SHOP]);
     let dom = dump_dom(&browser, &file, "");
     assert!(
         dom.contains("data-filter-ready=\"1\""),
@@ -238,7 +244,7 @@ fn browser_renders_the_matrix_of_reach() {
 #[test]
 fn browser_namespace_filter_from_the_url() {
     let Some(browser) = browser() else { return };
-    let (_dir, file) = report(&[SHOP]);
+    let (_dir, file) = report(&["--group-by", "pod", SHOP]);
     for (fragment, shown) in [
         ("", vec!["ingress-nginx", "kube-system", "production"]),
         ("#ns=production", vec!["production"]),
@@ -358,4 +364,59 @@ fn report_groups_by_workload() {
 fn screenshot_is_committed() {
     let png = std::fs::read(workspace().join("docs/report-example.png")).expect("screenshot");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG file");
+}
+
+/// At 10,000 pods (the synthetic cluster) the default page groups by connectivity: it loads
+/// and applies its filter in the real browser in under 2 s, and a namespace opened from the
+/// URL shows exactly the connections into it that `palisade reach --group-by connectivity`
+/// prints.
+#[test]
+fn browser_report_at_ten_thousand_pods() {
+    let Some(browser) = browser() else { return };
+    let cluster = generate(SynthParams {
+        namespaces: 50,
+        pods: 10_000,
+        policies: 3_000,
+        seed: 1,
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("cluster.json");
+    std::fs::write(&input, palisade_lab::manifests::to_string(&cluster)).expect("write cluster");
+    let input = input.to_string_lossy().into_owned();
+    let (_out, file) = report(&[&input]);
+    let ns = cluster.pods.last().map(|p| p.namespace.clone()).expect("pods");
+    let dom = dump_dom(&browser, &file, &format!("#ns={ns}&open={ns}"));
+    let body = tags(&dom, "body").into_iter().next().expect("body");
+    let ready: f64 = body
+        .get("data-ready-ms")
+        .and_then(|v| v.parse().ok())
+        .expect("the page records when its filter was ready");
+    assert!(ready < 2000.0, "loaded and filtered in {ready} ms");
+
+    let (code, stdout, stderr) = palisade(&["reach", "--group-by", "connectivity", "--format", "json", &input]);
+    assert_eq!(code, 0, "{stderr}");
+    let reach: Value = serde_json::from_str(&stdout).expect("reach JSON");
+    let into_ns = |to: &str| to.split_once('/').is_some_and(|(n, _)| n == ns);
+    let mut want: Vec<(String, String, String)> = reach["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .filter(|l| into_ns(l["to"].as_str().unwrap_or_default()))
+        .map(|l| {
+            let f = |k: &str| l[k].as_str().unwrap_or_default().to_string();
+            (f("from"), f("to"), f("ports"))
+        })
+        .collect();
+    let mut got: Vec<(String, String, String)> = tags(&dom, "tr")
+        .into_iter()
+        .filter(|tr| has_class(tr, "line"))
+        .map(|tr| {
+            let f = |k: &str| tr.get(k).cloned().unwrap_or_default();
+            (f("data-from"), f("data-to"), f("data-ports"))
+        })
+        .collect();
+    want.sort();
+    got.sort();
+    assert!(!want.is_empty(), "the namespace has connections to show");
+    assert_eq!(got, want, "connections into {ns} in the DOM vs palisade reach");
 }
