@@ -15,6 +15,7 @@ pub struct Plan {
     pub palisade: PathBuf,
     pub work: PathBuf,
     pub timeout: Duration,
+    pub memory_limit: Option<u64>,
 }
 
 /// One command line of the benchmark, and the largest cluster it is run on (complete
@@ -152,7 +153,7 @@ pub fn run_all(plan: &Plan) -> anyhow::Result<String> {
                 let stdout = out_dir.join("stdout");
                 let mut argv = vec![plan.palisade.display().to_string()];
                 argv.extend(bench.args);
-                let m = measure(&stdout, plan.timeout, &argv)?;
+                let m = measure(&stdout, plan.timeout, plan.memory_limit, &argv)?;
                 let mut output = m.output_bytes;
                 if bench.label == "report" {
                     output += std::fs::metadata(out_dir.join("report.html"))

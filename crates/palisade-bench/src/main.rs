@@ -59,6 +59,10 @@ enum Cmd {
         /// A command still running after this many seconds is killed and reported.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// Address-space limit per command, in GiB: a command needing more fails and is
+        /// reported instead of exhausting the machine.
+        #[arg(long, default_value_t = 12)]
+        memory_limit_gib: u64,
     },
     /// Internal: run one command and print its wall time and peak RSS as JSON.
     #[command(hide = true)]
@@ -67,6 +71,8 @@ enum Cmd {
         stdout: PathBuf,
         #[arg(long)]
         timeout: u64,
+        #[arg(long)]
+        memory_limit: Option<u64>,
         #[arg(last = true, required = true)]
         argv: Vec<String>,
     },
@@ -96,6 +102,7 @@ fn main() -> anyhow::Result<()> {
             work,
             out,
             timeout,
+            memory_limit_gib,
         } => {
             let shapes = if shapes.is_empty() {
                 Shape::ALL.to_vec()
@@ -109,6 +116,7 @@ fn main() -> anyhow::Result<()> {
                 palisade,
                 work,
                 timeout: Duration::from_secs(timeout),
+                memory_limit: Some(memory_limit_gib << 30),
             })?;
             if let Some(path) = out {
                 std::fs::write(path, &table)?;
@@ -118,7 +126,8 @@ fn main() -> anyhow::Result<()> {
         Cmd::Measure {
             stdout,
             timeout,
+            memory_limit,
             argv,
-        } => measure::measure_here(&stdout, Duration::from_secs(timeout), &argv),
+        } => measure::measure_here(&stdout, Duration::from_secs(timeout), memory_limit, &argv),
     }
 }

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use nix::sys::resource::{UsageWho, getrusage};
+use nix::sys::resource::{Resource, UsageWho, getrusage, setrlimit};
 use serde_json::{Value, json};
 
 /// What one run of a command cost.
@@ -24,8 +24,18 @@ pub struct Measured {
 
 /// In the `measure` process: runs `argv` with stdout to `stdout`, kills it after `timeout`, and
 /// prints the figures as one JSON object.
-pub fn measure_here(stdout: &Path, timeout: Duration, argv: &[String]) -> anyhow::Result<()> {
+pub fn measure_here(
+    stdout: &Path,
+    timeout: Duration,
+    memory_limit: Option<u64>,
+    argv: &[String],
+) -> anyhow::Result<()> {
     let (program, args) = argv.split_first().context("no command to measure")?;
+    // A command that would need more address space than the limit fails (and is reported)
+    // rather than pushing the machine into swap or the OOM killer.
+    if let Some(bytes) = memory_limit {
+        setrlimit(Resource::RLIMIT_AS, bytes, bytes)?;
+    }
     let out = File::create(stdout).with_context(|| format!("creating {}", stdout.display()))?;
     let start = Instant::now();
     let mut child = Command::new(program)
@@ -61,10 +71,19 @@ pub fn measure_here(stdout: &Path, timeout: Duration, argv: &[String]) -> anyhow
 }
 
 /// In the harness: measures `argv` through a fresh `measure` process.
-pub fn measure(stdout: &Path, timeout: Duration, argv: &[String]) -> anyhow::Result<Measured> {
+pub fn measure(
+    stdout: &Path,
+    timeout: Duration,
+    memory_limit: Option<u64>,
+    argv: &[String],
+) -> anyhow::Result<Measured> {
     let me: PathBuf = std::env::current_exe()?;
-    let output = Command::new(me)
-        .arg("measure")
+    let mut command = Command::new(me);
+    command.arg("measure");
+    if let Some(bytes) = memory_limit {
+        command.arg("--memory-limit").arg(bytes.to_string());
+    }
+    let output = command
         .arg("--stdout")
         .arg(stdout)
         .arg("--timeout")

@@ -167,7 +167,17 @@ fn reach_grouped_by_connectivity() {
     insta::assert_snapshot!(run(&["reach", "examples/shop"], None));
     insta::assert_snapshot!(
         "reach_focused",
-        run(&["reach", "--to", "production/*", "--from", "ingress-nginx/*", "examples/shop"], None)
+        run(
+            &[
+                "reach",
+                "--to",
+                "production/*",
+                "--from",
+                "ingress-nginx/*",
+                "examples/shop"
+            ],
+            None
+        )
     );
 }
 

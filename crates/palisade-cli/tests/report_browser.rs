@@ -384,7 +384,11 @@ fn browser_report_at_ten_thousand_pods() {
     std::fs::write(&input, palisade_lab::manifests::to_string(&cluster)).expect("write cluster");
     let input = input.to_string_lossy().into_owned();
     let (_out, file) = report(&[&input]);
-    let ns = cluster.pods.last().map(|p| p.namespace.clone()).expect("pods");
+    let ns = cluster
+        .pods
+        .last()
+        .map(|p| p.namespace.clone())
+        .expect("pods");
     let dom = dump_dom(&browser, &file, &format!("#ns={ns}&open={ns}"));
     let body = tags(&dom, "body").into_iter().next().expect("body");
     let ready: f64 = body
@@ -393,7 +397,14 @@ fn browser_report_at_ten_thousand_pods() {
         .expect("the page records when its filter was ready");
     assert!(ready < 2000.0, "loaded and filtered in {ready} ms");
 
-    let (code, stdout, stderr) = palisade(&["reach", "--group-by", "connectivity", "--format", "json", &input]);
+    let (code, stdout, stderr) = palisade(&[
+        "reach",
+        "--group-by",
+        "connectivity",
+        "--format",
+        "json",
+        &input,
+    ]);
     assert_eq!(code, 0, "{stderr}");
     let reach: Value = serde_json::from_str(&stdout).expect("reach JSON");
     let into_ns = |to: &str| to.split_once('/').is_some_and(|(n, _)| n == ns);
@@ -418,5 +429,8 @@ fn browser_report_at_ten_thousand_pods() {
     want.sort();
     got.sort();
     assert!(!want.is_empty(), "the namespace has connections to show");
-    assert_eq!(got, want, "connections into {ns} in the DOM vs palisade reach");
+    assert_eq!(
+        got, want,
+        "connections into {ns} in the DOM vs palisade reach"
+    );
 }

@@ -489,3 +489,112 @@ fn group_csv(grouped: &GroupReach, probes: &[Probe]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    //! The streamed writers against the straightforward builders they replaced (the whole
+    //! answer as a `serde_json::Value` or a `String`): byte for byte equal.
+
+    use super::*;
+    use palisade_core::model::Protocol;
+    use palisade_test_support::arbitrary;
+    use proptest::prelude::*;
+
+    fn all_pairs(names: &[String]) -> Vec<(usize, usize)> {
+        let mut v = Vec::new();
+        for i in 0..names.len() {
+            for j in 0..names.len() {
+                if i != j {
+                    v.push((i, j));
+                }
+            }
+        }
+        v
+    }
+
+    fn built_pairs_json(reach: &Reachability, names: &[String]) -> String {
+        let pairs: Vec<_> = all_pairs(names)
+            .into_iter()
+            .map(|(i, j)| json!({"from": names[i], "to": names[j], "ports": reach.ports(i, j).to_string()}))
+            .collect();
+        serde_json::to_string_pretty(&json!({"endpoints": names, "pairs": pairs})).unwrap() + "\n"
+    }
+
+    fn built_probes_json(reach: &Reachability, names: &[String], probes: &[Probe]) -> String {
+        let probes: Vec<_> = probes
+            .iter()
+            .map(|p| {
+                let allowed: Vec<Vec<bool>> = (0..names.len())
+                    .map(|i| (0..names.len()).map(|j| reach.allowed(i, j, *p)).collect())
+                    .collect();
+                json!({"protocol": p.protocol.as_str(), "port": p.port, "allowed": allowed})
+            })
+            .collect();
+        serde_json::to_string(&json!({"endpoints": names, "probes": probes})).unwrap() + "\n"
+    }
+
+    fn built_pairs_csv(reach: &Reachability, names: &[String]) -> String {
+        let mut out = String::from("from,to,ports\n");
+        for (i, j) in all_pairs(names) {
+            let _ = writeln!(
+                out,
+                "{},{},{}",
+                csv_field(&names[i]),
+                csv_field(&names[j]),
+                csv_field(&reach.ports(i, j).to_string())
+            );
+        }
+        out
+    }
+
+    fn built_probes_csv(reach: &Reachability, names: &[String], probes: &[Probe]) -> String {
+        let mut out = String::from("probe,from,to,allowed\n");
+        for p in probes {
+            for i in 0..names.len() {
+                for j in 0..names.len() {
+                    let _ = writeln!(
+                        out,
+                        "{},{},{},{}",
+                        probe_label(p),
+                        csv_field(&names[i]),
+                        csv_field(&names[j]),
+                        reach.allowed(i, j, *p)
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    fn streamed(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
+        let mut buf = Vec::new();
+        f(&mut buf).expect("writing to memory");
+        String::from_utf8(buf).expect("UTF-8")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn streamed_answers_equal_built_ones(
+            (cluster, externals) in arbitrary::cluster(arbitrary::Addresses::Distinct),
+            port in 1u16..100,
+        ) {
+            let reach = Reachability::compute(&cluster, &externals);
+            let names = reach.endpoint_names();
+            let every: Vec<usize> = (0..names.len()).collect();
+            let pairs = Pairs { rows: &every, cols: &every };
+            let probes = [Probe { protocol: Protocol::Tcp, port }, Probe { protocol: Protocol::Udp, port: 53 }];
+            prop_assert_eq!(streamed(|o| write_pairs_json(o, &reach, &names, pairs)), built_pairs_json(&reach, &names));
+            prop_assert_eq!(
+                streamed(|o| write_probes_json(o, &reach, &names, &every, &probes)),
+                built_probes_json(&reach, &names, &probes)
+            );
+            prop_assert_eq!(streamed(|o| write_pairs_csv(o, &reach, &names, pairs)), built_pairs_csv(&reach, &names));
+            prop_assert_eq!(
+                streamed(|o| write_probes_csv(o, &reach, &names, &every, &probes)),
+                built_probes_csv(&reach, &names, &probes)
+            );
+        }
+    }
+}
