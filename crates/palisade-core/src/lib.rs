@@ -5,6 +5,7 @@
 //!   validate  the API server's rules, diagnostics by field path                 (validate/)
 //!   model     Kubernetes types -> palisade's own IR, defaults spelled out once  (model/)
 //!   evaluate  selectors, isolation, one connection's verdict with its reasons   (eval/)
+//!   index     pods grouped by namespace and labels, memoised selector matches   (index.rs)
 //!   reach     all pairs over a cluster, by equivalence classes of endpoints     (reach/)
 //!   describe  policies and pod isolation in plain words                         (describe/)
 //!   focus     `--from`/`--to`: which pods and external addresses an answer is about (focus.rs)
@@ -18,6 +19,7 @@ pub mod describe;
 pub mod diag;
 pub mod eval;
 pub mod focus;
+mod index;
 pub mod lint;
 pub mod load;
 pub mod model;

@@ -1,4 +1,5 @@
 //! `palisade explain`: every policy, then every pod's effective isolation, in plain words.
+//! Pods described alike (replicas, mostly) share one paragraph; see `describe::PodGroup`.
 
 use palisade_core::describe;
 use palisade_core::source::{Location, Span};
@@ -17,6 +18,7 @@ pub fn run(args: ExplainArgs, color: ColorChoice) -> Exit {
         Err(exit) => return exit,
     };
     let cluster = &analysis.cluster;
+    let describer = describe::Describer::new(cluster);
     let mut out = String::new();
     if cluster.policies.is_empty() {
         out.push_str(
@@ -31,14 +33,21 @@ pub fn run(args: ExplainArgs, color: ColorChoice) -> Exit {
             policy.key(),
             at(policy.span, &analysis)
         ));
-        out.push_str(&indent(&describe::policy(cluster, policy)));
+        out.push_str(&indent(&describer.policy(policy)));
         out.push('\n');
     }
-    if !cluster.pods.is_empty() {
-        out.push_str(&format!("Pods ({})\n\n", cluster.pods.len()));
+    let groups = describer.pod_groups();
+    match (cluster.pods.len(), groups.len()) {
+        (0, _) => {}
+        (pods, paragraphs) if pods == paragraphs => {
+            out.push_str(&format!("Pods ({pods})\n\n"));
+        }
+        (pods, paragraphs) => {
+            out.push_str(&format!("Pods ({pods}, in {paragraphs} groups)\n\n"));
+        }
     }
-    for pod in &cluster.pods {
-        out.push_str(&indent(&describe::pod(cluster, pod)));
+    for group in &groups {
+        out.push_str(&indent(&describer.pod_group(group)));
         out.push('\n');
     }
     out.push_str(&wrap(describe::ALWAYS_ALLOWED, ""));

@@ -417,6 +417,7 @@ fn groups_section(out: &mut String, summary: &Summary, reach: &Reachability) {
 
 fn policies(out: &mut String, analysis: &Analysis) {
     let cluster = &analysis.cluster;
+    let describer = describe::Describer::new(cluster);
     let _ = writeln!(
         out,
         "<section id=\"policies\">\n<h2>Policies (<span id=\"policies-shown\">{}</span> shown of {})</h2>",
@@ -445,7 +446,7 @@ fn policies(out: &mut String, analysis: &Analysis) {
         let _ = writeln!(
             out,
             "<div class=\"words\">{}</div>\n</article>",
-            escape(describe::policy(cluster, policy).trim_end())
+            escape(describer.policy(policy).trim_end())
         );
     }
     out.push_str("</section>\n");

@@ -5,59 +5,34 @@
 //! notes need at least one pod, and namespace notes at least one declared Namespace (namespaces
 //! that are only referenced carry nothing but their name label).
 
-use std::borrow::Cow;
-use std::net::IpAddr;
-
+use super::Describer;
 use super::words::{self, ByName};
-use crate::model::{
-    Cluster, Labels, NAMESPACE_NAME_LABEL, NamespaceScope, Peer, Pod, Policy, Protocol, Selector,
-};
+use crate::model::{NamespaceScope, Peer, Peers, Pod, Policy, Protocol, Selector};
 
-/// The labels of namespace `name`; an unknown namespace gets the label the API server would
-/// give it, as the model does for referenced namespaces.
-fn namespace_labels<'a>(cluster: &'a Cluster, name: &str) -> Cow<'a, Labels> {
-    match cluster.namespaces.iter().find(|ns| ns.name == name) {
-        Some(ns) => Cow::Borrowed(&ns.labels),
-        None => Cow::Owned(Labels::from([(
-            NAMESPACE_NAME_LABEL.to_owned(),
-            name.to_owned(),
-        )])),
-    }
-}
-
-fn in_scope(cluster: &Cluster, scope: &NamespaceScope, own: &str, namespace: &str) -> bool {
+/// `namespaceSelector` of a scope, `None` for the policy's own namespace.
+fn namespace_selector(scope: &NamespaceScope) -> Option<&Selector> {
     match scope {
-        NamespaceScope::Own => namespace == own,
-        NamespaceScope::Matching(sel) => sel.matches(&namespace_labels(cluster, namespace)),
+        NamespaceScope::Own => None,
+        NamespaceScope::Matching(sel) => Some(sel),
     }
 }
 
-fn in_block(ip: &IpAddr, cidr: &ipnet::IpNet, except: &[ipnet::IpNet]) -> bool {
-    cidr.contains(ip) && !except.iter().any(|e| e.contains(ip))
+/// Whether some pod of the cluster (hostNetwork pods included: their labels match) is matched
+/// by a pods peer of a policy in `own`.
+fn matches_a_pod<'a>(
+    d: &Describer<'a>,
+    own: &'a str,
+    namespaces: Option<&'a Selector>,
+    pods: &'a Selector,
+) -> bool {
+    !d.inv.pods_groups(own, namespaces, pods).is_empty()
 }
 
-/// The pods of the cluster a peer item matches (ipBlocks match pod IPs too).
-pub(super) fn peer_pods<'a>(cluster: &'a Cluster, own: &str, peer: &Peer) -> Vec<&'a Pod> {
-    cluster
-        .pods
-        .iter()
-        .filter(|pod| match peer {
-            Peer::Pods {
-                namespaces: scope,
-                pods: sel,
-            } => in_scope(cluster, scope, own, &pod.namespace) && sel.matches(&pod.labels),
-            Peer::IpBlock { cidr, except } => pod.ips.iter().any(|ip| in_block(ip, cidr, except)),
-        })
-        .collect()
-}
-
-/// The pods a policy applies to: its namespace, its subject selector.
-pub(super) fn selected_pods<'a>(cluster: &'a Cluster, policy: &Policy) -> Vec<&'a Pod> {
-    cluster
-        .pods
-        .iter()
-        .filter(|pod| pod.namespace == policy.namespace && policy.subject.matches(&pod.labels))
-        .collect()
+/// The groups of pods a policy applies to: its namespace, its subject selector.
+pub(super) fn selected_groups<'a>(d: &Describer<'a>, policy: &'a Policy) -> Vec<usize> {
+    d.inv
+        .pods_groups(&policy.namespace, None, &policy.subject)
+        .to_vec()
 }
 
 /// Whether `pod` declares a container port with this name and protocol; named ports resolve
@@ -69,21 +44,71 @@ pub(super) fn has_named_port(pod: &Pod, protocol: Protocol, name: &str) -> bool 
         .any(|p| p.protocol == protocol && p.name.as_deref() == Some(name))
 }
 
-/// Why a pods peer (or a policy's subject) matches no pod, if it matches none.
-pub(super) fn pods_note(
-    cluster: &Cluster,
-    scope: &NamespaceScope,
-    sel: &Selector,
-    own: &str,
-) -> Option<String> {
-    let peer = Peer::Pods {
-        namespaces: scope.clone(),
-        pods: sel.clone(),
+/// Whether some pod of `groups` declares the named port.
+pub(super) fn groups_have_port(
+    d: &Describer<'_>,
+    groups: &[usize],
+    protocol: Protocol,
+    name: &str,
+) -> bool {
+    groups.iter().any(|&g| {
+        d.inv
+            .groups
+            .get(g)
+            .is_some_and(|g| g.named_ports.contains(&(protocol, name)))
+    })
+}
+
+/// Whether some pod the peers of a rule of a policy in `own` match (ipBlocks match pod IPs
+/// too) declares the named port.
+pub(super) fn destination_has_port<'a>(
+    d: &Describer<'a>,
+    own: &'a str,
+    peers: &'a Peers,
+    protocol: Protocol,
+    name: &'a str,
+) -> bool {
+    let list = match peers {
+        Peers::Any => return d.named_ports.contains(&(protocol, name)),
+        Peers::OneOf(list) => list,
     };
-    if cluster.pods.is_empty() || !peer_pods(cluster, own, &peer).is_empty() {
+    list.iter().any(|peer| match peer {
+        Peer::Pods {
+            namespaces: scope,
+            pods: sel,
+        } => {
+            let groups = d.inv.pods_groups(own, namespace_selector(scope), sel);
+            groups_have_port(d, &groups, protocol, name)
+        }
+        Peer::IpBlock { cidr, except } => {
+            let key = (cidr, except.as_slice(), protocol, name);
+            if let Some(&hit) = d.block_ports.borrow().get(&key) {
+                return hit;
+            }
+            let hit = d
+                .inv
+                .block_pods_all(cidr, except)
+                .iter()
+                .filter_map(|&i| d.cluster.pods.get(i))
+                .any(|pod| has_named_port(pod, protocol, name));
+            d.block_ports.borrow_mut().insert(key, hit);
+            hit
+        }
+    })
+}
+
+/// Why a pods peer (or a policy's subject) matches no pod, if it matches none.
+pub(super) fn pods_note<'a>(
+    d: &Describer<'a>,
+    scope: &'a NamespaceScope,
+    sel: &'a Selector,
+    own: &'a str,
+) -> Option<String> {
+    let cluster = d.cluster;
+    if cluster.pods.is_empty() || matches_a_pod(d, own, namespace_selector(scope), sel) {
         return None;
     }
-    let namespaces_loaded = cluster.namespaces.iter().any(|ns| ns.declared);
+    let namespaces_loaded = d.inv.namespaces_declared;
     let where_ = match scope {
         NamespaceScope::Own => format!("in {own}"),
         NamespaceScope::Matching(ns_sel) => {
@@ -119,12 +144,12 @@ fn namespace_note(sel: &Selector) -> String {
 }
 
 /// The note for one peer item, if any.
-pub(super) fn peer_note(cluster: &Cluster, own: &str, peer: &Peer) -> Option<String> {
+pub(super) fn peer_note<'a>(d: &Describer<'a>, own: &'a str, peer: &'a Peer) -> Option<String> {
     match peer {
         Peer::Pods {
             namespaces: scope,
             pods: sel,
-        } => pods_note(cluster, scope, sel, own),
+        } => pods_note(d, scope, sel, own),
         // An ipBlock usually names addresses outside the cluster: matching no pod is normal.
         Peer::IpBlock { .. } => None,
     }

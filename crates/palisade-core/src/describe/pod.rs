@@ -6,44 +6,99 @@
 //! policies' rules (<https://kubernetes.io/docs/concepts/services-networking/network-policies/#the-two-sorts-of-pod-isolation>).
 
 use super::rules::{self, Clause, Target};
-use super::{capitalize, words};
-use crate::model::{Cluster, Direction, Pod, Policy, PortSpec, Ports, Protocol};
+use super::{Describer, capitalize, notes, words};
+use crate::model::{Direction, Pod, Policy, PortSpec, Ports, Protocol};
 
-pub(super) fn describe(cluster: &Cluster, pod: &Pod) -> String {
-    let header = format!("{} ({})", pod.key(), words::labels(&pod.labels));
+pub(super) fn describe<'a>(d: &Describer<'a>, pod: &'a Pod) -> String {
+    format!(
+        "{}: {}",
+        header(pod),
+        body(d, pod, &selecting_policies(d, pod))
+    )
+}
+
+/// "shop/web (app=web)": who the paragraph is about.
+pub(super) fn header(pod: &Pod) -> String {
+    format!("{} ({})", pod.key(), words::labels(&pod.labels))
+}
+
+/// The paragraph after the header, given the policies selecting `pod`. It reads nothing of the
+/// pod but its hostNetwork flag and which named ports of `selecting`'s ingress rules it
+/// declares, so pods agreeing on those get the same text.
+pub(super) fn body<'a>(d: &Describer<'a>, pod: &'a Pod, selecting: &[&'a Policy]) -> String {
     if pod.host_network {
-        return format!("{header}: uses the host network, so network policies do not apply to it.");
+        return "uses the host network, so network policies do not apply to it.".to_owned();
     }
-    let selecting = selecting_policies(cluster, pod);
     if selecting.is_empty() {
-        return format!(
-            "{header}: no policy selects it, so it is not isolated: \
+        return "no policy selects it, so it is not isolated: \
              it accepts all ingress and may send all egress."
-        );
+            .to_owned();
     }
-    let ingress = direction(cluster, pod, &selecting, Direction::Ingress);
-    let egress = direction(cluster, pod, &selecting, Direction::Egress);
-    let mut text = format!("{header}: {ingress}. {}.", capitalize(&egress));
-    if lacks_dns(cluster, &selecting) {
+    let ingress = direction(d, pod, selecting, Direction::Ingress);
+    let egress = direction(d, pod, selecting, Direction::Egress);
+    let mut text = format!("{ingress}. {}.", capitalize(&egress));
+    if lacks_dns(d, selecting) {
         text.push_str(" No egress rule allows UDP 53 (DNS).");
     }
     text
 }
 
-/// The policies of the pod's namespace whose subject selects it, sorted by name.
-pub(super) fn selecting_policies<'a>(cluster: &'a Cluster, pod: &Pod) -> Vec<&'a Policy> {
-    let mut out: Vec<&Policy> = cluster
-        .policies
+/// Indices of the policies of the pod's namespace whose subject selects it, sorted by name.
+pub(super) fn selecting_indices(d: &Describer<'_>, pod: &Pod) -> Vec<usize> {
+    let policies = &d.cluster.policies;
+    let mut out: Vec<usize> = d
+        .inv
+        .policies_in(&pod.namespace)
         .iter()
-        .filter(|p| p.namespace == pod.namespace && p.subject.matches(&pod.labels))
+        .copied()
+        .filter(|&i| {
+            policies
+                .get(i)
+                .is_some_and(|p| p.subject.matches(&pod.labels))
+        })
         .collect();
-    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out.sort_by(|&a, &b| {
+        let name = |i: usize| policies.get(i).map(|p| p.name.as_str());
+        name(a).cmp(&name(b))
+    });
     out
 }
 
-fn direction(cluster: &Cluster, pod: &Pod, selecting: &[&Policy], direction: Direction) -> String {
+/// The policies of the pod's namespace whose subject selects it, sorted by name.
+pub(super) fn selecting_policies<'a>(d: &Describer<'a>, pod: &Pod) -> Vec<&'a Policy> {
+    selecting_indices(d, pod)
+        .into_iter()
+        .filter_map(|i| d.cluster.policies.get(i))
+        .collect()
+}
+
+/// Which named ports of the ingress rules of `selecting` the pod declares, in rule order: the
+/// only thing about the pod itself its [`body`] depends on, apart from hostNetwork.
+pub(super) fn named_port_resolution(pod: &Pod, selecting: &[&Policy]) -> Vec<bool> {
+    selecting
+        .iter()
+        .filter_map(|p| p.ingress.as_deref())
+        .flatten()
+        .filter_map(|rule| match &rule.ports {
+            Ports::OneOf(list) => Some(list),
+            Ports::Any => None,
+        })
+        .flatten()
+        .filter_map(|pm| match &pm.port {
+            PortSpec::Named(name) => Some(notes::has_named_port(pod, pm.protocol, name)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn direction<'a>(
+    d: &Describer<'a>,
+    pod: &'a Pod,
+    selecting: &[&'a Policy],
+    direction: Direction,
+) -> String {
     let dir = direction.as_str();
-    let isolating: Vec<&Policy> = selecting
+    let isolating: Vec<&'a Policy> = selecting
         .iter()
         .copied()
         .filter(|p| p.rules(direction).is_some())
@@ -67,13 +122,8 @@ fn direction(cluster: &Cluster, pod: &Pod, selecting: &[&Policy], direction: Dir
             } else {
                 format!("{} rule {}", policy.name, index + 1)
             };
-            let clause = rules::clause(
-                cluster,
-                &policy.namespace,
-                direction,
-                rule,
-                &Target::ThisPod(pod),
-            );
+            let clause =
+                rules::clause(d, &policy.namespace, direction, rule, &Target::ThisPod(pod));
             match entries.iter_mut().find(|(c, _)| *c == clause) {
                 Some((_, sources)) => sources.push(source),
                 None => entries.push((clause, vec![source])),
@@ -98,16 +148,16 @@ fn direction(cluster: &Cluster, pod: &Pod, selecting: &[&Policy], direction: Dir
 
 /// Forgetting DNS after an egress default deny is the most common outage. True when egress is
 /// isolated, some rule allows something, and no rule allows UDP 53 to any peer at all.
-fn lacks_dns(cluster: &Cluster, selecting: &[&Policy]) -> bool {
+fn lacks_dns(d: &Describer<'_>, selecting: &[&Policy]) -> bool {
     let rules: Vec<_> = selecting
         .iter()
         .filter_map(|p| p.rules(Direction::Egress))
         .flatten()
         .collect();
-    !rules.is_empty() && !rules.iter().any(|r| allows_udp_53(cluster, &r.ports))
+    !rules.is_empty() && !rules.iter().any(|r| allows_udp_53(d, &r.ports))
 }
 
-fn allows_udp_53(cluster: &Cluster, ports: &Ports) -> bool {
+fn allows_udp_53(d: &Describer<'_>, ports: &Ports) -> bool {
     const DNS: u16 = 53;
     let Ports::OneOf(list) = ports else {
         return true;
@@ -118,12 +168,6 @@ fn allows_udp_53(cluster: &Cluster, ports: &Ports) -> bool {
             PortSpec::Any => true,
             PortSpec::Range { first, last } => (*first..=*last).contains(&DNS),
             // A named port may resolve to 53 on some destination pod.
-            PortSpec::Named(name) => cluster.pods.iter().any(|p| {
-                p.ports.iter().any(|cp| {
-                    cp.protocol == Protocol::Udp
-                        && cp.port == DNS
-                        && cp.name.as_deref() == Some(name.as_str())
-                })
-            }),
+            PortSpec::Named(name) => d.dns_port_names.contains(name.as_str()),
         })
 }

@@ -2,20 +2,20 @@
 //! directions it leaves alone ("Egress is not restricted by this policy": other policies may).
 
 use super::rules::{self, Clause, Target};
-use super::{capitalize, notes, words};
-use crate::model::{Cluster, Direction, NamespaceScope, Policy};
+use super::{Describer, capitalize, notes, words};
+use crate::model::{Direction, NamespaceScope, Policy};
 
-pub(super) fn describe(cluster: &Cluster, policy: &Policy) -> String {
+pub(super) fn describe<'a>(d: &Describer<'a>, policy: &'a Policy) -> String {
     let own = policy.namespace.as_str();
     let mut subject = if policy.subject.is_empty() {
         format!("All pods in {own}")
     } else {
         format!("Pods {} in {own}", words::selector(&policy.subject))
     };
-    if let Some(note) = notes::pods_note(cluster, &NamespaceScope::Own, &policy.subject, own) {
+    if let Some(note) = notes::pods_note(d, &NamespaceScope::Own, &policy.subject, own) {
         subject = format!("{subject} ({note})");
     }
-    let target = Target::Selected(notes::selected_pods(cluster, policy));
+    let target = Target::Selected(notes::selected_groups(d, policy));
 
     let mut sentences: Vec<String> = Vec::new();
     for direction in [Direction::Ingress, Direction::Egress] {
@@ -34,7 +34,7 @@ pub(super) fn describe(cluster: &Cluster, policy: &Policy) -> String {
         } else {
             let mut clauses: Vec<Clause> = Vec::with_capacity(rules.len());
             for rule in rules {
-                let clause = rules::clause(cluster, own, direction, rule, &target);
+                let clause = rules::clause(d, own, direction, rule, &target);
                 if !clauses.contains(&clause) {
                     clauses.push(clause);
                 }

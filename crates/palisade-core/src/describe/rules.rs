@@ -6,15 +6,14 @@
 //! They are joined with ", and " because " or " already joins the peers inside one rule, and
 //! commas already appear inside selectors; the different joiner keeps rule boundaries visible.
 
-use super::notes;
-use super::words;
-use crate::model::{Cluster, Direction, Peer, Peers, Pod, PortSpec, Ports, Rule};
+use super::{Describer, notes, words};
+use crate::model::{Direction, Peer, Peers, Pod, PortSpec, Ports, Rule};
 
 /// Who receives the traffic of an ingress rule, to check its named ports.
 #[derive(Debug)]
 pub(super) enum Target<'a> {
-    /// The pods the policy selects (policy description).
-    Selected(Vec<&'a Pod>),
+    /// The groups of pods the policy selects (policy description).
+    Selected(Vec<usize>),
     /// The pod being described.
     ThisPod(&'a Pod),
 }
@@ -38,11 +37,11 @@ fn preposition(direction: Direction) -> &'static str {
 }
 
 /// One rule of `direction` of a policy in namespace `own`.
-pub(super) fn clause(
-    cluster: &Cluster,
-    own: &str,
+pub(super) fn clause<'a>(
+    d: &Describer<'a>,
+    own: &'a str,
     direction: Direction,
-    rule: &Rule,
+    rule: &'a Rule,
     target: &Target<'_>,
 ) -> Clause {
     let prep = preposition(direction);
@@ -55,7 +54,7 @@ pub(super) fn clause(
                 .iter()
                 .map(|peer| {
                     let text = words::peer(peer, own);
-                    match notes::peer_note(cluster, own, peer) {
+                    match notes::peer_note(d, own, peer) {
                         Some(note) => format!("{text} ({note})"),
                         None => text,
                     }
@@ -65,7 +64,7 @@ pub(super) fn clause(
         }
     };
     let mut text = format!("{peers} {}", words::ports(&rule.ports));
-    let port_notes = named_port_notes(cluster, own, direction, rule, target);
+    let port_notes = named_port_notes(d, own, direction, rule, target);
     if !port_notes.is_empty() {
         text = format!("{text} ({})", port_notes.join("; "));
     }
@@ -77,11 +76,11 @@ pub(super) fn clause(
 }
 
 /// Named ports that no possible destination pod declares: such an item never matches.
-fn named_port_notes(
-    cluster: &Cluster,
-    own: &str,
+fn named_port_notes<'a>(
+    d: &Describer<'a>,
+    own: &'a str,
     direction: Direction,
-    rule: &Rule,
+    rule: &'a Rule,
     target: &Target<'_>,
 ) -> Vec<String> {
     let Ports::OneOf(list) = &rule.ports else {
@@ -105,22 +104,17 @@ fn named_port_notes(
             continue;
         };
         let proto = pm.protocol;
-        let has = |pod: &&Pod| notes::has_named_port(pod, proto, name);
         let note = match (direction, target) {
             (Direction::Ingress, Target::ThisPod(pod)) => {
-                (!has(pod)).then(|| format!("this pod has no {proto} port named {name}"))
+                (!notes::has_named_port(pod, proto, name))
+                    .then(|| format!("this pod has no {proto} port named {name}"))
             }
-            (Direction::Ingress, Target::Selected(pods)) => (!pods.is_empty()
-                && !pods.iter().any(has))
+            (Direction::Ingress, Target::Selected(groups)) => (!groups.is_empty()
+                && !notes::groups_have_port(d, groups, proto, name))
             .then(|| format!("no selected pod has a {proto} port named {name}")),
             (Direction::Egress, _) => {
-                let any_dest = match &rule.peers {
-                    Peers::Any => cluster.pods.iter().any(|p| has(&p)),
-                    Peers::OneOf(peers) => peers
-                        .iter()
-                        .any(|peer| notes::peer_pods(cluster, own, peer).iter().any(has)),
-                };
-                (!cluster.pods.is_empty() && !any_dest).then(|| {
+                let any_dest = notes::destination_has_port(d, own, &rule.peers, proto, name);
+                (!d.cluster.pods.is_empty() && !any_dest).then(|| {
                     format!("no destination pod of this rule has a {proto} port named {name}")
                 })
             }

@@ -38,6 +38,9 @@ pub(super) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
     // Pods isolated for egress, grouped by the exact set of policies isolating them.
     let mut by_policies: BTreeMap<Vec<usize>, Vec<usize>> = BTreeMap::new();
     for (g, group) in ctx.inv.groups.iter().enumerate() {
+        if group.host_network {
+            continue;
+        }
         let isolating: Vec<usize> = ctx
             .inv
             .policies_in(group.namespace)

@@ -28,7 +28,6 @@
 mod default_deny;
 mod dns;
 mod host_network;
-mod inventory;
 mod ip_blocks;
 mod named_ports;
 mod or_and;
@@ -45,7 +44,7 @@ use crate::diag::{Code, Diagnostic, Severity};
 use crate::model::{Cluster, Direction, Policy};
 use crate::path::FieldPath;
 
-use inventory::Inventory;
+use crate::index::Inventory;
 
 /// One entry of the catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -35,6 +35,7 @@ pub(super) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
                             .inv
                             .groups
                             .iter()
+                            .filter(|g| !g.host_network)
                             .flat_map(|g| g.pods.iter().copied())
                             .collect(),
                         Peers::OneOf(peers) => peers
