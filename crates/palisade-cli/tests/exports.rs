@@ -70,6 +70,7 @@ fn answers_say_first_that_invalid_objects_were_left_out() {
         vec!["reach", mistakes],
         vec!["reach", "--group-by", "pod", mistakes],
         vec!["graph", mistakes],
+        vec!["explain", mistakes],
         vec!["compile", "--node", "node-1", mistakes],
     ] {
         let (code, stdout, _) = palisade(&args);

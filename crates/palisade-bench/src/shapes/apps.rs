@@ -147,7 +147,7 @@ pub(crate) fn generate(pods: usize) -> Manifests {
     let mut n = 0;
 
     // Shared infrastructure: DNS, the ingress controller, monitoring.
-    let infra: [(&str, &str, &[(&str, &str)], &[(&str, &str, u16)]); 3] = [
+    let infra: [Infra; 3] = [
         (
             "kube-system",
             "coredns",
@@ -262,6 +262,14 @@ pub(crate) fn generate(pods: usize) -> Manifests {
     m.policies = policies;
     m
 }
+
+/// A shared service: namespace, name, labels, ports (name, protocol, number).
+type Infra = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static [(&'static str, &'static str, u16)],
+);
 
 enum Owner {
     ReplicaSet(String),

@@ -19,7 +19,7 @@ pub fn run(args: ExplainArgs, color: ColorChoice) -> Exit {
     };
     let cluster = &analysis.cluster;
     let describer = describe::Describer::new(cluster);
-    let mut out = String::new();
+    let mut out = crate::inputs::invalid_first_line(&analysis, "");
     if cluster.policies.is_empty() {
         out.push_str(
             "No NetworkPolicies: every pod accepts all ingress and may send all egress.\n",
