@@ -125,8 +125,19 @@ fn benches(g: &Generated, dir: &Path, out_dir: &Path) -> Vec<Bench> {
     ]
 }
 
+/// The memory every command must stay under: 1 GiB up to 10,000 pods, 4 GiB up to 100,000.
+fn memory_bound(pods: usize) -> Option<u64> {
+    match pods {
+        0..=11_000 => Some(1 << 30),
+        11_001..=110_000 => Some(4 << 30),
+        _ => None,
+    }
+}
+
 /// Generates each cluster, runs each command, prints a row as it goes and returns the table.
+/// Fails (after the whole table) when a command exceeded its memory bound or did not finish.
 pub fn run_all(plan: &Plan) -> anyhow::Result<String> {
+    let mut over: Vec<String> = Vec::new();
     let mut table = String::from(
         "| shape | pods / ns / policies | input | command | wall | peak RSS | output | exit |\n|---|---|---|---|---|---|---|---|\n",
     );
@@ -178,9 +189,18 @@ pub fn run_all(plan: &Plan) -> anyhow::Result<String> {
                 );
                 print!("{row}");
                 table.push_str(&row);
+                let bound = memory_bound(g.pods);
+                if m.timed_out || bound.is_some_and(|b| m.peak_rss_kib * 1024 > b) {
+                    over.push(format!("{shape} {size} `{}`", bench.label));
+                }
                 let _ = std::fs::remove_file(&stdout);
             }
         }
+    }
+    if !over.is_empty() {
+        eprintln!("over the memory bound or unfinished: {}", over.join(", "));
+        std::fs::write(plan.work.join("table.md"), &table)?;
+        anyhow::bail!("{} command(s) over their bound", over.len());
     }
     Ok(table)
 }

@@ -777,8 +777,12 @@ impl PolicyGen<'_> {
                 if step.is_multiple_of(4) {
                     // Pod CIDR blocks are rare in real clusters; one that cuts a namespace's
                     // addresses in two splits its classes.
-                    let cidr = format!("10.{other_index}.0.0/16");
-                    let except = format!("10.{other_index}.0.128/25");
+                    // The /16 of that namespace's pod addresses (10.0.0.0 + index << 16, past
+                    // 10.255 too).
+                    let first = u32::from(Ipv4Addr::new(10, 0, 0, 0))
+                        .wrapping_add((other_index as u32) << 16);
+                    let cidr = format!("{}/16", Ipv4Addr::from(first));
+                    let except = format!("{}/25", Ipv4Addr::from(first + 128));
                     self.add(name("allow-pod-cidr"), |p| {
                         p.subject = subject;
                         p.ingress = Some(vec![rule(
