@@ -17,8 +17,9 @@ pub(crate) fn generate(pods: usize) -> Manifests {
     let (policies, base): (Vec<Value>, Vec<Value>) = items
         .into_iter()
         .partition(|item| item["kind"] == "NetworkPolicy");
+    // Pretty-printed, as `kubectl get -o json` writes it (one line per field).
     let document = |items: Vec<Value>| {
-        serde_json::to_string(&json!({"apiVersion": "v1", "kind": "List", "items": items}))
+        serde_json::to_string_pretty(&json!({"apiVersion": "v1", "kind": "List", "items": items}))
             .unwrap_or_default()
     };
     let node = cluster
@@ -39,7 +40,12 @@ pub(crate) fn generate(pods: usize) -> Manifests {
         // One document per policy, so that a tenth can be left out for `diff`.
         policies: policies
             .into_iter()
-            .map(|p| format!("---\n{}\n", serde_json::to_string(&p).unwrap_or_default()))
+            .map(|p| {
+                format!(
+                    "---\n{}\n",
+                    serde_json::to_string_pretty(&p).unwrap_or_default()
+                )
+            })
             .collect(),
         namespaces: cluster.namespaces.len(),
         pods: cluster.pods.len(),

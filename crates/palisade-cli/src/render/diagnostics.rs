@@ -49,14 +49,23 @@ fn report<'a>(d: &'a Diagnostic, sources: &'a Sources) -> Vec<Group<'a>> {
     if let Some(span) = d.span {
         let file = sources.get(span.file);
         let range = underline_range(&file.text, span);
-        let mut annotation = AnnotationKind::Primary.span(range);
+        // Only the span's line is shown (the underline stops at its end): handing the
+        // renderer that line rather than the whole file keeps thousands of findings in a
+        // large file linear.
+        let text = file.text.as_str();
+        let line_start = text[..range.start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[range.start..]
+            .find('\n')
+            .map_or(text.len(), |i| range.start + i);
+        let local = (range.start - line_start)..(range.end - line_start);
+        let mut annotation = AnnotationKind::Primary.span(local);
         if let Some(label) = &d.label {
             annotation = annotation.label(label.as_str());
         }
         group = group.element(
-            Snippet::source(file.text.as_str())
+            Snippet::source(&text[line_start..line_end])
                 .path(file.name.as_str())
-                .line_start(1)
+                .line_start(span.line as usize)
                 .fold(true)
                 .annotation(annotation),
         );
@@ -86,12 +95,28 @@ fn underline_range(text: &str, span: Span) -> std::ops::Range<usize> {
 }
 
 /// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+#[cfg(test)]
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text[..text.floor_char_boundary(offset)];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     (line, before[line_start..].chars().count() + 1)
+}
+
+/// 1-based line and column of the end of `span`, counted from its start (whose line and
+/// column the span holds), so the cost follows the span, not the file.
+pub fn end_of(text: &str, span: Span) -> (usize, usize) {
+    let start = text.floor_char_boundary(span.start.min(text.len()));
+    let end = text.floor_char_boundary(span.end.clamp(start, text.len()));
+    let inside = &text[start..end];
+    let newlines = inside.matches('\n').count();
+    let line = span.line as usize + newlines;
+    let column = match inside.rfind('\n') {
+        Some(i) => inside[i + 1..].chars().count() + 1,
+        None => span.column as usize + inside.chars().count(),
+    };
+    (line, column)
 }
 
 pub fn to_json(d: &Diagnostic, sources: &Sources) -> Value {
@@ -105,7 +130,7 @@ pub fn to_json(d: &Diagnostic, sources: &Sources) -> Value {
     });
     if let Some(span) = d.span {
         let file = sources.get(span.file);
-        let (end_line, end_column) = line_col(&file.text, span.end);
+        let (end_line, end_column) = end_of(&file.text, span);
         v["file"] = json!(file.name);
         v["line"] = json!(span.line);
         v["column"] = json!(span.column);
@@ -191,6 +216,18 @@ mod tests {
     fn line_col_counts_characters() {
         let text = "a: 1\nbé: x\n";
         assert_eq!(line_col(text, 0), (1, 1));
+        // end_of counts from the span's own start and must agree with counting from the top.
+        for (start, end) in [(0, 3), (2, 7), (5, 10), (0, text.len())] {
+            let (line, column) = line_col(text, start);
+            let span = Span {
+                file: palisade_core::source::FileId(0),
+                start,
+                end,
+                line: line as u32,
+                column: column as u32,
+            };
+            assert_eq!(end_of(text, span), line_col(text, end), "{start}..{end}");
+        }
         assert_eq!(line_col(text, 5), (2, 1));
         // after "bé: " (é is two bytes)
         assert_eq!(line_col(text, 10), (2, 5));

@@ -7,7 +7,7 @@ use palisade_core::diag::Severity;
 use palisade_core::lint;
 use serde_json::{Value, json};
 
-use super::diagnostics::line_col;
+use super::diagnostics::end_of;
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
@@ -34,7 +34,11 @@ pub fn render(analysis: &Analysis) -> String {
         });
         if let Some(span) = d.span {
             let file = analysis.sources.get(span.file);
-            let (end_line, end_column) = line_col(&file.text, span.end.max(span.start + 1));
+            let widened = palisade_core::source::Span {
+                end: span.end.max(span.start + 1),
+                ..span
+            };
+            let (end_line, end_column) = end_of(&file.text, widened);
             result["locations"] = json!([{
                 "physicalLocation": {
                     "artifactLocation": artifact(&file.name),
