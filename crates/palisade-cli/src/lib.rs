@@ -14,7 +14,7 @@ mod render;
 
 pub use cli::{Cli, ColorChoice, Command};
 
-/// The documented exit codes (PRODUCT.md): 0 fine, 1 problems found, 2 usage or I/O error.
+/// The documented exit codes: 0 fine, 1 problems found, 2 usage or I/O error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Ok = 0,

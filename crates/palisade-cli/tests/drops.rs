@@ -1,7 +1,7 @@
 //! Drop attribution in the lab, with one real `palisade agent` per node: every denied probe of
 //! the bundled shop example is reported by the agent of the node that dropped it, with the
 //! source and destination pods, protocol, port, direction, and the policies `evaluate` names
-//! for the denying side (issue 4, item 3).
+//! for the denying side.
 //!
 //! Needs root, `nft` and `ip`. Without them the test says so and passes, unless
 //! `PALISADE_REQUIRE_KERNEL_TESTS=1`, which turns the skip into a failure.

@@ -41,7 +41,7 @@ fn compute_1k_pods(bencher: Bencher) {
     bencher.bench(|| Reachability::compute(black_box(cluster), &[]));
 }
 
-/// 10,000 pods, 50 namespaces, 3,000 policies: the PRODUCT.md target (< 2 s, < 1 GiB).
+/// 10,000 pods, 50 namespaces, 3,000 policies: the product target (< 2 s, < 1 GiB).
 #[divan::bench(sample_count = 10, sample_size = 1)]
 fn compute_10k_pods(bencher: Bencher) {
     let cluster = &*PODS_10K;

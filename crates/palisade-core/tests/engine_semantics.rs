@@ -397,7 +397,7 @@ fn cases() -> Vec<Case> {
             egress: Free(NotIsolated),
             ingress: Allows,
         },
-        // PRODUCT.md: a non-pod side imposes nothing.
+        // A non-pod side imposes nothing.
         Case {
             label: "pod to external: only the pod's egress decides",
             policies: vec![allow_out(

@@ -812,7 +812,7 @@ fn egress_named_port_note_looks_at_destinations() {
 
 #[test]
 fn egress_named_port_to_addresses_is_flagged() {
-    // A named port never matches a non-pod address (PRODUCT.md checklist, NetworkPolicyPort).
+    // A named port never matches a non-pod address (the NetworkPolicyPort reference).
     let mut c = small_cluster();
     for p in c.pods.iter_mut().filter(|p| p.name == "backend") {
         p.ips = vec![std::net::IpAddr::from([10, 1, 0, 5])];
