@@ -550,7 +550,7 @@ fn cases() -> Vec<Case> {
             egress: Free(NotAPod),
             ingress: Allows,
         },
-        // PRODUCT.md "Always allowed": a pod to itself.
+        // Always allowed: a pod to itself.
         Case {
             label: "a pod always reaches itself",
             policies: vec![deny_all_ingress("prod"), deny_all_egress("prod")],
@@ -675,7 +675,7 @@ fn cases() -> Vec<Case> {
             egress: Free(NotIsolated),
             ingress: Allows,
         },
-        // PRODUCT.md: a namespace named but not declared has kubernetes.io/metadata.name.
+        // A namespace named but not declared has kubernetes.io/metadata.name.
         Case {
             label: "undeclared namespace selected by its automatic name label",
             policies: vec![allow_in(

@@ -50,7 +50,7 @@ fn db2_running(mut cluster: Cluster) -> Cluster {
     cluster
 }
 
-/// The guard of issue 4 item 2: "a new local pod in a namespace where policies isolate it must
+/// The guard for new pods: "a new local pod in a namespace where policies isolate it must
 /// not get traffic the policies deny before its rules are in place". Pod addresses come from
 /// the node's pod CIDR; an address of it that no known pod owns may be the pending pod's.
 #[test]
