@@ -186,6 +186,7 @@ pub(crate) fn generate(pods: usize) -> Manifests {
     m.namespaces = 3;
 
     // Application instances until the pods are placed.
+    let mut used: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut instance = 0;
     while n < pods {
         let app = APPS[instance % APPS.len()];
@@ -233,7 +234,7 @@ pub(crate) fn generate(pods: usize) -> Manifests {
                 } else {
                     l.push(("pod-template-hash", &hash));
                     (
-                        format!("{}-{hash}-{}", s.name, rng.suffix()),
+                        unique_name(&mut used, &mut rng, &format!("{}-{hash}", s.name)),
                         Owner::ReplicaSet(format!("{}-{hash}", s.name)),
                     )
                 };
@@ -270,6 +271,17 @@ type Infra = (
     &'static [(&'static str, &'static str)],
     &'static [(&'static str, &'static str, u16)],
 );
+
+/// `base-xxxxx` with a suffix no pod of the cluster has yet (the API server retries a
+/// generateName that collides, so an export never holds two).
+fn unique_name(used: &mut std::collections::HashSet<String>, rng: &mut Rng, base: &str) -> String {
+    loop {
+        let name = format!("{base}-{}", rng.suffix());
+        if used.insert(name.clone()) {
+            return name;
+        }
+    }
+}
 
 enum Owner {
     ReplicaSet(String),
