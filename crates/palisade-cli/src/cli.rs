@@ -36,7 +36,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Explain every policy, and every pod's effective isolation, in plain words.
     Explain(ExplainArgs),
-    /// Who may reach whom: allowed protocol/ports for every ordered pair, or truth tables per probe.
+    /// Who may reach whom: groups of identical connectivity (or every ordered pair), or truth
+    /// tables per probe.
     Reach(ReachArgs),
     /// Why a connection is allowed or denied: the verdict and the rules on each side.
     Why(WhyArgs),
@@ -420,7 +421,7 @@ pub enum ReachGroupBy {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReachFormat {
-    /// Truth tables (`.` allowed, `X` blocked) per probe, or one line per pair.
+    /// Truth tables (`.` allowed, `X` blocked) per probe, or lines (per group or pair).
     Table,
     /// JSON; with probes exactly {"endpoints": [...], "probes": [{"protocol", "port", "allowed"}]}.
     Json,

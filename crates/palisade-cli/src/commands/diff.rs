@@ -20,10 +20,14 @@ pub fn run(args: DiffArgs, color: ColorChoice) -> Exit {
         Ok(sides) => sides,
         Err(exit) => return exit,
     };
-    let (old, new) = match analyze_sides(&args.base, &old_inputs, &new_inputs, color) {
+    let (mut old, mut new) = match analyze_sides(&args.base, &old_inputs, &new_inputs, color) {
         Ok(sides) => sides,
         Err(exit) => return exit,
     };
+    // The spanned document trees serve diagnostics, which are printed already: two sides of
+    // a large cluster hold hundreds of megabytes of them.
+    old.object_trees = Default::default();
+    new.object_trees = Default::default();
     let old_reach = Reachability::compute(&old.cluster, &args.externals);
     let new_reach = Reachability::compute(&new.cluster, &args.externals);
     let diff = match args.group_by {
