@@ -50,18 +50,23 @@ pub fn run(args: DiffArgs, color: ColorChoice) -> Exit {
     if args.focus.is_set() {
         focus_changes(&mut diff, &args, &old.cluster, &new.cluster);
     }
-    let out = match args.format {
+    match args.format {
         DiffFormat::Text => {
-            crate::inputs::invalid_first_line(&old, "")
-                + &crate::inputs::invalid_first_line(&new, "")
-                + &text(&diff, args.group_by)
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let head = crate::inputs::invalid_first_line(&old, "")
+                + &crate::inputs::invalid_first_line(&new, "");
+            // A closed pipe (`palisade diff ... | head`) is not an error.
+            let _ = out
+                .write_all(head.as_bytes())
+                .and_then(|()| write_text(&mut out, &diff, args.group_by))
+                .and_then(|()| out.flush());
         }
-        DiffFormat::Json => {
-            serde_json::to_string_pretty(&to_json(&diff, args.group_by)).unwrap_or_default() + "\n"
-        }
-        DiffFormat::Csv => csv(&diff),
-    };
-    super::print_stdout(&out);
+        DiffFormat::Json => super::print_stdout(
+            &(serde_json::to_string_pretty(&to_json(&diff, args.group_by)).unwrap_or_default()
+                + "\n"),
+        ),
+        DiffFormat::Csv => super::print_stdout(&csv(&diff)),
+    }
     let failed = match args.fail_on {
         FailOn::Never => false,
         FailOn::Widen => diff.widens(),
@@ -102,15 +107,19 @@ fn share(changed: usize, pairs: usize) -> String {
 
 /// Per destination a header, then `+` (gained) and `-` (lost) lines per source; the endpoint
 /// changes and a one-line summary last.
-pub fn text(diff: &ReachDiff, group_by: GroupBy) -> String {
-    let mut out = String::new();
+/// The text answer, streamed: a large diff can run to millions of lines.
+fn write_text(
+    out: &mut impl std::io::Write,
+    diff: &ReachDiff,
+    group_by: GroupBy,
+) -> std::io::Result<()> {
     let mut current: Option<&str> = None;
     for change in &diff.changes {
         if current != Some(change.to.as_str()) {
             if current.is_some() {
-                out.push('\n');
+                out.write_all(b"\n")?;
             }
-            let _ = writeln!(out, "to {}", change.to);
+            writeln!(out, "to {}", change.to)?;
             current = Some(&change.to);
         }
         for (sign, delta, changed) in [
@@ -118,21 +127,21 @@ pub fn text(diff: &ReachDiff, group_by: GroupBy) -> String {
             ('-', &change.lost, change.lost_pairs),
         ] {
             if !delta.is_empty() {
-                let _ = writeln!(
+                writeln!(
                     out,
                     "  {sign} from {}: {delta}{}",
                     change.from,
                     share(changed, change.pairs)
-                );
+                )?;
             }
         }
     }
     if !diff.changes.is_empty() {
-        out.push('\n');
+        out.write_all(b"\n")?;
     }
     for (label, list) in [("added", &diff.added), ("removed", &diff.removed)] {
         if !list.is_empty() {
-            let _ = writeln!(out, "{label} (not compared): {}", list.join(", "));
+            writeln!(out, "{label} (not compared): {}", list.join(", "))?;
         }
     }
     let unit = match group_by {
@@ -142,19 +151,18 @@ pub fn text(diff: &ReachDiff, group_by: GroupBy) -> String {
     let gained = diff.changes.iter().filter(|c| !c.gained.is_empty()).count();
     let lost = diff.changes.iter().filter(|c| !c.lost.is_empty()).count();
     if gained + lost == 0 {
-        let _ = writeln!(
+        writeln!(
             out,
             "no connection gained or lost ({} endpoints compared)",
             diff.compared
-        );
+        )
     } else {
-        let _ = writeln!(
+        writeln!(
             out,
             "{gained} {unit}(s) gained connections, {lost} lost some ({} endpoints compared)",
             diff.compared
-        );
+        )
     }
-    out
 }
 
 fn delta_json(delta: &PortDelta) -> Value {
