@@ -212,7 +212,7 @@ fn matrix(out: &mut String, grouped: &GroupReach, graph: &Graph) {
     if groups.len() > MAX_MATRIX {
         let _ = writeln!(
             out,
-            "<p class=\"note\">{} endpoints or groups: too many for a matrix. Run <code>palisade report --group-by workload</code>, or filter the inputs.</p>\n</section>",
+            "<p class=\"note\">{} rows: too many for a matrix. Open the namespaces under <em>Groups of identical connectivity</em> (the default view), or focus with <code>--from</code>/<code>--to</code>.</p>\n</section>",
             groups.len()
         );
         return;
@@ -301,7 +301,7 @@ fn graph_section(out: &mut String, graph: &Graph) {
     if graph.nodes.len() > MAX_GRAPH {
         let _ = writeln!(
             out,
-            "<p class=\"note\">{} nodes: too many to draw. Run <code>palisade report --group-by workload</code>, or <code>palisade graph</code> for Graphviz.</p>\n</section>",
+            "<p class=\"note\">{} nodes: too many to draw. Focus with <code>--from</code>/<code>--to</code>, or use <code>palisade graph</code> for Graphviz.</p>\n</section>",
             graph.nodes.len()
         );
         return;
