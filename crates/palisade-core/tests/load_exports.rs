@@ -300,3 +300,18 @@ status: {replicas: 1, readyReplicas: 1}
     assert_eq!(web.owner, owner("Deployment", "storefront"));
     assert_eq!(workload_name(web), "shop/storefront");
 }
+
+/// A hand-edited manifest with a tab at the start of a line inside a flow sequence: kubectl's
+/// YAML reader (go-yaml) accepts it, so the policy is loaded and enforced, not dropped.
+#[test]
+fn a_tab_inside_a_flow_sequence_loads() {
+    let text = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: deny\n  namespace: shop\nspec:\n  podSelector: {}\n  policyTypes: [\n\tIngress,\n\tEgress]\n";
+    let analysis = analyze_text("tabs.yaml", text);
+    assert!(
+        errors(&analysis.diagnostics).is_empty(),
+        "{:#?}",
+        analysis.diagnostics
+    );
+    assert_eq!(analysis.rejected, 0);
+    assert_eq!(analysis.cluster.policies.len(), 1);
+}

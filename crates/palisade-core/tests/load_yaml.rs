@@ -493,3 +493,33 @@ fn byte_order_mark_and_crlf_keep_positions_right() {
     let a = d.key_span("a").unwrap();
     assert_eq!((a.line, a.column, a.start), (1, 1, 3));
 }
+
+/// kubectl reads YAML with go-yaml (a libyaml port), which does not check indentation inside
+/// a flow collection: a continuation line may start with a tab, or sit left of the block that
+/// holds the collection. Such files load, and spans still point into the file as written.
+#[test]
+fn flow_collections_indented_as_kubectl_accepts() {
+    let text = "a: 1\n---\nspec:\n  policyTypes: [\n\tIngress,\n\t  Egress]\n  ports: [{port: 80,\nprotocol: TCP}]\n---\nb: [\n\t\"x\"]\n";
+    let docs = parse_ok(text);
+    assert_eq!(docs.len(), 3);
+    let egress = at(&docs[1], "spec.policyTypes[1]");
+    assert_eq!(egress.value, Value::Str("Egress".into()));
+    assert_eq!(slice(text, egress), "Egress");
+    assert_eq!(
+        (egress.span.line, egress.span.column),
+        line_col(text, text.find("Egress").unwrap())
+    );
+    let protocol = at(&docs[1], "spec.ports[0].protocol");
+    assert_eq!(slice(text, protocol), "TCP");
+    assert_eq!((protocol.span.line, protocol.span.column), (8, 11));
+    assert_eq!(at(&docs[2], "b[0]").value, Value::Str("x".into()));
+}
+
+/// Block indentation stays YAML's: a tab that indents a block line is still refused, even
+/// when a flow collection elsewhere in the file was relaxed.
+#[test]
+fn tabs_indenting_blocks_stay_errors() {
+    let d = only_error("a: [1,\n\t2]\nb:\n\tc: 1\n");
+    assert_eq!(d.code, "P101");
+    assert_eq!(d.span.map(|s| s.line), Some(4));
+}

@@ -14,6 +14,7 @@
 
 pub mod decode;
 mod explain;
+mod flow_indent;
 pub mod inputs;
 mod json;
 mod scalar;

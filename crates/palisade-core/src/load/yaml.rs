@@ -18,6 +18,7 @@
 use rustc_hash::FxHashMap;
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span as ParserSpan, Tag};
 
+use super::flow_indent::{self, FLOW_INDENT_ERRORS, Relaxed};
 use super::scalar::{self, CoreScalarTag};
 use super::syntax::{self, Lines, find_forbidden_char, to_u32};
 use super::tree::{Key, Node, Value};
@@ -47,6 +48,7 @@ pub fn parse_documents(file: FileId, text: &str) -> (Vec<Node>, Vec<Diagnostic>)
         diags: Vec::new(),
         doc: DocState::default(),
         chunk: Chunk::default(),
+        relaxed: None,
     };
     builder.run();
     (builder.docs, builder.diags)
@@ -100,7 +102,6 @@ struct Chunk {
     start_byte: usize,
     end_byte: usize,
     start_char: usize,
-    end_char: usize,
     /// Lines before the chunk, added to saphyr's 1-based lines.
     line_offset: usize,
     /// The chunk stops at a forbidden character: the document running into it is incomplete.
@@ -227,9 +228,12 @@ struct Builder<'t> {
     diags: Vec<Diagnostic>,
     doc: DocState,
     chunk: Chunk,
+    /// While the current chunk is parsed with its flow collections re-indented (saphyr
+    /// refused their indentation, see [`flow_indent`]): the chunk byte of every character.
+    relaxed: Option<Vec<usize>>,
 }
 
-impl Builder<'_> {
+impl<'t> Builder<'t> {
     fn run(&mut self) {
         let mut start = 0;
         while start <= self.text.len() {
@@ -239,7 +243,6 @@ impl Builder<'_> {
                 start_byte: start,
                 end_byte: end,
                 start_char: self.pos.char_index(start),
-                end_char: self.pos.char_index(end),
                 line_offset: self.lines.line_of(start) - 1,
                 poisoned: poison.is_some(),
             };
@@ -260,12 +263,34 @@ impl Builder<'_> {
     }
 
     /// Runs one parser over the current chunk. Returns the byte offset of a syntax error.
+    ///
+    /// A chunk refused only for indentation inside a flow collection, which kubectl does not
+    /// check, is parsed again relaxed; the documents and findings of the first try are dropped.
     fn parse_chunk(&mut self) -> Option<usize> {
-        let chunk = self.chunk;
-        let text = self
+        let text: &'t str = self
             .text
-            .get(chunk.start_byte..chunk.end_byte)
+            .get(self.chunk.start_byte..self.chunk.end_byte)
             .unwrap_or("");
+        let (docs, diags) = (self.docs.len(), self.diags.len());
+        let (mut at, mut info) = self.parse_chunk_once(text)?;
+        if FLOW_INDENT_ERRORS.contains(&info.as_str())
+            && let Some(Relaxed { text, to_original }) = flow_indent::relax(text)
+        {
+            self.docs.truncate(docs);
+            self.diags.truncate(diags);
+            self.relaxed = Some(to_original);
+            let retried = self.parse_chunk_once(&text);
+            self.relaxed = None;
+            (at, info) = retried?;
+        }
+        self.report_syntax_error(at, &info);
+        Some(at)
+    }
+
+    /// One parser run over `text` (the chunk, or its relaxed form); returns where and why it
+    /// failed.
+    fn parse_chunk_once(&mut self, text: &str) -> Option<(usize, String)> {
+        let chunk = self.chunk;
         let mut parser = Parser::new_from_str(text);
         self.doc = DocState::default();
         loop {
@@ -273,7 +298,7 @@ impl Builder<'_> {
                 None => return None,
                 Some(Ok((event, span))) => self.event(event, span),
                 Some(Err(err)) => {
-                    let at = self.pos.byte(chunk.start_char + err.marker().index());
+                    let at = self.byte_of(*err.marker());
                     // A chunk cut short at a forbidden character ends in an error that only
                     // echoes it; the forbidden character is reported instead.
                     if chunk.poisoned
@@ -281,10 +306,20 @@ impl Builder<'_> {
                     {
                         return None;
                     }
-                    self.report_syntax_error(at, err.info());
-                    return Some(at);
+                    return Some((at, err.info().to_string()));
                 }
             }
+        }
+    }
+
+    /// Byte offset in the file of a parser position.
+    fn byte_of(&self, m: Marker) -> usize {
+        match &self.relaxed {
+            Some(to_original) => {
+                let i = m.index().min(to_original.len() - 1);
+                self.chunk.start_byte + to_original[i]
+            }
+            None => self.pos.byte(self.chunk.start_char + m.index()),
         }
     }
 
@@ -316,9 +351,8 @@ impl Builder<'_> {
 
     fn end_document(&mut self, span: ParserSpan) {
         let doc = std::mem::take(&mut self.doc);
-        let end_char = self.chunk.start_char + span.start.index();
         // The document that runs into a forbidden character is incomplete.
-        let truncated = self.chunk.poisoned && end_char >= self.chunk.end_char;
+        let truncated = self.chunk.poisoned && self.byte_of(span.start) >= self.chunk.end_byte;
         if doc.failed || truncated {
             return;
         }
@@ -333,8 +367,14 @@ impl Builder<'_> {
 
     fn span(&self, start: Marker, end: Marker) -> Span {
         let c = self.chunk;
-        let s = self.pos.byte(c.start_char + start.index());
-        let e = self.pos.byte(c.start_char + end.index()).max(s);
+        let s = self.byte_of(start);
+        let e = self.byte_of(end).max(s);
+        if self.relaxed.is_some() {
+            // Columns of the relaxed text are not the file's.
+            let mut span = self.point(s);
+            span.end = e;
+            return span;
+        }
         if s >= c.end_byte {
             // At the end of the input saphyr counts a line break that may not be there.
             let mut span = self.point(s);
