@@ -456,10 +456,12 @@ pub struct DiffArgs {
     /// `narrow` (some connection lost), `change` (either); `never` only reports.
     #[arg(long, value_enum, default_value_t = FailOn::Never)]
     pub fail_on: FailOn,
-    /// Show one line per pod pair, or per workload pair (replicas of a Deployment,
-    /// StatefulSet, DaemonSet or Job collapse into one).
-    #[arg(long, value_enum, default_value_t = GroupBy::Pod)]
-    pub group_by: GroupBy,
+    /// `connectivity`: endpoints whose connections were alike before and are alike after
+    /// the change together, named by what selects them (the default for text). `pod`: one
+    /// line per pod pair (the default for JSON and CSV). `workload`: replicas of a
+    /// Deployment, StatefulSet, DaemonSet or Job collapse into one.
+    #[arg(long, value_enum)]
+    pub group_by: Option<GroupBy>,
     /// A non-pod address to compare as an endpoint on both sides; repeatable.
     #[arg(long = "external", value_name = "IP")]
     pub externals: Vec<IpAddr>,
@@ -502,6 +504,8 @@ pub enum DiffFormat {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GroupBy {
+    /// Endpoints with the same connectivity before and after the change together.
+    Connectivity,
     /// Every pod (and external address) on its own.
     Pod,
     /// Pods of one workload together, named `namespace/workload`.

@@ -223,7 +223,15 @@ pub fn analyze_sides(
         all.extend(inputs.iter().cloned());
         palisade_core::analyze(&all)
     };
-    let (old, new) = (side(old), side(new));
+    // The sides are independent: on two cores they load in the time of one.
+    let (old, new) = std::thread::scope(|s| {
+        let old_side = s.spawn(|| side(old));
+        let new = side(new);
+        let old = old_side
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (old, new)
+    });
     let color = color.for_stderr();
     let key = |a: &Analysis, d: &Diagnostic| {
         let place = d

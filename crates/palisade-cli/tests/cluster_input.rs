@@ -201,7 +201,7 @@ fn diff_against_the_cluster_fails_ci_on_a_widening_change() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.contains("+ from production/frontend: TCP 5432"),
+        stdout.contains("+ from production/frontend (1 pod): TCP 5432"),
         "{stdout}"
     );
 

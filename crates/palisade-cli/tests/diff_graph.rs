@@ -79,6 +79,17 @@ fn diff_group_by_workload() {
     ]));
 }
 
+/// The default text groups pods whose connections change alike: the three web replicas are
+/// one line, named by their Deployment, with their count; `--from` keeps one source.
+#[test]
+fn diff_grouped_by_connectivity() {
+    insta::assert_snapshot!(run(&["diff", WORKLOAD_PODS, WORKLOADS]));
+    insta::assert_snapshot!(
+        "diff_grouped_by_connectivity_from_debug",
+        run(&["diff", "--from", "shop/debug", WORKLOAD_PODS, WORKLOADS])
+    );
+}
+
 #[test]
 fn diff_added_and_removed_pods() {
     // The shop's pods against the workload fixture: no pod in common.
@@ -134,8 +145,8 @@ fn diff_reads_one_side_from_stdin() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0));
     assert!(
-        stdout.contains("to production/postgres\n")
-            && stdout.contains("  - from production/backend: all except TCP 5432\n"),
+        stdout.contains("to production/postgres (1 pod)\n")
+            && stdout.contains("  - from production/backend (1 pod): all except TCP 5432\n"),
         "{stdout}"
     );
 }

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use palisade_core::eval::PortSet;
 use palisade_core::model::Cluster;
-use palisade_core::reach::{Grouping, PortDelta, ReachDiff, Reachability};
+use palisade_core::reach::{Focused, Grouping, PortDelta, ReachDiff, Reachability};
 use palisade_test_support::arbitrary;
 use proptest::prelude::*;
 
@@ -130,5 +130,56 @@ proptest! {
         prop_assert_eq!(sorted, resorted, "sorted by destination, then source");
         prop_assert_eq!(diff.widens(), want.values().any(|v| !v.0.is_empty()));
         prop_assert_eq!(diff.narrows(), want.values().any(|v| !v.1.is_empty()));
+    }
+
+    /// `palisade diff`'s default text: the diff grouped by connectivity is the pair diff
+    /// aggregated onto its groups, every compared endpoint in exactly one group.
+    #[test]
+    fn connectivity_diff_is_the_pair_diff_grouped(
+        (old_cluster, old_ext) in cluster(),
+        new_policies in cluster(),
+    ) {
+        let mut new_cluster = old_cluster.clone();
+        new_cluster.policies = new_policies.0.policies;
+        let old = Reachability::compute(&old_cluster, &old_ext);
+        let new = Reachability::compute(&new_cluster, &old_ext);
+        let grouped = ReachDiff::by_connectivity(&old, &new, &new_cluster, &Focused::default());
+        let mut group_of: BTreeMap<String, String> = BTreeMap::new();
+        for g in &grouped.groups {
+            for m in &g.members {
+                prop_assert!(group_of.insert(m.clone(), g.name.clone()).is_none(), "{} in two groups", m);
+            }
+        }
+        prop_assert_eq!(group_of.len(), grouped.compared);
+        // The grouped answer is the pairs' own expansion: aggregating the per-pair diff onto
+        // the groups gives the same changes.
+        let pairs = ReachDiff::compute(&old, &new, str::to_string);
+        let mut want: BTreeMap<(String, String), (PortDelta, PortDelta, usize, usize)> = BTreeMap::new();
+        for c in &pairs.changes {
+            let key = (group_of[&c.to].clone(), group_of[&c.from].clone());
+            let e = want.entry(key).or_default();
+            e.0 = e.0.union(&c.gained);
+            e.1 = e.1.union(&c.lost);
+            e.2 += c.gained_pairs;
+            e.3 += c.lost_pairs;
+        }
+        let got: BTreeMap<(String, String), (PortDelta, PortDelta, usize, usize)> = grouped
+            .changes
+            .iter()
+            .map(|c| ((c.to.clone(), c.from.clone()), (c.gained.clone(), c.lost.clone(), c.gained_pairs, c.lost_pairs)))
+            .collect();
+        prop_assert_eq!(&got, &want);
+        // And a group is uniform: every member pair of a changed group pair changes exactly
+        // as the group line says (own-node pairs of hostNetwork pods aside).
+        let host: std::collections::BTreeSet<String> = new_cluster
+            .pods
+            .iter()
+            .filter(|p| p.host_network)
+            .map(|p| p.key())
+            .collect();
+        for c in pairs.changes.iter().filter(|c| !host.contains(&c.from) && !host.contains(&c.to)) {
+            let g = &got[&(group_of[&c.to].clone(), group_of[&c.from].clone())];
+            prop_assert_eq!((&c.gained, &c.lost), (&g.0, &g.1), "{} -> {}", c.from, c.to);
+        }
     }
 }

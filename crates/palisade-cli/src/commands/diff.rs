@@ -28,9 +28,24 @@ pub fn run(args: DiffArgs, color: ColorChoice) -> Exit {
     // a large cluster hold hundreds of megabytes of them.
     old.object_trees = Default::default();
     new.object_trees = Default::default();
-    let old_reach = Reachability::compute(&old.cluster, &args.externals);
-    let new_reach = Reachability::compute(&new.cluster, &args.externals);
-    let diff = match args.group_by {
+    let group_by = args.group_by.unwrap_or(match args.format {
+        DiffFormat::Text => GroupBy::Connectivity,
+        DiffFormat::Json | DiffFormat::Csv => GroupBy::Pod,
+    });
+    // The two sides are independent until they are compared.
+    let (old_reach, new_reach) = std::thread::scope(|s| {
+        let old_side = s.spawn(|| Reachability::compute(&old.cluster, &args.externals));
+        let new_reach = Reachability::compute(&new.cluster, &args.externals);
+        let old_reach = old_side
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (old_reach, new_reach)
+    });
+    let diff = match group_by {
+        GroupBy::Connectivity => {
+            let focus = focus_masks(&args, &old.cluster, &new.cluster, &new_reach);
+            ReachDiff::by_connectivity(&old_reach, &new_reach, &new.cluster, &focus)
+        }
         GroupBy::Pod => ReachDiff::compute(&old_reach, &new_reach, str::to_string),
         GroupBy::Workload => {
             // A pod's workload by its `namespace/name`; the new side wins where both have it.
@@ -47,8 +62,8 @@ pub fn run(args: DiffArgs, color: ColorChoice) -> Exit {
         }
     };
     let mut diff = diff;
-    if args.focus.is_set() {
-        focus_changes(&mut diff, &args, &old.cluster, &new.cluster);
+    if args.focus.is_set() && group_by != GroupBy::Connectivity {
+        focus_changes(&mut diff, &args, group_by, &old.cluster, &new.cluster);
     }
     match args.format {
         DiffFormat::Text => {
@@ -58,12 +73,11 @@ pub fn run(args: DiffArgs, color: ColorChoice) -> Exit {
             // A closed pipe (`palisade diff ... | head`) is not an error.
             let _ = out
                 .write_all(head.as_bytes())
-                .and_then(|()| write_text(&mut out, &diff, args.group_by))
+                .and_then(|()| write_text(&mut out, &diff, group_by))
                 .and_then(|()| out.flush());
         }
         DiffFormat::Json => super::print_stdout(
-            &(serde_json::to_string_pretty(&to_json(&diff, args.group_by)).unwrap_or_default()
-                + "\n"),
+            &(serde_json::to_string_pretty(&to_json(&diff, group_by)).unwrap_or_default() + "\n"),
         ),
         DiffFormat::Csv => super::print_stdout(&csv(&diff)),
     }
@@ -113,13 +127,38 @@ fn write_text(
     diff: &ReachDiff,
     group_by: GroupBy,
 ) -> std::io::Result<()> {
+    let sizes: HashMap<&str, usize> = diff
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.members.len()))
+        .collect();
+    // A connectivity group's name with its member count; an address is one endpoint.
+    let label = |name: &str| -> String {
+        match sizes.get(name) {
+            Some(&n) if name.contains('/') => {
+                format!("{name} ({n} {})", if n == 1 { "pod" } else { "pods" })
+            }
+            _ => name.to_string(),
+        }
+    };
+    if group_by == GroupBy::Connectivity && diff.compared > 0 {
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        writeln!(
+            out,
+            "{} compared, in {} of identical connectivity before and after the change \
+             (--group-by pod lists every pair).\n",
+            plural(diff.compared, "endpoint", "endpoints"),
+            plural(diff.groups.len(), "group", "groups"),
+        )?;
+    }
     let mut current: Option<&str> = None;
     for change in &diff.changes {
         if current != Some(change.to.as_str()) {
             if current.is_some() {
                 out.write_all(b"\n")?;
             }
-            writeln!(out, "to {}", change.to)?;
+            writeln!(out, "to {}", label(&change.to))?;
             current = Some(&change.to);
         }
         for (sign, delta, changed) in [
@@ -130,7 +169,7 @@ fn write_text(
                 writeln!(
                     out,
                     "  {sign} from {}: {delta}{}",
-                    change.from,
+                    label(&change.from),
                     share(changed, change.pairs)
                 )?;
             }
@@ -145,6 +184,7 @@ fn write_text(
         }
     }
     let unit = match group_by {
+        GroupBy::Connectivity => "group pair",
         GroupBy::Pod => "pair",
         GroupBy::Workload => "workload pair",
     };
@@ -187,16 +227,29 @@ fn change_json(c: &PairChange) -> Value {
 
 /// `{"groupBy", "compared", "added", "removed", "widens", "narrows", "changes": [...]}`;
 /// `gained`/`lost` are port sets in `reach`'s notation, or null.
+/// Grouped by connectivity, `groups` lists every group's members.
 pub fn to_json(diff: &ReachDiff, group_by: GroupBy) -> Value {
-    json!({
-        "groupBy": match group_by { GroupBy::Pod => "pod", GroupBy::Workload => "workload" },
+    let mut value = json!({
+        "groupBy": match group_by {
+            GroupBy::Connectivity => "connectivity",
+            GroupBy::Pod => "pod",
+            GroupBy::Workload => "workload",
+        },
         "compared": diff.compared,
         "added": diff.added,
         "removed": diff.removed,
         "widens": diff.widens(),
         "narrows": diff.narrows(),
         "changes": diff.changes.iter().map(change_json).collect::<Vec<_>>(),
-    })
+    });
+    if group_by == GroupBy::Connectivity {
+        value["groups"] = diff
+            .groups
+            .iter()
+            .map(|g| json!({"name": g.name, "members": g.members}))
+            .collect();
+    }
+    value
 }
 
 /// `to,from,change,ports,changed_pairs,pairs`: one row per gained or lost set.
@@ -275,13 +328,14 @@ fn sides(args: &DiffArgs) -> Result<(Vec<Input>, Vec<Input>), Exit> {
 fn focus_changes(
     diff: &mut ReachDiff,
     args: &DiffArgs,
+    group_by: GroupBy,
     old: &palisade_core::model::Cluster,
     new: &palisade_core::model::Cluster,
 ) {
     use std::collections::HashSet;
-    let key = |pod: &palisade_core::model::Pod| match args.group_by {
-        GroupBy::Pod => pod.key(),
+    let key = |pod: &palisade_core::model::Pod| match group_by {
         GroupBy::Workload => workload_name(pod),
+        GroupBy::Pod | GroupBy::Connectivity => pod.key(),
     };
     let picked = |focus: &Option<palisade_core::focus::Focus>| -> Option<HashSet<String>> {
         let focus = focus.as_ref()?;
@@ -306,4 +360,37 @@ fn focus_changes(
         |set: &Option<HashSet<String>>, name: &str| set.as_ref().is_none_or(|s| s.contains(name));
     diff.changes
         .retain(|c| keep(&from, &c.from) && keep(&to, &c.to));
+}
+
+/// Per endpoint of the new side, whether `--from` (`--to`) picks it on either side of the
+/// change (a pod the change relabels is picked by what picked it before, too).
+fn focus_masks(
+    args: &DiffArgs,
+    old: &palisade_core::model::Cluster,
+    new: &palisade_core::model::Cluster,
+    new_reach: &Reachability,
+) -> palisade_core::reach::Focused {
+    let mut focus = args.focus.masks(new, &args.externals);
+    let before = args.focus.masks(old, &args.externals);
+    let old_index: HashMap<String, usize> = old
+        .pods
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.key(), i))
+        .collect();
+    let names = new_reach.endpoint_names();
+    for (mask, old_mask) in [(&mut focus.from, &before.from), (&mut focus.to, &before.to)] {
+        let (Some(mask), Some(old_mask)) = (mask.as_mut(), old_mask.as_ref()) else {
+            continue;
+        };
+        for (i, name) in names.iter().enumerate().take(new.pods.len()) {
+            if let Some(&o) = old_index.get(name)
+                && old_mask.get(o).copied().unwrap_or(false)
+                && let Some(slot) = mask.get_mut(i)
+            {
+                *slot = true;
+            }
+        }
+    }
+    focus
 }

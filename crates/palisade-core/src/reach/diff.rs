@@ -18,10 +18,11 @@ use rustc_hash::FxHashMap;
 
 use super::classes::id;
 use super::group::{Grouping, cell_pairs, cells, exempt_counts};
+use super::summary::{Focused, pod_group_name};
 use super::{Profile, Reachability};
 use crate::eval::ports::PortRange;
 use crate::eval::{PortSet, Probe};
-use crate::model::Protocol;
+use crate::model::{Cluster, Pod, Protocol};
 
 /// The difference of two port sets. "Every protocol" minus some ports cannot be written as a
 /// [`PortSet`] (ICMP and the other port-less protocols stay in), hence `other_protocols`.
@@ -139,6 +140,16 @@ pub struct ReachDiff {
     pub compared: usize,
     /// Sorted by destination group, then source group.
     pub changes: Vec<PairChange>,
+    /// The members (endpoint names) of every group, when groups are not endpoints or
+    /// workloads but found by [`ReachDiff::by_connectivity`]; sorted by name.
+    pub groups: Vec<DiffGroup>,
+}
+
+/// Endpoints whose connections were alike before the change and are alike after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffGroup {
+    pub name: String,
+    pub members: Vec<String>,
 }
 
 /// What changed from members of group `from` to members of group `to`.
@@ -351,7 +362,117 @@ impl ReachDiff {
             removed,
             compared: common.len(),
             changes,
+            groups: Vec::new(),
         }
+    }
+
+    /// Compares `old` with `new`, grouping the common endpoints whose connectivity is the
+    /// same on both sides: one namespace, one class before and one after (the joint profile),
+    /// and the same place in `focus` (indices of `new`). Every member of a group gains and
+    /// loses the same connections, so the answer grows with the connectivity patterns the
+    /// change touches, not with pods². Only changes from focused sources to focused
+    /// destinations are kept. `cluster` is the new side's, whose pods `new` indexes.
+    pub fn by_connectivity(
+        old: &Reachability,
+        new: &Reachability,
+        cluster: &Cluster,
+        focus: &Focused,
+    ) -> ReachDiff {
+        let old_index: FxHashMap<&str, usize> = old
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        let (old_profiles, new_profiles) = (old.profiles(), new.profiles());
+        type Key<'c> = (Option<&'c str>, Profile, Profile, bool, bool);
+        let mut keyed: FxHashMap<Key<'_>, usize> = FxHashMap::default();
+        let mut members: Vec<(Option<&str>, Vec<usize>)> = Vec::new();
+        for (n, name) in new.names.iter().enumerate() {
+            let Some(&o) = old_index.get(name.as_str()) else {
+                continue;
+            };
+            let (Some(&before), Some(&after)) = (old_profiles.get(o), new_profiles.get(n)) else {
+                continue;
+            };
+            let ns = cluster
+                .pods
+                .get(n)
+                .filter(|_| n < new.pod_count)
+                .map(|p| p.namespace.as_str());
+            let key = (ns, before, after, focus.source(n), focus.destination(n));
+            let next = members.len();
+            let g = *keyed.entry(key).or_insert(next);
+            if g == next {
+                members.push((ns, Vec::new()));
+            }
+            members[g].1.push(n);
+        }
+        let mut groups: Vec<(DiffGroup, bool, bool)> = keyed
+            .into_iter()
+            .map(|((ns, _, _, source, destination), g)| {
+                let indices = &members[g].1;
+                let name = match ns {
+                    Some(_) => {
+                        let pods: Vec<&Pod> = indices
+                            .iter()
+                            .filter_map(|&i| cluster.pods.get(i))
+                            .collect();
+                        pod_group_name(&pods)
+                    }
+                    None => indices
+                        .iter()
+                        .filter_map(|&i| new.names.get(i))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                };
+                let names = indices
+                    .iter()
+                    .filter_map(|&i| new.names.get(i))
+                    .cloned()
+                    .collect();
+                (
+                    DiffGroup {
+                        name,
+                        members: names,
+                    },
+                    source,
+                    destination,
+                )
+            })
+            .collect();
+        groups.sort_by(|(a, ..), (b, ..)| (&a.name, &a.members).cmp(&(&b.name, &b.members)));
+        // A workload whose pods differ in what policies see makes two groups of one name.
+        let mut seen: FxHashMap<String, usize> = FxHashMap::default();
+        for (g, ..) in &mut groups {
+            let count = seen.entry(g.name.clone()).or_insert(0);
+            *count += 1;
+            if *count > 1 {
+                g.name = format!("{} #{count}", g.name);
+            }
+        }
+        let mut group_of: FxHashMap<&str, usize> = FxHashMap::default();
+        for (g, (group, ..)) in groups.iter().enumerate() {
+            for m in &group.members {
+                group_of.insert(m.as_str(), g);
+            }
+        }
+        let mut diff = ReachDiff::compute(old, new, |name| {
+            group_of
+                .get(name)
+                .map_or_else(|| name.to_string(), |&g| groups[g].0.name.clone())
+        });
+        let focused: FxHashMap<&str, (bool, bool)> = groups
+            .iter()
+            .map(|(g, source, destination)| (g.name.as_str(), (*source, *destination)))
+            .collect();
+        diff.changes.retain(|c| {
+            focused.get(c.from.as_str()).is_some_and(|f| f.0)
+                && focused.get(c.to.as_str()).is_some_and(|f| f.1)
+        });
+        diff.groups = groups.into_iter().map(|(g, ..)| g).collect();
+        diff
     }
 
     /// True when some connection is allowed now that was not before.

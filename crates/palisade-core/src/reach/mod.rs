@@ -33,7 +33,7 @@ use crate::model::Cluster;
 use classes::{Classes, Namespaces, Vocab};
 use intern::{ALL, NONE, PortSets};
 
-pub use diff::{PairChange, PortDelta, ReachDiff};
+pub use diff::{DiffGroup, PairChange, PortDelta, ReachDiff};
 pub use group::{GroupEdge, GroupReach, Grouping};
 pub use summary::{Focused, Side, Summary, SummaryGroup, SummaryLine};
 pub(crate) use workload::workload_base;

@@ -61,13 +61,13 @@ pub struct Focused {
 }
 
 impl Focused {
-    fn source(&self, i: usize) -> bool {
+    pub(super) fn source(&self, i: usize) -> bool {
         self.from
             .as_ref()
             .is_none_or(|f| f.get(i).copied().unwrap_or(false))
     }
 
-    fn destination(&self, i: usize) -> bool {
+    pub(super) fn destination(&self, i: usize) -> bool {
         self.to
             .as_ref()
             .is_none_or(|t| t.get(i).copied().unwrap_or(false))
@@ -525,7 +525,7 @@ fn group(reach: &Reachability, cluster: &Cluster, focus: &Focused) -> Grouped {
 
 /// `ns/workload` when the pods are one workload, else `ns/{labels they share}`, else the
 /// first workloads' names.
-fn pod_group_name(pods: &[&Pod]) -> String {
+pub(super) fn pod_group_name(pods: &[&Pod]) -> String {
     let Some(first) = pods.first() else {
         return String::new();
     };
