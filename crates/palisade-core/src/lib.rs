@@ -23,6 +23,7 @@ mod index;
 pub mod lint;
 pub mod load;
 pub mod model;
+pub mod parallel;
 pub mod path;
 pub mod reach;
 pub mod source;

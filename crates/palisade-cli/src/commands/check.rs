@@ -84,11 +84,14 @@ pub fn run(args: CheckArgs, color: ColorChoice) -> Exit {
         CheckFormat::Sarif => sarif::render(&analysis) + "\n",
     };
     super::print_stdout(&out);
-    if !analysis.io_errors.is_empty() {
+    let exit = if !analysis.io_errors.is_empty() {
         Exit::Usage
     } else if analysis.error_count() > 0 {
         Exit::Findings
     } else {
         Exit::Ok
-    }
+    };
+    // The process exits next: see `inputs::finish`.
+    std::mem::forget(analysis);
+    exit
 }

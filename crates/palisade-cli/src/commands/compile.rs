@@ -1,7 +1,7 @@
 //! `palisade compile --node NAME`: the ruleset that node's agent would load.
 
 use crate::cli::CompileArgs;
-use crate::inputs::{analyze_for_answer, answer_exit};
+use crate::inputs::analyze_for_answer;
 use crate::{ColorChoice, Exit};
 
 pub fn run(args: CompileArgs, color: ColorChoice) -> Exit {
@@ -73,5 +73,5 @@ pub fn run(args: CompileArgs, color: ColorChoice) -> Exit {
         script.push('\n');
     }
     super::print_stdout(&script);
-    answer_exit(&analysis)
+    crate::inputs::finish(analysis)
 }

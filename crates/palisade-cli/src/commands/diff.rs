@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 
 use crate::cli::{DiffArgs, DiffFormat, FailOn, GroupBy};
-use crate::inputs::{analyze_sides, answer_exit, apply_changes, read_cluster, to_inputs};
+use crate::inputs::{analyze_sides, apply_changes, read_cluster, to_inputs};
 use crate::{ColorChoice, Exit};
 use palisade_core::load::Input;
 
@@ -103,7 +103,7 @@ pub fn run(args: DiffArgs, color: ColorChoice) -> Exit {
         );
         Exit::Findings
     } else {
-        match (answer_exit(&old), answer_exit(&new)) {
+        match (crate::inputs::finish(old), crate::inputs::finish(new)) {
             (Exit::Ok, Exit::Ok) => Exit::Ok,
             _ => Exit::Findings,
         }

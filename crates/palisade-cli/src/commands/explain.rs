@@ -5,7 +5,7 @@ use palisade_core::describe;
 use palisade_core::source::{Location, Span};
 
 use crate::cli::ExplainArgs;
-use crate::inputs::{analyze_for_answer, answer_exit};
+use crate::inputs::analyze_for_answer;
 use crate::{ColorChoice, Exit};
 
 pub fn run(args: ExplainArgs, color: ColorChoice) -> Exit {
@@ -52,7 +52,7 @@ pub fn run(args: ExplainArgs, color: ColorChoice) -> Exit {
     }
     out.push_str(&wrap(describe::ALWAYS_ALLOWED, ""));
     super::print_stdout(&out);
-    answer_exit(&analysis)
+    crate::inputs::finish(analysis)
 }
 
 /// `  (file:line:col)` when the object has a place.

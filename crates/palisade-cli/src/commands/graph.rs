@@ -3,7 +3,7 @@
 use palisade_core::reach::{Grouping, Reachability, Summary};
 
 use crate::cli::{GraphArgs, GraphFormat, ReachGroupBy};
-use crate::inputs::{analyze_for_answer, answer_exit};
+use crate::inputs::analyze_for_answer;
 use crate::render::graph::{self, Graph};
 use crate::{ColorChoice, Exit};
 
@@ -36,5 +36,5 @@ pub fn run(args: GraphArgs, color: ColorChoice) -> Exit {
         }
     };
     super::print_stdout(&out);
-    answer_exit(&analysis)
+    crate::inputs::finish(analysis)
 }

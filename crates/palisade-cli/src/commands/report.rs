@@ -5,7 +5,7 @@ use std::io::Write as _;
 use palisade_core::reach::{Grouping, Reachability, Summary};
 
 use crate::cli::{ReachGroupBy, ReportArgs};
-use crate::inputs::{analyze_for_answer, answer_exit};
+use crate::inputs::analyze_for_answer;
 use crate::render::html;
 use crate::{ColorChoice, Exit};
 
@@ -51,7 +51,7 @@ pub fn run(args: ReportArgs, color: ColorChoice) -> Exit {
         );
         return Exit::Usage;
     }
-    answer_exit(&analysis)
+    crate::inputs::finish(analysis)
 }
 
 /// Pods by namespace (`ns/*`), each external address on its own.

@@ -8,7 +8,7 @@ use palisade_core::model::{Cluster, Direction, Peers, Ports};
 use palisade_core::source::Location;
 
 use crate::cli::{WhyArgs, probe_label};
-use crate::inputs::{analyze_for_answer, answer_exit};
+use crate::inputs::analyze_for_answer;
 use crate::{ColorChoice, Exit};
 
 pub fn run(args: WhyArgs, color: ColorChoice) -> Exit {
@@ -58,7 +58,7 @@ pub fn run(args: WhyArgs, color: ColorChoice) -> Exit {
         &loc,
     );
     super::print_stdout(&(crate::inputs::invalid_first_line(&analysis, "") + &out));
-    answer_exit(&analysis)
+    crate::inputs::finish(analysis)
 }
 
 /// `ns/name`, `name` (namespace default) or an IP address (a pod's, if one has it).

@@ -51,24 +51,38 @@ use crate::source::{FileId, Span};
 
 /// Decodes every object in `doc` into `loaded`.
 pub fn decode_document(loaded: &mut Loaded, file: FileId, doc: Node) {
+    let out = decode(file, &loaded.sources.get(file).text, doc);
+    out.add_to(loaded);
+}
+
+/// What one document decodes to, before it joins a [`Loaded`]: decoding needs nothing else,
+/// so the documents of a file can be decoded side by side.
+pub fn decode(file: FileId, text: &str, doc: Node) -> Output {
     let doc = Arc::new(doc);
     let mut out = Output::default();
     Decoder {
         file,
         doc: &doc,
-        text: &loaded.sources.get(file).text,
+        text,
         out: &mut out,
     }
     .object(FieldPath::root(), None);
-    loaded.objects.extend(out.objects);
-    loaded.diagnostics.extend(out.diagnostics);
-    for kind in out.skipped {
-        *loaded.skipped.entry(kind).or_default() += 1;
+    out
+}
+
+impl Output {
+    pub fn add_to(self, loaded: &mut Loaded) {
+        loaded.objects.extend(self.objects);
+        loaded.diagnostics.extend(self.diagnostics);
+        for kind in self.skipped {
+            *loaded.skipped.entry(kind).or_default() += 1;
+        }
     }
 }
 
-#[derive(Default)]
-struct Output {
+/// Objects, diagnostics and skipped kinds of one document.
+#[derive(Debug, Default)]
+pub struct Output {
     objects: Vec<LoadedObject>,
     diagnostics: Vec<Diagnostic>,
     skipped: Vec<String>,

@@ -15,41 +15,105 @@ use std::path::{Path, PathBuf};
 
 use super::{Input, Loaded, decode, yaml};
 use crate::diag::Diagnostic;
+use crate::source::FileId;
 
 const MANIFEST_EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
 
 pub fn load(inputs: &[Input]) -> Loaded {
     let mut loaded = Loaded::default();
+    let mut steps = Vec::new();
     for input in inputs {
         match input {
             Input::Stdin => {
                 let mut bytes = Vec::new();
                 match std::io::stdin().lock().read_to_end(&mut bytes) {
-                    Ok(_) => load_bytes(&mut loaded, "<stdin>", bytes),
+                    Ok(_) => add_bytes(&mut loaded, &mut steps, "<stdin>", bytes),
                     Err(e) => loaded.io_errors.push(io_error("<stdin>", &e)),
                 }
             }
-            Input::Path(path) => load_path(&mut loaded, path),
-            Input::Text { name, text } => load_one_text(&mut loaded, name, text.clone()),
+            Input::Path(path) => add_path(&mut loaded, &mut steps, path),
+            Input::Text { name, text } => {
+                steps.push(Step::File(loaded.sources.add(name, text.clone())));
+            }
+        }
+    }
+    // Every text is read: parse and decode the files side by side, then add what they hold
+    // in input order, so the answer is the one a single thread gives.
+    let files: Vec<FileId> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::File(f) => Some(*f),
+            Step::Warning(_) => None,
+        })
+        .collect();
+    let sources = &loaded.sources;
+    let mut parsed =
+        crate::parallel::map(files, |file| parse_file(file, &sources.get(file).text)).into_iter();
+    for step in steps {
+        match step {
+            Step::File(_) => {
+                if let Some(file) = parsed.next() {
+                    file.add_to(&mut loaded);
+                }
+            }
+            Step::Warning(d) => loaded.diagnostics.push(d),
         }
     }
     loaded
+}
+
+/// What reading the inputs found, in order: a file to parse, or a warning about an input.
+enum Step {
+    File(FileId),
+    Warning(Diagnostic),
+}
+
+/// One file parsed and decoded.
+struct ParsedFile {
+    /// Syntax problems and what decoding found, in file order.
+    diagnostics: Vec<Diagnostic>,
+    decoded: Vec<decode::Output>,
+}
+
+impl ParsedFile {
+    fn add_to(self, loaded: &mut Loaded) {
+        let first = loaded.diagnostics.len();
+        loaded.diagnostics.extend(self.diagnostics);
+        for out in self.decoded {
+            out.add_to(loaded);
+        }
+        loaded.diagnostics[first..].sort_by_key(|d| d.span.map_or(usize::MAX, |s| s.start));
+    }
+}
+
+fn parse_file(file: FileId, text: &str) -> ParsedFile {
+    let (documents, diagnostics) = yaml::parse_documents(file, text);
+    let decoded = if text.len() >= PARALLEL_DECODE_MIN {
+        crate::parallel::map(documents, |doc| decode::decode(file, text, doc))
+    } else {
+        documents
+            .into_iter()
+            .map(|doc| decode::decode(file, text, doc))
+            .collect()
+    };
+    ParsedFile {
+        diagnostics,
+        decoded,
+    }
 }
 
 /// Parses and decodes one text, adding it to `loaded.sources` under `name`.
 /// The file's diagnostics come out in file order, whichever stage found them.
 pub fn load_one_text(loaded: &mut Loaded, name: &str, text: String) {
     let file = loaded.sources.add(name, text);
-    let (documents, diagnostics) = yaml::parse_documents(file, &loaded.sources.get(file).text);
-    let first = loaded.diagnostics.len();
-    loaded.diagnostics.extend(diagnostics);
-    for doc in documents {
-        decode::decode_document(loaded, file, doc);
-    }
-    loaded.diagnostics[first..].sort_by_key(|d| d.span.map_or(usize::MAX, |s| s.start));
+    let parsed = parse_file(file, &loaded.sources.get(file).text);
+    parsed.add_to(loaded);
 }
 
-fn load_path(loaded: &mut Loaded, path: &Path) {
+/// Files smaller than this decode on one thread.
+const PARALLEL_DECODE_MIN: usize = 1 << 20;
+
+fn add_path(loaded: &mut Loaded, steps: &mut Vec<Step>, path: &Path) {
     let shown = path.display().to_string();
     match std::fs::metadata(path) {
         Err(e) => loaded.io_errors.push(io_error(&shown, &e)),
@@ -59,16 +123,16 @@ fn load_path(loaded: &mut Loaded, path: &Path) {
             collect_manifests(path, &mut files, &mut errors);
             loaded.io_errors.extend(errors);
             if files.is_empty() {
-                loaded.diagnostics.push(
+                steps.push(Step::Warning(
                     Diagnostic::warning("P100", format!("no manifests found in directory `{shown}`"))
                         .with_help("palisade reads `*.yaml`, `*.yml` and `*.json` files (hidden ones are skipped)"),
-                );
+                ));
             }
             for file in files {
-                read_file(loaded, &file);
+                read_file(loaded, steps, &file);
             }
         }
-        Ok(_) => read_file(loaded, path),
+        Ok(_) => read_file(loaded, steps, path),
     }
 }
 
@@ -106,17 +170,17 @@ fn has_manifest_extension(path: &Path) -> bool {
         .is_some_and(|e| MANIFEST_EXTENSIONS.contains(&e))
 }
 
-fn read_file(loaded: &mut Loaded, path: &Path) {
+fn read_file(loaded: &mut Loaded, steps: &mut Vec<Step>, path: &Path) {
     let shown = path.display().to_string();
     match std::fs::read(path) {
-        Ok(bytes) => load_bytes(loaded, &shown, bytes),
+        Ok(bytes) => add_bytes(loaded, steps, &shown, bytes),
         Err(e) => loaded.io_errors.push(io_error(&shown, &e)),
     }
 }
 
-fn load_bytes(loaded: &mut Loaded, name: &str, bytes: Vec<u8>) {
+fn add_bytes(loaded: &mut Loaded, steps: &mut Vec<Step>, name: &str, bytes: Vec<u8>) {
     match String::from_utf8(bytes) {
-        Ok(text) => load_one_text(loaded, name, text),
+        Ok(text) => steps.push(Step::File(loaded.sources.add(name, text))),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
             let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;

@@ -10,7 +10,7 @@ use palisade_core::reach::{GroupReach, Grouping, Reachability};
 use serde_json::json;
 
 use crate::cli::{ReachArgs, ReachFormat, ReachGroupBy, probe_label};
-use crate::inputs::{analyze_for_answer, answer_exit};
+use crate::inputs::analyze_for_answer;
 use crate::{ColorChoice, Exit};
 
 /// Truth tables up to this many endpoints are printed whole by default; beyond, the grouped
@@ -98,7 +98,7 @@ pub fn run(args: ReachArgs, color: ColorChoice) -> Exit {
     };
     // A closed pipe (`palisade reach ... | head`) is not an error.
     let _ = written.and_then(|()| out.flush());
-    answer_exit(&analysis)
+    crate::inputs::finish(analysis)
 }
 
 /// The upstream e2e notation: one table per probe, rows are sources, columns destinations,
