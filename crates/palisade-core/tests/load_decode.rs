@@ -604,3 +604,29 @@ fn diagnostics_of_a_file_come_in_file_order() {
         .collect();
     assert_eq!(codes, [("P104", 4), ("P101", 7)]);
 }
+
+/// A List big enough to be decoded on several threads gives its objects in item order and
+/// its findings at the right item, exactly as a short one does.
+#[test]
+fn a_big_list_decodes_in_order() {
+    let mut text = String::from("apiVersion: v1\nkind: List\nitems:\n");
+    for i in 0..1500 {
+        let field = if i == 1234 { "nodeNme" } else { "nodeName" };
+        text.push_str(&format!(
+            "- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p{i}\n    namespace: default\n  spec:\n    {field}: n1\n    containers: [{{name: c, image: i}}]\n"
+        ));
+    }
+    let loaded = load_text("big.yaml", &text);
+    let names: Vec<String> = loaded
+        .objects
+        .iter()
+        .map(|o| o.object.metadata().name.clone().unwrap_or_default())
+        .collect();
+    let want: Vec<String> = (0..1500).map(|i| format!("p{i}")).collect();
+    assert_eq!(names, want);
+    let d = only_diag(&loaded);
+    assert_eq!(d.field.as_deref(), Some("spec.nodeNme"));
+    assert_eq!(d.object.as_deref(), Some("Pod default/p1234"));
+    assert_eq!(d.span.map(|s| s.line), Some(3 + 1234 * 8 + 7));
+    assert_eq!(loaded.objects[1234].load_errors, 1);
+}

@@ -95,6 +95,9 @@ struct Decoder<'a> {
     out: &'a mut Output,
 }
 
+/// Lists shorter than this decode on one thread.
+const PARALLEL_ITEMS_MIN: usize = 512;
+
 /// apiVersion and kind a typed list (`NetworkPolicyList`) lends to items that omit them.
 type Inherited = Option<(String, String)>;
 
@@ -377,8 +380,38 @@ impl Decoder<'_> {
                 value: Value::Seq(items),
                 ..
             }) => {
-                for i in 0..items.len() {
-                    self.object(base.field("items").index(i), inherited.clone());
+                if items.len() < PARALLEL_ITEMS_MIN {
+                    for i in 0..items.len() {
+                        self.object(base.field("items").index(i), inherited.clone());
+                    }
+                    return;
+                }
+                // A big List (`kubectl get -o yaml` of a whole cluster) decodes its items side
+                // by side, each run into its own output, added back in order.
+                let threads = crate::parallel::threads();
+                let per = items.len().div_ceil(threads);
+                let runs: Vec<std::ops::Range<usize>> = (0..items.len())
+                    .step_by(per.max(1))
+                    .map(|start| start..(start + per).min(items.len()))
+                    .collect();
+                let (file, doc, text) = (self.file, self.doc, self.text);
+                let outputs = crate::parallel::map(runs, |run| {
+                    let mut out = Output::default();
+                    let mut decoder = Decoder {
+                        file,
+                        doc,
+                        text,
+                        out: &mut out,
+                    };
+                    for i in run {
+                        decoder.object(base.field("items").index(i), inherited.clone());
+                    }
+                    out
+                });
+                for out in outputs {
+                    self.out.objects.extend(out.objects);
+                    self.out.diagnostics.extend(out.diagnostics);
+                    self.out.skipped.extend(out.skipped);
                 }
             }
             Some(other) => {
