@@ -63,6 +63,10 @@ enum Cmd {
         /// reported instead of exhausting the machine.
         #[arg(long, default_value_t = 12)]
         memory_limit_gib: u64,
+        /// Run each command this many times and report the fastest wall time (and the
+        /// largest peak RSS): on a shared machine one run can be slowed by a neighbour.
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
     },
     /// Internal: run one command and print its wall time and peak RSS as JSON.
     #[command(hide = true)]
@@ -103,6 +107,7 @@ fn main() -> anyhow::Result<()> {
             out,
             timeout,
             memory_limit_gib,
+            repeat,
         } => {
             let shapes = if shapes.is_empty() {
                 Shape::ALL.to_vec()
@@ -117,6 +122,7 @@ fn main() -> anyhow::Result<()> {
                 work: work.clone(),
                 timeout: Duration::from_secs(timeout),
                 memory_limit: Some(memory_limit_gib << 30),
+                repeat: repeat.max(1),
             });
             // The table is written even when a bound was missed: the figures are the point.
             if let Some(path) = out {
