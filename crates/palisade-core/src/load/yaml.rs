@@ -41,8 +41,15 @@ pub const MAX_DEPTH: usize = 200;
 pub fn parse_documents(file: FileId, text: &str) -> (Vec<Node>, Vec<Diagnostic>) {
     let pos = Positions::new(text);
     let lines = Lines::new(text);
-    let parts = split_points(text, &lines, crate::parallel::threads());
+    let threads = crate::parallel::threads();
+    let parts = split_points(text, &lines, threads);
     if parts.len() <= 2 {
+        if threads > 1
+            && text.len() >= PARALLEL_PARSE_MIN
+            && let Some(parsed) = parse_split_list(file, text, &pos, &lines, threads)
+        {
+            return parsed;
+        }
         return parse_range(file, text, &pos, &lines, 0, text.len());
     }
     // kubectl splits a stream at `---` lines before parsing, so the stretches between chosen
@@ -91,6 +98,19 @@ fn parse_range(
     start: usize,
     end: usize,
 ) -> (Vec<Node>, Vec<Diagnostic>) {
+    let (docs, diags, _) = parse_range_counting(file, text, pos, lines, start, end);
+    (docs, diags)
+}
+
+/// [`parse_range`], with the number of anchors the stretch defines.
+fn parse_range_counting(
+    file: FileId,
+    text: &str,
+    pos: &Positions,
+    lines: &Lines<'_>,
+    start: usize,
+    end: usize,
+) -> (Vec<Node>, Vec<Diagnostic>, usize) {
     let mut builder = Builder {
         file,
         text,
@@ -102,9 +122,181 @@ fn parse_range(
         doc: DocState::default(),
         chunk: Chunk::default(),
         relaxed: None,
+        anchors: 0,
     };
     builder.run(start);
-    (builder.docs, builder.diags)
+    (builder.docs, builder.diags, builder.anchors)
+}
+
+/// A big single-document `List` as `kubectl get -o yaml` writes it: `items:` at the left
+/// margin, each item a `- ` line there. Its items are parsed in stretches side by side and
+/// put back into the one document. Anything unusual (a finding, an anchor, a comment or tab at
+/// the margin, keys around `items` that clash) gives `None`, and the file is parsed whole.
+fn parse_split_list(
+    file: FileId,
+    text: &str,
+    pos: &Positions,
+    lines: &Lines<'_>,
+    threads: usize,
+) -> Option<(Vec<Node>, Vec<Diagnostic>)> {
+    let layout = list_layout(text)?;
+    let cuts = even_cuts(&layout.item_starts, layout.items_end, threads);
+    let mut ranges = vec![(0, layout.items_start)];
+    ranges.extend(cuts.windows(2).map(|w| (w[0], w[1])));
+    ranges.push((layout.items_end, text.len()));
+    let mut parts = crate::parallel::map(ranges, |(start, end)| {
+        parse_range_counting(file, text, pos, lines, start, end)
+    });
+    if parts
+        .iter()
+        .any(|(_, diags, anchors)| !diags.is_empty() || *anchors > 0)
+    {
+        return None;
+    }
+    let (tail, _, _) = parts.pop()?;
+    let mut parts = parts.into_iter();
+    let (head, _, _) = parts.next()?;
+    let [head] = <[Node; 1]>::try_from(head).ok()?;
+    let Value::Map(mut entries) = head.value else {
+        return None;
+    };
+    let (items_key, items_value) = entries.pop()?;
+    if items_key.name != "items" || items_value.value != Value::Null {
+        return None;
+    }
+    let mut items = Vec::new();
+    let mut items_span: Option<Span> = None;
+    for (docs, _, _) in parts {
+        let [seq] = <[Node; 1]>::try_from(docs).ok()?;
+        let Value::Seq(run) = seq.value else {
+            return None;
+        };
+        items_span = Some(match items_span {
+            None => seq.span,
+            Some(span) => Span {
+                end: seq.span.end,
+                ..span
+            },
+        });
+        items.extend(run);
+    }
+    let items_span = items_span?;
+    // The whole document's depth limit counts from its root: items sit two levels down.
+    if items.iter().any(|n| height(n) + 2 > MAX_DEPTH) {
+        return None;
+    }
+    let mut end = items_span.end;
+    entries.push((
+        items_key,
+        Node {
+            span: items_span,
+            value: Value::Seq(items),
+        },
+    ));
+    match <[Node; 1]>::try_from(tail) {
+        Ok([tail]) => {
+            let Value::Map(more) = tail.value else {
+                return None;
+            };
+            if more
+                .iter()
+                .any(|(k, _)| entries.iter().any(|(e, _)| e.name == k.name))
+            {
+                return None;
+            }
+            end = tail.span.end;
+            entries.extend(more);
+        }
+        Err(tail) if tail.is_empty() => {}
+        Err(_) => return None,
+    }
+    let root = Node {
+        span: Span { end, ..head.span },
+        value: Value::Map(entries),
+    };
+    Some((vec![root], Vec::new()))
+}
+
+fn height(node: &Node) -> usize {
+    match &node.value {
+        Value::Seq(items) => 1 + items.iter().map(height).max().unwrap_or(0),
+        Value::Map(entries) => 1 + entries.iter().map(|(_, v)| height(v)).max().unwrap_or(0),
+        _ => 1,
+    }
+}
+
+/// Where a margin `items:` list lies in a single-document file.
+struct ListLayout {
+    /// The line after `items:`.
+    items_start: usize,
+    /// The start of every `- ` line at the margin below it.
+    item_starts: Vec<usize>,
+    /// The first margin line after the items (or the end of the text).
+    items_end: usize,
+}
+
+fn list_layout(text: &str) -> Option<ListLayout> {
+    let mut offset = 0;
+    let mut items_start = None;
+    let mut item_starts = Vec::new();
+    let mut items_end = text.len();
+    for line in text.split_inclusive('\n') {
+        let at = offset;
+        offset += line.len();
+        let body = line.trim_end_matches(['\n', '\r']);
+        let first = body.chars().next();
+        if body.starts_with("---") || body.starts_with("...") {
+            if at == 0 && items_start.is_none() {
+                continue;
+            }
+            return None;
+        }
+        if matches!(first, Some('#' | '\t' | '%')) {
+            return None;
+        }
+        match items_start {
+            None => {
+                if body == "items:" {
+                    items_start = Some(offset);
+                }
+            }
+            Some(_) if items_end < text.len() => {}
+            Some(_) => match first {
+                Some('-') if body == "-" || body.starts_with("- ") => item_starts.push(at),
+                None | Some(' ') => {}
+                Some(_) => items_end = at,
+            },
+        }
+    }
+    let items_start = items_start?;
+    if item_starts.first() != Some(&items_start) {
+        return None;
+    }
+    Some(ListLayout {
+        items_start,
+        item_starts,
+        items_end,
+    })
+}
+
+/// Up to `threads` runs of whole items of about equal size: the first item's start, the chosen
+/// item starts in between, and the end of the items.
+fn even_cuts(item_starts: &[usize], end: usize, threads: usize) -> Vec<usize> {
+    let first = item_starts.first().copied().unwrap_or(end);
+    let mut cuts = vec![first];
+    let size = end - first;
+    for k in 1..threads {
+        let target = first + size / threads * k;
+        let i = item_starts.partition_point(|&s| s < target);
+        if let Some(&at) = item_starts.get(i)
+            && at > *cuts.last().unwrap_or(&first)
+            && at < end
+        {
+            cuts.push(at);
+        }
+    }
+    cuts.push(end);
+    cuts
 }
 
 /// Character index -> byte offset.
@@ -286,6 +478,8 @@ struct Builder<'t> {
     /// While the current chunk is parsed with its flow collections re-indented (saphyr
     /// refused their indentation, see [`flow_indent`]): the chunk byte of every character.
     relaxed: Option<Vec<usize>>,
+    /// Anchors defined so far (a stretch holding one cannot be parsed apart from the rest).
+    anchors: usize,
 }
 
 impl<'t> Builder<'t> {
@@ -538,6 +732,7 @@ impl<'t> Builder<'t> {
 
     fn register_anchor(&mut self, anchor: usize, built: &Built) {
         if anchor > 0 {
+            self.anchors += 1;
             self.doc.anchors.insert(
                 anchor,
                 Anchored {
@@ -1040,6 +1235,52 @@ mod split_tests {
             let (split, whole) = (split_everywhere(text), whole(text));
             assert_eq!(split.0, whole.0, "{text}");
             assert_eq!(seen(split.1), seen(whole.1), "{text}");
+        }
+    }
+
+    fn kubectl_list(items: usize, tail: &str) -> String {
+        let mut text = String::from("apiVersion: v1\nitems:\n");
+        for i in 0..items {
+            text.push_str(&format!(
+                "- apiVersion: v1\n  kind: Pod\n  metadata:\n    labels:\n      app: web-{i}\n    name: web-{i}\n    namespace: shop\n  spec:\n    containers:\n    - image: nginx\n      name: main\n      ports:\n      - containerPort: 8080\n        name: http\n    nodeName: node-{n}\n  status:\n    podIP: 10.0.{a}.{b}\n",
+                n = i % 3,
+                a = i / 250,
+                b = i % 250
+            ));
+        }
+        text.push_str(tail);
+        text
+    }
+
+    /// A big `List` is parsed in stretches of whole items: the document is the one the whole
+    /// file gives, node for node and span for span; anything the stretches cannot promise to
+    /// parse alike falls back to the whole file.
+    #[test]
+    fn a_list_parsed_in_stretches_equals_the_whole() {
+        for tail in ["kind: List\nmetadata:\n  resourceVersion: \"\"\n", ""] {
+            for threads in [2, 3, 8] {
+                let text = kubectl_list(200, tail);
+                let pos = Positions::new(&text);
+                let lines = Lines::new(&text);
+                let split = parse_split_list(FileId(0), &text, &pos, &lines, threads)
+                    .expect("a kubectl List splits");
+                assert_eq!(split, whole(&text), "{threads} threads, tail {tail:?}");
+            }
+        }
+        for refused in [
+            kubectl_list(50, "items: []\n"),
+            kubectl_list(50, "kind: List\n# a comment\n"),
+            kubectl_list(50, "kind: List\n---\nb: 1\n"),
+            kubectl_list(50, "").replace("app: web-7\n", "app: &a web-7\n"),
+            kubectl_list(50, "").replace("name: web-9\n", "name: [web-9\n"),
+        ] {
+            let pos = Positions::new(&refused);
+            let lines = Lines::new(&refused);
+            assert!(
+                parse_split_list(FileId(0), &refused, &pos, &lines, 2).is_none(),
+                "{}",
+                &refused[refused.len().saturating_sub(80)..]
+            );
         }
     }
 }
