@@ -44,11 +44,12 @@ pub fn parse_documents(file: FileId, text: &str) -> (Vec<Node>, Vec<Diagnostic>)
     let threads = crate::parallel::threads();
     let parts = split_points(text, &lines, threads);
     if parts.len() <= 2 {
-        if threads > 1
-            && text.len() >= PARALLEL_PARSE_MIN
-            && let Some(parsed) = parse_split_list(file, text, &pos, &lines, threads)
-        {
-            return parsed;
+        if threads > 1 && text.len() >= PARALLEL_PARSE_MIN {
+            let parsed = parse_split_list(file, text, &pos, &lines, threads)
+                .or_else(|| parse_split_json_list(file, text, &lines));
+            if let Some(parsed) = parsed {
+                return parsed;
+            }
         }
         return parse_range(file, text, &pos, &lines, 0, text.len());
     }
@@ -215,6 +216,118 @@ fn parse_split_list(
         value: Value::Map(entries),
     };
     Some((vec![root], Vec::new()))
+}
+
+/// A big pretty-printed JSON `List` (`kubectl get -o json`): `"items": [` on its own line,
+/// each item a `{` ... `}` block at one indentation. Each item is parsed alone (a JSON object is
+/// a YAML document), side by side; the rest of the file is parsed with the items blanked out
+/// (every byte but line breaks turned into a space, so that positions stay), and the items go
+/// back in. Anything unusual gives `None`, and the file is parsed whole.
+fn parse_split_json_list(
+    file: FileId,
+    text: &str,
+    lines: &Lines<'_>,
+) -> Option<(Vec<Node>, Vec<Diagnostic>)> {
+    if !text.is_ascii() {
+        return None;
+    }
+    let items = json_list_items(text)?;
+    let threads = crate::parallel::threads();
+    let per = items.len().div_ceil(threads).max(1);
+    let runs: Vec<&[(usize, usize)]> = items.chunks(per).collect();
+    let pos = Positions::new(text);
+    let parsed = crate::parallel::map(runs, |run| {
+        let mut nodes = Vec::with_capacity(run.len());
+        for &(start, end) in run {
+            let (docs, diags, anchors) = parse_range_counting(file, text, &pos, lines, start, end);
+            let [item] = <[Node; 1]>::try_from(docs).ok()?;
+            if !diags.is_empty() || anchors > 0 || !matches!(item.value, Value::Map(_)) {
+                return None;
+            }
+            nodes.push(item);
+        }
+        Some(nodes)
+    });
+    let mut skeleton = text.as_bytes().to_vec();
+    let (first, last) = (items.first()?.0, items.last()?.1);
+    for b in &mut skeleton[first..last] {
+        if *b != b'\n' && *b != b'\r' {
+            *b = b' ';
+        }
+    }
+    // Blanking ASCII keeps it UTF-8.
+    let skeleton = String::from_utf8(skeleton).ok()?;
+    let skeleton_lines = Lines::new(&skeleton);
+    let (docs, diags, _) = parse_range_counting(
+        file,
+        &skeleton,
+        &Positions::new(&skeleton),
+        &skeleton_lines,
+        0,
+        skeleton.len(),
+    );
+    let [mut root] = <[Node; 1]>::try_from(docs).ok()?;
+    if !diags.is_empty() {
+        return None;
+    }
+    let Value::Map(entries) = &mut root.value else {
+        return None;
+    };
+    let (_, slot) = entries.iter_mut().find(|(k, _)| k.name == "items")?;
+    if slot.value != Value::Seq(Vec::new()) {
+        return None;
+    }
+    let mut all = Vec::with_capacity(items.len());
+    for run in parsed {
+        all.extend(run?);
+    }
+    if all.iter().any(|n| height(n) + 2 > MAX_DEPTH) {
+        return None;
+    }
+    slot.value = Value::Seq(all);
+    Some((vec![root], Vec::new()))
+}
+
+/// The byte ranges of the items of a pretty-printed JSON `List`, from the start of each item's
+/// `{` line to just after its closing `}`.
+fn json_list_items(text: &str) -> Option<Vec<(usize, usize)>> {
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    let mut offset = 0;
+    let mut indent: Option<&str> = None;
+    let mut in_items = false;
+    let mut open: Option<usize> = None;
+    let mut items = Vec::new();
+    for line in text.split_inclusive('\n') {
+        let at = offset;
+        offset += line.len();
+        let body = line.trim_end_matches(['\n', '\r']);
+        if !in_items {
+            if body.trim() == "\"items\": [" {
+                in_items = true;
+            }
+            continue;
+        }
+        let trimmed = body.trim_start();
+        let lead = &body[..body.len() - trimmed.len()];
+        match (open, trimmed) {
+            (None, "{") => {
+                if *indent.get_or_insert(lead) != lead {
+                    return None;
+                }
+                open = Some(at);
+            }
+            (None, "]" | "],") if indent.is_none_or(|i| lead.len() < i.len()) => break,
+            (None, _) => return None,
+            (Some(start), "}" | "},") if Some(lead) == indent => {
+                items.push((start, at + lead.len() + 1));
+                open = None;
+            }
+            (Some(_), _) => {}
+        }
+    }
+    (open.is_none() && !items.is_empty()).then_some(items)
 }
 
 fn height(node: &Node) -> usize {
@@ -1282,5 +1395,43 @@ mod split_tests {
                 &refused[refused.len().saturating_sub(80)..]
             );
         }
+    }
+
+    fn json_list(items: usize, indent: usize) -> String {
+        let pad = |n: usize| " ".repeat(n * indent);
+        let mut text = format!(
+            "{{\n{}\"apiVersion\": \"v1\",\n{}\"items\": [\n",
+            pad(1),
+            pad(1)
+        );
+        for i in 0..items {
+            let sep = if i + 1 < items { "," } else { "" };
+            text.push_str(&format!(
+                "{p2}{{\n{p3}\"apiVersion\": \"v1\",\n{p3}\"kind\": \"Pod\",\n{p3}\"metadata\": {{\n{p4}\"name\": \"web-{i}\",\n{p4}\"labels\": {{\n{p5}\"app\": \"web\"\n{p4}}}\n{p3}}},\n{p3}\"spec\": {{\n{p4}\"containers\": [\n{p5}{{\n{p5}{p1}\"name\": \"c\",\n{p5}{p1}\"ports\": [{{\"containerPort\": 80}}]\n{p5}}}\n{p4}]\n{p3}}}\n{p2}}}{sep}\n",
+                p1 = pad(1),
+                p2 = pad(2),
+                p3 = pad(3),
+                p4 = pad(4),
+                p5 = pad(5),
+            ));
+        }
+        text.push_str(&format!("{}],\n{}\"kind\": \"List\"\n}}\n", pad(1), pad(1)));
+        text
+    }
+
+    /// A big JSON `List` is parsed item by item around a blanked skeleton: the document is the
+    /// one the whole file gives, node for node and span for span.
+    #[test]
+    fn a_json_list_parsed_item_by_item_equals_the_whole() {
+        for indent in [2, 4] {
+            let text = json_list(300, indent);
+            let lines = Lines::new(&text);
+            let split =
+                parse_split_json_list(FileId(0), &text, &lines).expect("a pretty JSON List splits");
+            assert_eq!(split, whole(&text), "indent {indent}");
+        }
+        let broken = json_list(30, 2).replace("\"name\": \"web-7\",", "\"name\": \"web-7\",,");
+        let lines = Lines::new(&broken);
+        assert!(parse_split_json_list(FileId(0), &broken, &lines).is_none());
     }
 }
