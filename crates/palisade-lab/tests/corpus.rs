@@ -1,6 +1,6 @@
 //! Every case of `testdata/cases` through the lab without an enforcer (root only).
 //!
-//! Two things must hold for each case, so that the lead's agent-backed corpus run can only fail
+//! Two things must hold for each case, so that the agent-backed corpus run can only fail
 //! on enforcement: the prediction on the lab's adjusted cluster equals the case's
 //! `expected.txt` (placing pods on lab nodes changes nothing the policies see), and every pair
 //! of every probe is observable and gets through when nothing enforces (no errors, nothing
