@@ -351,6 +351,7 @@ impl<S: RulesetSource> Agent<'_, S> {
     }
 
     fn run_due(&mut self) -> Result<(), AgentError> {
+        self.passes.poll_verify();
         if !self.started {
             if self.index.all_synced() {
                 self.started = true;
@@ -371,8 +372,9 @@ impl<S: RulesetSource> Agent<'_, S> {
         {
             self.pass(Mode::Change)?;
         } else if self.passes.verify_due(now) {
+            let revision = self.index.revision();
             let cluster = self.index.cluster();
-            self.passes.verify(cluster);
+            self.passes.verify(cluster, revision);
         }
         Ok(())
     }

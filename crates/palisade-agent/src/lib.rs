@@ -45,6 +45,7 @@ pub mod reconcile;
 pub mod scan;
 mod shutdown;
 mod source;
+mod verifier;
 mod watch;
 
 pub use cluster::{ApiHealth, ClusterConfig, Streams, run_cluster};

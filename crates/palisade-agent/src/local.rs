@@ -164,6 +164,7 @@ pub fn run_local<S: RulesetSource>(
                 Err(RecvTimeoutError::Timeout) => {}
             }
         }
+        agent.passes.poll_verify();
         let now = Instant::now();
         let resync_due = agent.passes.resync_due(now);
         let change_due = agent
@@ -179,8 +180,9 @@ pub fn run_local<S: RulesetSource>(
         } else if change_due {
             agent.pass(Mode::Change)?;
         } else if agent.passes.verify_due(now) {
+            let revision = agent.index.revision();
             let (cluster, _) = agent.index.cluster();
-            agent.passes.verify(cluster);
+            agent.passes.verify(cluster, revision);
         }
         if agent.watch_broken && agent.index_readable() {
             match watch(&config.manifests, &shutdown) {

@@ -9,7 +9,8 @@
 //!                                      v          in force, then back off
 //!                                  Reconciler (adopt | full | diff)
 //!   after every full apply, then every verify interval:
-//!     verify: nft -j list ruleset -> palisade_nft::kernel::verify(cluster) -> Observer
+//!     verify: a job to the palisade-verify thread (verifier.rs): nft -j list ruleset ->
+//!             palisade_nft::kernel::verify_with(cluster) -> poll_verify: Observer
 //!             (palisade_ruleset_verified, drift counter); drift -> a full pass at once
 //! ```
 //!
@@ -29,6 +30,7 @@ use crate::metrics::{ApplyKind, Observer, Pass};
 use crate::ready::ReadyInfo;
 use crate::reconcile::{Applied, Mode, Reconciler, is_fatal};
 use crate::source::RulesetSource;
+use crate::verifier::{Job, Outcome, Verifier};
 
 /// Logged once, when the first ruleset is in the kernel.
 pub const READY_MESSAGE: &str = "palisade agent ready: rules in the kernel";
@@ -36,6 +38,9 @@ pub const READY_MESSAGE: &str = "palisade agent ready: rules in the kernel";
 /// First retry after a failed pass; doubles up to [`MAX_BACKOFF`].
 pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// How often the loop looks for the outcome of a readback in flight.
+const VERIFY_POLL: Duration = Duration::from_millis(100);
 
 /// The scheduling and bookkeeping of passes around one [`Reconciler`].
 pub(crate) struct Passes<'s, S: RulesetSource> {
@@ -64,6 +69,11 @@ pub(crate) struct Passes<'s, S: RulesetSource> {
     /// full load does not cure is the compiler's or the checker's, and reloading in a loop
     /// would not help.
     drift_streak: u32,
+    /// The readback thread, started at the first readback.
+    verifier: Option<Verifier>,
+    /// When each apply since the readback in flight was sent started: one that started
+    /// before the table was listed makes the outcome stale.
+    applied_during_readback: Vec<Instant>,
 }
 
 /// The sizes a driver reports with each pass (files in local mode, objects in cluster mode).
@@ -98,6 +108,8 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
             verify_interval: None,
             next_verify: None,
             drift_streak: 0,
+            verifier: None,
+            applied_during_readback: Vec::new(),
         }
     }
 
@@ -111,7 +123,9 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
     /// Whether a readback is due at `now`. Only rulesets of palisade's compiler are checked
     /// (other sources write tables the engine does not describe).
     pub fn verify_due(&self, now: Instant) -> bool {
-        self.verifiable() && self.next_verify.is_some_and(|at| at <= now)
+        self.verifiable()
+            && self.next_verify.is_some_and(|at| at <= now)
+            && !self.verifier.as_ref().is_some_and(Verifier::busy)
     }
 
     fn verifiable(&self) -> bool {
@@ -121,31 +135,78 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
             .is_some()
     }
 
-    /// Reads the live ruleset back from the kernel (`nft -j list ruleset`), interprets the
-    /// kernel's own rules and checks every class pair and port atom against the engine
-    /// (palisade_nft::kernel::verify). Drift, or a table that cannot be read, is counted,
-    /// logged with the first disagreements, and repaired by a full reload at once.
-    pub fn verify(&mut self, cluster: &Cluster) {
+    /// Starts a readback of the live ruleset (`nft -j list ruleset`) on the verifier's thread:
+    /// it interprets the kernel's own rules and checks every class pair and port interval
+    /// against the engine (palisade_nft::kernel::verify_with), within the verify interval.
+    /// [`Passes::poll_verify`] takes the outcome. `cluster` must be at `revision`: a cluster
+    /// the table in force was not compiled from is not checked (the next pass comes first).
+    pub fn verify(&mut self, cluster: &Cluster, revision: u64) {
         let now = Instant::now();
+        if !self.compiled(revision) {
+            // Look again shortly: a change is on its way, or a failed pass is being retried.
+            self.next_verify = Some(now + VERIFY_POLL);
+            return;
+        }
+        let interval = self.verify_interval.unwrap_or(Duration::from_secs(60));
         self.next_verify = self.verify_interval.map(|i| now + i);
-        let kernel = self
-            .reconciler
-            .dataplane()
-            .list_ruleset_json()
-            .map_err(|e| e.to_string())
-            .and_then(|json| {
-                palisade_nft::kernel::KernelRuleset::parse(&json).map_err(|e| e.to_string())
-            });
-        let kernel = match kernel {
-            Ok(k) => k,
+        if self.verifier.is_none() {
+            let dataplane = self.reconciler.dataplane().clone();
+            match Verifier::start(self.node.clone(), dataplane) {
+                Ok(v) => self.verifier = Some(v),
+                Err(err) => {
+                    tracing::warn!(%err, "cannot start the readback thread; not verified");
+                    self.observer.ruleset_verified(false);
+                    return;
+                }
+            }
+        }
+        let job = Job {
+            cluster: Arc::new(cluster.clone()),
+            budget: interval,
+        };
+        self.applied_during_readback.clear();
+        if let Some(verifier) = self.verifier.as_mut()
+            && !verifier.send(job)
+        {
+            tracing::warn!("the readback thread is gone; not verified");
+            self.observer.ruleset_verified(false);
+            self.verifier = None;
+        }
+    }
+
+    /// Takes the outcome of a readback if one is done. Drift, or a table that cannot be read,
+    /// is counted, logged with the first disagreements, and repaired by a full reload at once.
+    /// An outcome whose listing may hold an apply the job's cluster does not says nothing:
+    /// it is dropped, and the next readback is due at once.
+    pub fn poll_verify(&mut self) {
+        let Some(outcome) = self.verifier.as_mut().and_then(Verifier::take) else {
+            return;
+        };
+        let raced = outcome
+            .listed_at
+            .is_some_and(|listed| self.applied_during_readback.iter().any(|&a| a <= listed));
+        self.applied_during_readback.clear();
+        if raced {
+            tracing::debug!("a readback raced an apply; checking again");
+            self.next_verify = self.verify_interval.map(|_| Instant::now());
+            return;
+        }
+        self.verified(outcome);
+    }
+
+    fn verified(&mut self, outcome: Outcome) {
+        let Outcome {
+            result, elapsed, ..
+        } = outcome;
+        let elapsed_us = elapsed.as_micros() as u64;
+        let result = match result {
+            Ok(r) => r,
             Err(err) => {
                 tracing::warn!(%err, "cannot read the kernel's ruleset back; not verified");
                 self.observer.ruleset_verified(false);
                 return;
             }
         };
-        let result = palisade_nft::kernel::verify(cluster, &[], &self.node, &kernel);
-        let elapsed_us = now.elapsed().as_micros() as u64;
         self.observer.ruleset_verified(result.verified());
         for f in result.foreign.iter().filter(|f| f.can_drop) {
             tracing::debug!(
@@ -154,17 +215,26 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
                 "a foreign base chain can drop traffic around palisade's"
             );
         }
-        if result.verified() {
-            self.drift_streak = 0;
-            tracing::debug!(
-                pairs = result.pairs,
-                atoms = result.atoms,
-                packets = result.checked,
-                elapsed_us,
-                "kernel ruleset verified"
-            );
+        if result.drift_count == 0 {
+            if result.complete {
+                self.drift_streak = 0;
+                tracing::debug!(
+                    pairs = result.pairs,
+                    intervals = result.atoms,
+                    packets = result.checked,
+                    elapsed_us,
+                    "kernel ruleset verified"
+                );
+            } else {
+                tracing::warn!(
+                    pairs = result.pairs,
+                    elapsed_us,
+                    "the kernel readback did not finish within the verify interval; not verified"
+                );
+            }
             return;
         }
+        let now = Instant::now();
         self.observer.drift_found();
         self.drift_streak += 1;
         let first: Vec<String> = result
@@ -177,7 +247,7 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
                     Ok(palisade_nft::Decision::Drop) => "drop".to_string(),
                     Err(e) => format!("unreadable: {e}"),
                 };
-                format!("{} -> {} {}: kernel {kernel}", d.from, d.to, d.probe)
+                format!("{} -> {} {}: kernel {kernel}", d.from, d.to, d.transport)
             })
             .collect();
         if self.drift_streak > 1 {
@@ -220,6 +290,9 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
         };
         if let Some(verify) = self.next_verify.filter(|_| self.verifiable()) {
             at = at.min(verify);
+        }
+        if self.verifier.as_ref().is_some_and(Verifier::busy) {
+            at = at.min(Instant::now() + VERIFY_POLL);
         }
         at
     }
@@ -273,6 +346,9 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
     ) -> Result<Option<Applied>, AgentError> {
         match self.reconciler.reconcile(cluster, mode) {
             Ok(applied) => {
+                if self.verifier.as_ref().is_some_and(Verifier::busy) {
+                    self.applied_during_readback.push(started);
+                }
                 self.compiled_revision = Some(revision);
                 self.retry = None;
                 if mode != Mode::Change || applied == Applied::Full {

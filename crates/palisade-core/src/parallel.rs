@@ -22,7 +22,16 @@ pub fn threads() -> usize {
 /// `f` over `items`, the items cut into up to [`threads`] consecutive runs of equal length,
 /// each run on its own thread (the first on the calling one). The output keeps the order.
 pub fn map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let threads = threads().min(items.len());
+    map_on(threads(), items, f)
+}
+
+/// [`map`] on at most `threads` threads (a background task that must leave cores to others).
+pub fn map_on<T: Send, R: Send>(
+    threads: usize,
+    items: Vec<T>,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.min(items.len());
     if threads <= 1 {
         return items.into_iter().map(f).collect();
     }

@@ -35,6 +35,16 @@ pub enum Transport {
     Other,
 }
 
+impl std::fmt::Display for Transport {
+    /// `TCP 80` as [`Probe`] writes it, or `other protocols (ICMP...)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Port(probe) => probe.fmt(f),
+            Transport::Other => f.write_str("other protocols (ICMP...)"),
+        }
+    }
+}
+
 /// The first packet of a connection crossing the node's forward hook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Packet {

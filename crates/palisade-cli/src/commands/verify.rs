@@ -74,14 +74,22 @@ pub fn render_text(v: &Verification) -> String {
     };
     if v.verified() {
         out.push_str(&format!(
-            "verified: node {} enforces the policies: {} class pairs x {} port atoms, {} packets{table}\n",
+            "verified: node {} enforces the policies: {} address pairs, {} protocol/port intervals, {} packets{table}\n",
             v.node, v.pairs, v.atoms, v.checked
         ));
     } else {
-        out.push_str(&format!(
-            "drift: node {}: {} of {} packets ({} class pairs x {} port atoms) disagree with the policies{table}\n",
-            v.node, v.drift_count, v.checked, v.pairs, v.atoms
-        ));
+        if v.drift_count > 0 {
+            out.push_str(&format!(
+                "drift: node {}: {} of {} protocol/port intervals ({} address pairs) disagree with the policies{table}\n",
+                v.node, v.drift_count, v.atoms, v.pairs
+            ));
+        }
+        if !v.complete {
+            out.push_str(&format!(
+                "incomplete: node {}: stopped after {} address pairs; not proven\n",
+                v.node, v.pairs
+            ));
+        }
         for d in &v.drift {
             out.push_str(&format!(
                 "  {} ({}) -> {} ({}) {}: kernel {}, policies {}\n",
@@ -89,7 +97,7 @@ pub fn render_text(v: &Verification) -> String {
                 d.src,
                 d.to,
                 d.dst,
-                d.probe,
+                d.transport,
                 kernel_word(&d.kernel),
                 word(d.expected)
             ));
@@ -128,13 +136,14 @@ pub fn to_json(v: &Verification) -> serde_json::Value {
         "pairs": v.pairs,
         "atoms": v.atoms,
         "checked": v.checked,
+        "complete": v.complete,
         "drift_count": v.drift_count,
         "drift": v.drift.iter().map(|d| json!({
             "from": d.from,
             "to": d.to,
             "src": d.src.to_string(),
             "dst": d.dst.to_string(),
-            "probe": d.probe.to_string(),
+            "probe": d.transport.to_string(),
             "expected": word(d.expected),
             "kernel": match &d.kernel { Ok(k) => json!(word(*k)), Err(_) => json!(null) },
             "error": match &d.kernel { Ok(_) => json!(null), Err(e) => json!(e) },

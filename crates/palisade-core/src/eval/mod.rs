@@ -18,6 +18,7 @@
 pub mod explain;
 pub mod matching;
 pub mod ports;
+mod sides;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -30,6 +31,7 @@ pub use matching::{
     same_node_host_traffic, selects,
 };
 pub use ports::PortSet;
+pub use sides::side_ports;
 
 /// One side of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
