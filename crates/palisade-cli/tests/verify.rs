@@ -146,10 +146,7 @@ fn verify_proves_the_table_and_reports_drift_and_foreign_chains() {
     assert_eq!(doc["table_present"], true);
     // Most of the fixture's protocol/port intervals are denied somewhere; all now pass.
     let (drift, atoms) = (doc["drift_count"].as_u64(), doc["atoms"].as_u64());
-    assert!(
-        drift.zip(atoms).is_some_and(|(d, a)| d * 2 > a),
-        "{out}"
-    );
+    assert!(drift.zip(atoms).is_some_and(|(d, a)| d * 2 > a), "{out}");
 
     // Reloaded, with a foreign table around it.
     load(&ns);

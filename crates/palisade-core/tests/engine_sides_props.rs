@@ -3,7 +3,9 @@
 
 use std::net::IpAddr;
 
-use palisade_core::eval::{Endpoint, evaluate, isolating_policies, same_node_host_traffic, side_ports};
+use palisade_core::eval::{
+    Endpoint, evaluate, isolating_policies, same_node_host_traffic, side_ports,
+};
 use palisade_core::model::{Cluster, Direction};
 use palisade_test_support::arbitrary::{self, probes};
 use proptest::prelude::*;

@@ -259,9 +259,9 @@ fn synthetic_node_ruleset_loads() {
 /// port interval either the engine or the compiled rules can draw starts at one of them.
 fn every_boundary(cluster: &Cluster) -> Vec<u16> {
     use palisade_core::model::{PortSpec, Ports};
-    let mut numbers = std::collections::BTreeSet::from([1u16, u16::MAX]);
+    let mut numbers = std::collections::BTreeSet::from([0u16, 1, u16::MAX]);
     let mut add = |n: u16| {
-        numbers.extend([n.saturating_sub(1).max(1), n, n.saturating_add(1)]);
+        numbers.extend([n.saturating_sub(1), n, n.saturating_add(1)]);
     };
     for pod in &cluster.pods {
         pod.ports.iter().for_each(|p| add(p.port));
@@ -298,7 +298,9 @@ fn exhaustively_verified(
         .chain(externals.iter().copied().map(Endpoint::External))
         .collect();
     let local = |e: Endpoint| match e {
-        Endpoint::Pod(i) => cluster.pods[i].node.as_deref() == Some(node) && !cluster.pods[i].host_network,
+        Endpoint::Pod(i) => {
+            cluster.pods[i].node.as_deref() == Some(node) && !cluster.pods[i].host_network
+        }
         Endpoint::External(_) => false,
     };
     let ips = |e: Endpoint| match e {
@@ -324,26 +326,51 @@ fn exhaustively_verified(
                 if src == dst {
                     continue;
                 }
-                let decide = |transport| kernel.decide(&Packet { src, dst, transport });
+                let decide = |transport| {
+                    kernel.decide(&Packet {
+                        src,
+                        dst,
+                        transport,
+                    })
+                };
                 for protocol in Protocol::ALL {
                     for &port in &ports {
                         let probe = Probe { protocol, port };
                         let v = evaluate(cluster, from, to, probe);
-                        let want = (!local(from) || v.egress.allows()) && (!local(to) || v.ingress.allows());
-                        let want = if want { Decision::Accept } else { Decision::Drop };
+                        let want = (!local(from) || v.egress.allows())
+                            && (!local(to) || v.ingress.allows());
+                        let want = if want {
+                            Decision::Accept
+                        } else {
+                            Decision::Drop
+                        };
                         if decide(Transport::Port(probe)) != Ok(want) {
                             return false;
                         }
                     }
                 }
                 let side = |direction, subject: Endpoint, peer: Endpoint| {
-                    let Endpoint::Pod(i) = subject else { return true };
+                    let Endpoint::Pod(i) = subject else {
+                        return true;
+                    };
                     local(subject)
-                        && !side_ports(cluster, direction, subject, &isolating_policies(cluster, i, direction), peer, to).is_all()
+                        && !side_ports(
+                            cluster,
+                            direction,
+                            subject,
+                            &isolating_policies(cluster, i, direction),
+                            peer,
+                            to,
+                        )
+                        .is_all()
                 };
                 let denied = (local(from) && side(Direction::Egress, from, to))
                     || (local(to) && side(Direction::Ingress, to, from));
-                let want = if denied { Decision::Drop } else { Decision::Accept };
+                let want = if denied {
+                    Decision::Drop
+                } else {
+                    Decision::Accept
+                };
                 if decide(Transport::Other) != Ok(want) {
                     return false;
                 }
@@ -365,7 +392,10 @@ fn rule_handles(ns: &Netns) -> Vec<(String, u64)> {
         .flatten()
         .filter_map(|item| {
             let rule = item.get("rule")?;
-            Some((rule["chain"].as_str()?.to_string(), rule["handle"].as_u64()?))
+            Some((
+                rule["chain"].as_str()?.to_string(),
+                rule["handle"].as_u64()?,
+            ))
         })
         .collect()
 }
@@ -416,42 +446,70 @@ fn representative_verify_agrees_with_the_exhaustive_check() {
         ..Config::default()
     });
     let drifted = std::cell::Cell::new(0usize);
-    let result = runner.run(&(cluster(), any::<prop::sample::Index>()), |((cluster, externals), pick)| {
-        for node in NODES {
-            let rs = compile(&cluster, node);
-            let script = rs.to_nft();
-            ns.load(&script)
-                .unwrap_or_else(|e| panic!("nft rejected the script: {e}"));
-            let changes = tampers(&ns, &cluster, &pick);
-            for tamper in std::iter::once(None).chain(changes.into_iter().map(Some)) {
-                ns.load(&script).unwrap_or_else(|e| panic!("{e}"));
-                match &tamper {
-                    None => {}
-                    Some(Tamper::Delete(chain, handle)) => {
-                        ns.nft(&["delete", "rule", "inet", "palisade", chain, "handle", &handle.to_string()])
+    let result = runner.run(
+        &(cluster(), any::<prop::sample::Index>()),
+        |((cluster, externals), pick)| {
+            for node in NODES {
+                let rs = compile(&cluster, node);
+                let script = rs.to_nft();
+                ns.load(&script)
+                    .unwrap_or_else(|e| panic!("nft rejected the script: {e}"));
+                let changes = tampers(&ns, &cluster, &pick);
+                for tamper in std::iter::once(None).chain(changes.into_iter().map(Some)) {
+                    ns.load(&script).unwrap_or_else(|e| panic!("{e}"));
+                    match &tamper {
+                        None => {}
+                        Some(Tamper::Delete(chain, handle)) => {
+                            ns.nft(&[
+                                "delete",
+                                "rule",
+                                "inet",
+                                "palisade",
+                                chain,
+                                "handle",
+                                &handle.to_string(),
+                            ])
                             .unwrap_or_else(|e| panic!("{e}"));
-                    }
-                    Some(Tamper::Open(chain, port)) => {
-                        ns.nft(&["insert", "rule", "inet", "palisade", chain, "tcp", "dport", &port.to_string(), "return"])
+                        }
+                        Some(Tamper::Open(chain, port)) => {
+                            ns.nft(&[
+                                "insert",
+                                "rule",
+                                "inet",
+                                "palisade",
+                                chain,
+                                "tcp",
+                                "dport",
+                                &port.to_string(),
+                                "return",
+                            ])
                             .unwrap_or_else(|e| panic!("{e}"));
+                        }
                     }
+                    let json = ns
+                        .nft(&["-j", "list", "ruleset"])
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    let kernel = palisade_nft::kernel::KernelRuleset::parse(&json)
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    let quick = palisade_nft::kernel::verify(&cluster, &externals, node, &kernel);
+                    let full = exhaustively_verified(&cluster, &externals, node, &kernel);
+                    if !full {
+                        drifted.set(drifted.get() + 1);
+                    }
+                    prop_assert_eq!(
+                        quick.verified(),
+                        full,
+                        "node {}, tampered {:?}: {:#?}\n{}",
+                        node,
+                        tamper,
+                        quick.drift,
+                        script
+                    );
                 }
-                let json = ns.nft(&["-j", "list", "ruleset"]).unwrap_or_else(|e| panic!("{e}"));
-                let kernel = palisade_nft::kernel::KernelRuleset::parse(&json)
-                    .unwrap_or_else(|e| panic!("{e}"));
-                let quick = palisade_nft::kernel::verify(&cluster, &externals, node, &kernel);
-                let full = exhaustively_verified(&cluster, &externals, node, &kernel);
-                if !full {
-                    drifted.set(drifted.get() + 1);
-                }
-                prop_assert_eq!(
-                    quick.verified(), full,
-                    "node {}, tampered {:?}: {:#?}\n{}", node, tamper, quick.drift, script
-                );
             }
-        }
-        Ok(())
-    });
+            Ok(())
+        },
+    );
     if let Err(e) = result {
         panic!("{e}");
     }

@@ -7,7 +7,7 @@
 //!   pairs: each local key with every key, both ways
 //!   per pair: expected = source's egress side if local ∩ destination's ingress side if local
 //!                                                                   (eval::side_ports)
-//!             TCP, UDP, SCTP: walk from port 1; each walk decides a port interval (walk.rs);
+//!             TCP, UDP, SCTP: walk from port 0; each walk decides a port interval (walk.rs);
 //!                             compare on every run where both the kernel and the engine are
 //!                             constant
 //!             any other protocol: one walk
@@ -302,16 +302,27 @@ impl<'a> Context<'a> {
             first: Option<(usize, IpAddr)>,
             second: Option<(usize, IpAddr)>,
         }
-        // (IPv4, local, class, hostNetwork, the kernel's view of the address)
-        type Key = (bool, bool, u32, bool, Vec<u64>);
+        // (IPv4, local, class, hostNetwork on this node, hostNetwork elsewhere, the kernel's
+        // view of the address): a hostNetwork pod's own-node exemption depends on its node.
+        type Key = (bool, bool, u32, bool, bool, Vec<u64>);
         let mut keys: BTreeMap<Key, Members> = BTreeMap::new();
         for i in 0..self.class_of.len() {
-            let host = matches!(self.endpoint(i), Endpoint::Pod(p)
-                if self.cluster.pods.get(p).is_some_and(|p| p.host_network));
+            let host = match self.endpoint(i) {
+                Endpoint::Pod(p) => self.cluster.pods.get(p).filter(|p| p.host_network),
+                Endpoint::External(_) => None,
+            };
+            let host_here = host.is_some_and(|p| p.node.as_deref() == Some(self.node));
+            let host_elsewhere = host.is_some() && !host_here;
             for ip in self.addresses(i) {
                 let class = self.class_of.get(i).copied().unwrap_or(u32::MAX);
-                // hostNetwork is part of the key: its own-node exemption depends on it.
-                let key = (ip.is_ipv4(), self.local(i), class, host, self.view.of(ip));
+                let key = (
+                    ip.is_ipv4(),
+                    self.local(i),
+                    class,
+                    host_here,
+                    host_elsewhere,
+                    self.view.of(ip),
+                );
                 let m = keys.entry(key).or_default();
                 if m.first.is_none() {
                     m.first = Some((i, ip));
@@ -384,26 +395,33 @@ impl<'a> Context<'a> {
             }
             out.pairs += 1;
             let expected = self.expected(pair.from, pair.to);
-            let record = |out: &mut Partial, transport, want: bool, kernel: Result<Decision, String>| {
-                let expected = if want { Decision::Accept } else { Decision::Drop };
-                if kernel.as_ref() == Ok(&expected) {
-                    return;
-                }
-                out.drift_count += 1;
-                if out.drift.len() < Verification::MAX_LISTED {
-                    out.drift.push(Disagreement {
-                        from: self.name(pair.from),
-                        to: self.name(pair.to),
-                        src: pair.src,
-                        dst: pair.dst,
-                        transport,
-                        expected,
-                        kernel,
-                    });
-                }
-            };
+            let record =
+                |out: &mut Partial, transport, want: bool, kernel: Result<Decision, String>| {
+                    let expected = if want {
+                        Decision::Accept
+                    } else {
+                        Decision::Drop
+                    };
+                    if kernel.as_ref() == Ok(&expected) {
+                        return;
+                    }
+                    out.drift_count += 1;
+                    if out.drift.len() < Verification::MAX_LISTED {
+                        out.drift.push(Disagreement {
+                            from: self.name(pair.from),
+                            to: self.name(pair.to),
+                            src: pair.src,
+                            dst: pair.dst,
+                            transport,
+                            expected,
+                            kernel,
+                        });
+                    }
+                };
             for protocol in Protocol::ALL {
-                let mut port: u32 = 1;
+                // From port 0: a rule without ports admits it too, and a crafted packet can
+                // carry it.
+                let mut port: u32 = 0;
                 while port <= u32::from(u16::MAX) {
                     let probe = Probe {
                         protocol,
@@ -429,7 +447,12 @@ impl<'a> Context<'a> {
             };
             out.checked += 1;
             out.atoms += 1;
-            record(&mut out, Transport::Other, expected.is_all(), self.kernel.decide(&packet));
+            record(
+                &mut out,
+                Transport::Other,
+                expected.is_all(),
+                self.kernel.decide(&packet),
+            );
         }
         out
     }
@@ -515,7 +538,9 @@ impl AddressView {
                     None => vec![key],
                 };
                 for (j, part) in parts.iter().enumerate() {
-                    let Some(shape) = addr_shape(part) else { continue };
+                    let Some(shape) = addr_shape(part) else {
+                        continue;
+                    };
                     let id = fingerprint(&[
                         &|h| name.hash(h),
                         &|h| j.hash(h),
