@@ -3,7 +3,8 @@
 //!
 //! ```text
 //!   KernelRuleset::parse(json)     every table, chain (hook, priority, policy), rule, set, map;
-//!                                  set elements indexed by the address or number they start with
+//!                                  inet palisade read into typed chains and indexed sets
+//!                                                                                (program.rs)
 //!     .decide(packet)              inet palisade's forward base chains on the first packet of a
 //!                                  connection: ct state new, mark 0; jump/goto/return, vmaps,
 //!                                  `meta mark set`, set and concatenation lookups    (walk.rs)
@@ -17,11 +18,11 @@
 //! wrote it. An expression the interpreter does not know makes the packet's decision unknown,
 //! which counts as drift: an unexplained rule is not a proven one.
 
+mod program;
 mod verify;
 mod walk;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 use serde_json::Value;
@@ -51,24 +52,10 @@ struct KChain {
     rules: Vec<Vec<Value>>,
 }
 
-/// A set or map: its elements (for maps `[key, value]`), indexed so that a lookup of one
-/// address or number reads the few elements that can hold it, not all of them (a node's
-/// address-to-class map has an element per pod of the cluster).
+/// A set or map as listed: its elements (for maps `[key, value]`).
 #[derive(Debug, Clone, Default)]
 struct KSet {
     elems: Vec<Value>,
-    /// Elements whose key, or the first part of a concatenated key, is one literal address.
-    by_addr: FxHashMap<IpAddr, Vec<u32>>,
-    /// Elements whose key, or its first part, is one literal number.
-    by_int: FxHashMap<u64, Vec<u32>>,
-    /// Every other element (prefixes, ranges, concatenations led by them), in order.
-    rest: Vec<u32>,
-}
-
-/// The literal an element's key starts with, when it is one address or one number.
-enum Lead {
-    Addr(IpAddr),
-    Int(u64),
 }
 
 /// The key of a set or map element (`[key, value]` for maps), without its `elem` wrapper.
@@ -88,41 +75,14 @@ fn unwrap_elem(v: &Value) -> &Value {
     }
 }
 
-fn lead_of(key: &Value) -> Option<Lead> {
-    let first = match key.get("concat").and_then(Value::as_array) {
-        Some(parts) => unwrap_elem(parts.first()?),
-        None => key,
-    };
-    if let Some(addr) = first.as_str().and_then(|s| s.parse().ok()) {
-        return Some(Lead::Addr(addr));
-    }
-    if let Some(n) = first.as_u64() {
-        return Some(Lead::Int(n));
-    }
-    let hex = first.as_str()?.strip_prefix("0x")?;
-    u64::from_str_radix(hex, 16).ok().map(Lead::Int)
-}
-
-impl KSet {
-    fn new(elems: Vec<Value>) -> KSet {
-        let mut set = KSet::default();
-        for (i, elem) in elems.iter().enumerate() {
-            let i = u32::try_from(i).unwrap_or(u32::MAX);
-            match lead_of(element_key(elem)) {
-                Some(Lead::Addr(a)) => set.by_addr.entry(a).or_default().push(i),
-                Some(Lead::Int(n)) => set.by_int.entry(n).or_default().push(i),
-                None => set.rest.push(i),
-            }
-        }
-        set.elems = elems;
-        set
-    }
-}
-
 #[derive(Debug, Clone, Default)]
 struct KTable {
-    chains: BTreeMap<String, KChain>,
-    sets: BTreeMap<String, KSet>,
+    chains: FxHashMap<String, KChain>,
+    sets: FxHashMap<String, KSet>,
+    /// The base chains on the forward hook, by priority then name: where a walk starts.
+    forward: Vec<String>,
+    /// The same, read into typed chains and indexed sets for walks.
+    program: program::Program,
 }
 
 /// Every table the kernel lists, by (family, name).
@@ -224,8 +184,26 @@ impl KernelRuleset {
                     .entry(k)
                     .or_default()
                     .sets
-                    .insert(name.to_string(), KSet::new(elems));
+                    .insert(name.to_string(), KSet { elems });
             }
+        }
+        for table in out.tables.values_mut() {
+            let mut bases: Vec<(i64, String)> = table
+                .chains
+                .iter()
+                .filter_map(|(name, c)| {
+                    let h = c.hook.as_ref()?;
+                    (h.hook == "forward").then(|| (h.priority, name.clone()))
+                })
+                .collect();
+            bases.sort();
+            table.forward = bases.into_iter().map(|(_, name)| name).collect();
+        }
+        if let Some(ours) = out
+            .tables
+            .get_mut(&(TABLE_FAMILY.to_string(), TABLE.to_string()))
+        {
+            ours.program = program::Program::build(ours);
         }
         Ok(out)
     }
@@ -258,7 +236,7 @@ impl KernelRuleset {
     /// range is meaningless.
     pub fn decide_span(&self, packet: &Packet) -> (Result<Decision, String>, u16, u16) {
         match self.ours() {
-            Some(table) => walk::decide(table, packet),
+            Some(table) => walk::decide(&table.program, packet),
             None => (Ok(Decision::Accept), 0, u16::MAX),
         }
     }
