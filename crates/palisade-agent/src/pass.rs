@@ -161,7 +161,7 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
             }
         }
         let job = Job {
-            cluster: Arc::new(cluster.clone()),
+            cluster: cluster.clone(),
             budget: interval,
         };
         self.applied_during_readback.clear();

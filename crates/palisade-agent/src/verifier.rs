@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!   Passes ── Job{cluster} ──────────> palisade-verify thread: nft -j list ruleset (listed_at)
-//!          <── Outcome{listed_at, result} ──  -> kernel::verify_with(budget: one thread, deadline)
+//!          <── Outcome{listed_at, result} ──  -> kernel::verify_owned(budget: one thread, deadline)
 //! ```
 //!
 //! A check reads every class pair of the node; on a big cluster that takes seconds, and the
@@ -23,7 +23,8 @@ use palisade_nft::kernel::{Budget, KernelRuleset, Verification};
 
 /// One readback to do.
 pub(crate) struct Job {
-    pub cluster: Arc<Cluster>,
+    /// A snapshot of the cluster the table in force was compiled from.
+    pub cluster: Cluster,
     /// The longest a check may take.
     pub budget: Duration,
 }
@@ -58,7 +59,7 @@ impl Verifier {
             .spawn(move || {
                 for job in job_rx {
                     let started = Instant::now();
-                    let (listed_at, result) = check(&node, &dataplane, &job, &stop);
+                    let (listed_at, result) = check(&node, &dataplane, job, &stop);
                     let outcome = Outcome {
                         listed_at,
                         result,
@@ -119,7 +120,7 @@ impl Drop for Verifier {
 fn check(
     node: &str,
     dataplane: &Dataplane,
-    job: &Job,
+    job: Job,
     cancel: &AtomicBool,
 ) -> (Option<Instant>, Result<Verification, String>) {
     let json = match dataplane.list_ruleset_json() {
@@ -137,6 +138,7 @@ fn check(
         // A background check leaves the other cores to the node's workloads.
         threads: 1,
     };
-    let result = palisade_nft::kernel::verify_with(&job.cluster, &[], node, &kernel, budget);
+    // The job's snapshot is the thread's own: checked without another copy.
+    let result = palisade_nft::kernel::verify_owned(job.cluster, &[], node, &kernel, budget);
     (listed_at, Ok(result))
 }

@@ -30,7 +30,7 @@ use serde_json::Value;
 use crate::interp::{Decision, Packet};
 use crate::ruleset::{BASE_CHAIN, TABLE, TABLE_FAMILY};
 
-pub use verify::{Budget, Disagreement, Verification, verify, verify_with};
+pub use verify::{Budget, Disagreement, Verification, verify, verify_owned, verify_with};
 
 /// `nft -j` output that is not a ruleset listing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

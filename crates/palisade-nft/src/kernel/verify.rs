@@ -29,7 +29,7 @@ use palisade_core::eval::{
 };
 use palisade_core::model::{Cluster, Direction, Protocol};
 use palisade_core::reach::Reachability;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use super::{ForeignChain, KTable, KernelRuleset, element_key, unwrap_elem};
@@ -129,12 +129,71 @@ pub fn verify_with(
     kernel: &KernelRuleset,
     budget: Budget<'_>,
 ) -> Verification {
-    let ctx = Context::new(cluster, externals, node, kernel);
-    let pairs = ctx.pairs();
-    let chunk = pairs.len().div_ceil(budget.threads.max(1) * 16).max(1);
-    let chunks: Vec<&[Pair]> = pairs.chunks(chunk).collect();
-    let parts = palisade_core::parallel::map_on(budget.threads.max(1), chunks, |chunk| {
-        ctx.check(chunk, &budget)
+    let mine = node_policies(cluster, node);
+    let share = Cluster {
+        namespaces: cluster.namespaces.clone(),
+        pods: cluster.pods.clone(),
+        policies: cluster
+            .policies
+            .iter()
+            .zip(&mine)
+            .filter(|(_, m)| **m)
+            .map(|(p, _)| p.clone())
+            .collect(),
+    };
+    check_share(share, externals, node, kernel, budget)
+}
+
+/// [`verify_with`] on a cluster the caller gives away: its pods are not copied (the agent's
+/// readback thread holds a snapshot of its own).
+pub fn verify_owned(
+    mut cluster: Cluster,
+    externals: &[IpAddr],
+    node: &str,
+    kernel: &KernelRuleset,
+    budget: Budget<'_>,
+) -> Verification {
+    let mine = node_policies(&cluster, node);
+    cluster.policies = std::mem::take(&mut cluster.policies)
+        .into_iter()
+        .zip(mine)
+        .filter(|(_, m)| *m)
+        .map(|(p, _)| p)
+        .collect();
+    check_share(cluster, externals, node, kernel, budget)
+}
+
+/// Which policies isolate some pod of `node`: the only ones that decide there, so the classes
+/// under those alone are what the node must tell apart, far fewer than the cluster's.
+fn node_policies(cluster: &Cluster, node: &str) -> Vec<bool> {
+    let mut mine = vec![false; cluster.policies.len()];
+    for i in (0..cluster.pods.len()).filter(|&i| is_local(cluster, node, i)) {
+        for direction in [Direction::Egress, Direction::Ingress] {
+            for p in isolating_policies(cluster, i, direction) {
+                if let Some(m) = mine.get_mut(p) {
+                    *m = true;
+                }
+            }
+        }
+    }
+    mine
+}
+
+/// The check on the node's share of the cluster (every pod and namespace, the policies of
+/// [`node_policies`]): the sides of local pods are the same as in the whole cluster.
+fn check_share(
+    share: Cluster,
+    externals: &[IpAddr],
+    node: &str,
+    kernel: &KernelRuleset,
+    budget: Budget<'_>,
+) -> Verification {
+    let ctx = Context::new(share, externals, node, kernel);
+    let keys = ctx.keys();
+    let local: Vec<usize> = (0..keys.len()).filter(|&k| keys[k].0.local).collect();
+    // Pairs are made per local key as they are checked: none is held beyond its run.
+    let parts = palisade_core::parallel::map_on(budget.threads.max(1), local, |l| {
+        ctx.check(&ctx.pairs_of(&keys, l), &budget)
     });
     let mut out = Verification {
         node: node.to_string(),
@@ -159,8 +218,28 @@ pub fn verify_with(
     out
 }
 
+/// What a key is made of (see the module doc): a hostNetwork pod's own-node exemption depends
+/// on its node.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    v4: bool,
+    local: bool,
+    class: u32,
+    host_here: bool,
+    host_elsewhere: bool,
+    /// What the kernel's table can tell about the address ([`AddressView::of`]).
+    view: Vec<u64>,
+}
+
+/// Up to two members of a key: endpoint index and address.
+#[derive(Debug, Clone, Copy, Default)]
+struct Members {
+    first: Option<(usize, IpAddr)>,
+    second: Option<(usize, IpAddr)>,
+}
+
 /// A representative pair: endpoint indices (pods, then externals) and their addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Pair {
     from: usize,
     to: usize,
@@ -180,7 +259,8 @@ struct Partial {
 }
 
 struct Context<'a> {
-    cluster: &'a Cluster,
+    /// The node's share of the cluster (see [`check_share`]).
+    cluster: Cluster,
     externals: &'a [IpAddr],
     node: &'a str,
     kernel: &'a KernelRuleset,
@@ -193,51 +273,28 @@ struct Context<'a> {
 
 impl<'a> Context<'a> {
     fn new(
-        cluster: &'a Cluster,
+        cluster: Cluster,
         externals: &'a [IpAddr],
         node: &'a str,
         kernel: &'a KernelRuleset,
     ) -> Context<'a> {
-        let local: Vec<usize> = (0..cluster.pods.len())
-            .filter(|&i| is_local(cluster, node, i))
-            .collect();
-        let isolating: FxHashMap<usize, (Vec<usize>, Vec<usize>)> = local
-            .iter()
-            .map(|&i| {
+        let isolating: FxHashMap<usize, (Vec<usize>, Vec<usize>)> = (0..cluster.pods.len())
+            .filter(|&i| is_local(&cluster, node, i))
+            .map(|i| {
                 (
                     i,
                     (
-                        isolating_policies(cluster, i, Direction::Egress),
-                        isolating_policies(cluster, i, Direction::Ingress),
+                        isolating_policies(&cluster, i, Direction::Egress),
+                        isolating_policies(&cluster, i, Direction::Ingress),
                     ),
                 )
             })
             .collect();
-        // Only the policies of local pods decide here: classes under those alone are what the
-        // node must tell apart, far fewer than the cluster's.
-        let mut mine: Vec<bool> = vec![false; cluster.policies.len()];
-        for (e, i) in isolating.values() {
-            for &p in e.iter().chain(i) {
-                if let Some(m) = mine.get_mut(p) {
-                    *m = true;
-                }
-            }
-        }
-        let node_cluster = Cluster {
-            namespaces: cluster.namespaces.clone(),
-            pods: cluster.pods.clone(),
-            policies: cluster
-                .policies
-                .iter()
-                .zip(&mine)
-                .filter(|(_, m)| **m)
-                .map(|(p, _)| p.clone())
-                .collect(),
-        };
-        let reach = Reachability::compute(&node_cluster, externals);
+        let reach = Reachability::compute(&cluster, externals);
         let class_of = (0..reach.len())
             .map(|i| reach.class_of(i).map_or(u32::MAX, |c| c as u32))
             .collect();
+        drop(reach);
         let view = AddressView::new(kernel.ours());
         Context {
             cluster,
@@ -262,7 +319,7 @@ impl<'a> Context<'a> {
     }
 
     fn local(&self, i: usize) -> bool {
-        i < self.cluster.pods.len() && is_local(self.cluster, self.node, i)
+        i < self.cluster.pods.len() && is_local(&self.cluster, self.node, i)
     }
 
     /// The first address of each family of endpoint `i`.
@@ -295,16 +352,8 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// The representative pairs, in a stable order.
-    fn pairs(&self) -> Vec<Pair> {
-        #[derive(Default)]
-        struct Members {
-            first: Option<(usize, IpAddr)>,
-            second: Option<(usize, IpAddr)>,
-        }
-        // (IPv4, local, class, hostNetwork on this node, hostNetwork elsewhere, the kernel's
-        // view of the address): a hostNetwork pod's own-node exemption depends on its node.
-        type Key = (bool, bool, u32, bool, bool, Vec<u64>);
+    /// Every key (see the module doc) with up to two members, in a stable order.
+    fn keys(&self) -> Vec<(Key, Members)> {
         let mut keys: BTreeMap<Key, Members> = BTreeMap::new();
         for i in 0..self.class_of.len() {
             let host = match self.endpoint(i) {
@@ -314,15 +363,14 @@ impl<'a> Context<'a> {
             let host_here = host.is_some_and(|p| p.node.as_deref() == Some(self.node));
             let host_elsewhere = host.is_some() && !host_here;
             for ip in self.addresses(i) {
-                let class = self.class_of.get(i).copied().unwrap_or(u32::MAX);
-                let key = (
-                    ip.is_ipv4(),
-                    self.local(i),
-                    class,
+                let key = Key {
+                    v4: ip.is_ipv4(),
+                    local: self.local(i),
+                    class: self.class_of.get(i).copied().unwrap_or(u32::MAX),
                     host_here,
                     host_elsewhere,
-                    self.view.of(ip),
-                );
+                    view: self.view.of(ip),
+                };
                 let m = keys.entry(key).or_default();
                 if m.first.is_none() {
                     m.first = Some((i, ip));
@@ -331,41 +379,49 @@ impl<'a> Context<'a> {
                 }
             }
         }
-        let mut pairs: FxHashSet<Pair> = FxHashSet::default();
+        keys.into_iter().collect()
+    }
+
+    /// The pairs local key `l` stands for: with every key of its family, both ways; with a
+    /// local key, only from the first of the two (the other one's turn would repeat them).
+    fn pairs_of(&self, keys: &[(Key, Members)], l: usize) -> Vec<Pair> {
+        let mut pairs = Vec::new();
+        let Some((lk, lm)) = keys.get(l) else {
+            return pairs;
+        };
+        let Some(l1) = lm.first else { return pairs };
         let mut add = |(a, src): (usize, IpAddr), (b, dst): (usize, IpAddr)| {
-            if a == b || src == dst {
+            if a == b
+                || src == dst
+                || same_node_host_traffic(&self.cluster, self.endpoint(a), self.endpoint(b))
+            {
                 return;
             }
-            if same_node_host_traffic(self.cluster, self.endpoint(a), self.endpoint(b)) {
-                return;
-            }
-            pairs.insert(Pair {
+            pairs.push(Pair {
                 from: a,
                 to: b,
                 src,
                 dst,
             });
-            pairs.insert(Pair {
+            pairs.push(Pair {
                 from: b,
                 to: a,
                 src: dst,
                 dst: src,
             });
         };
-        for (lk, l) in keys.iter().filter(|(k, _)| k.1) {
-            for (ok, o) in keys.iter().filter(|(k, _)| k.0 == lk.0) {
-                let Some(l1) = l.first else { continue };
-                if lk == ok {
-                    if let Some(l2) = l.second {
-                        add(l1, l2);
-                    }
-                } else if let Some(o1) = o.first {
-                    add(l1, o1);
+        for (o, (ok, om)) in keys.iter().enumerate() {
+            if ok.v4 != lk.v4 || (ok.local && o < l) {
+                continue;
+            }
+            if o == l {
+                if let Some(l2) = lm.second {
+                    add(l1, l2);
                 }
+            } else if let Some(o1) = om.first {
+                add(l1, o1);
             }
         }
-        let mut pairs: Vec<Pair> = pairs.into_iter().collect();
-        pairs.sort_unstable();
         pairs
     }
 
@@ -373,11 +429,11 @@ impl<'a> Context<'a> {
     fn expected(&self, from: usize, to: usize) -> PortSet {
         let (a, b) = (self.endpoint(from), self.endpoint(to));
         let egress = match self.isolating.get(&from) {
-            Some((iso, _)) => side_ports(self.cluster, Direction::Egress, a, iso, b, b),
+            Some((iso, _)) => side_ports(&self.cluster, Direction::Egress, a, iso, b, b),
             None => PortSet::all(),
         };
         let ingress = match self.isolating.get(&to) {
-            Some((_, iso)) => side_ports(self.cluster, Direction::Ingress, b, iso, a, b),
+            Some((_, iso)) => side_ports(&self.cluster, Direction::Ingress, b, iso, a, b),
             None => PortSet::all(),
         };
         egress.intersection(&ingress)
