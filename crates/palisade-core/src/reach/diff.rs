@@ -444,14 +444,7 @@ impl ReachDiff {
             .collect();
         groups.sort_by(|(a, ..), (b, ..)| (&a.name, &a.members).cmp(&(&b.name, &b.members)));
         // A workload whose pods differ in what policies see makes two groups of one name.
-        let mut seen: FxHashMap<String, usize> = FxHashMap::default();
-        for (g, ..) in &mut groups {
-            let count = seen.entry(g.name.clone()).or_insert(0);
-            *count += 1;
-            if *count > 1 {
-                g.name = format!("{} #{count}", g.name);
-            }
-        }
+        super::summary::number_repeated_names(groups.iter_mut().map(|(g, ..)| &mut g.name));
         let mut group_of: FxHashMap<&str, usize> = FxHashMap::default();
         for (g, (group, ..)) in groups.iter().enumerate() {
             for m in &group.members {

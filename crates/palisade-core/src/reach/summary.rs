@@ -500,14 +500,7 @@ fn group(reach: &Reachability, cluster: &Cluster, focus: &Focused) -> Grouped {
     });
     // Two groups of one namespace may share a name (a workload whose pods differ in what
     // policies see): number them.
-    let mut seen: FxHashMap<String, usize> = FxHashMap::default();
-    for (g, _) in &mut groups {
-        let count = seen.entry(g.name.clone()).or_insert(0);
-        *count += 1;
-        if *count > 1 {
-            g.name = format!("{} #{count}", g.name);
-        }
-    }
+    number_repeated_names(groups.iter_mut().map(|(g, _)| &mut g.name));
     let mut group_of = vec![0; profiles.len()];
     let mut by_namespace = vec![Vec::new(); namespaces.len()];
     for (n, (g, _)) in groups.iter().enumerate() {
@@ -592,5 +585,17 @@ impl<'a> Isolation<'a> {
             }
         }
         (ingress, egress)
+    }
+}
+
+/// Makes names unique in order: the second `x` becomes `x #2`, the third `x #3`.
+pub(crate) fn number_repeated_names<'a>(names: impl Iterator<Item = &'a mut String>) {
+    let mut seen: FxHashMap<String, usize> = FxHashMap::default();
+    for name in names {
+        let count = seen.entry(name.clone()).or_insert(0);
+        *count += 1;
+        if *count > 1 {
+            *name = format!("{name} #{count}");
+        }
     }
 }
