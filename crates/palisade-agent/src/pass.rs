@@ -39,6 +39,9 @@ pub const READY_MESSAGE: &str = "palisade agent ready: rules in the kernel";
 pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// The longest budget of a readback, in verify intervals.
+const MAX_VERIFY_SCALE: u32 = 16;
+
 /// How often the loop looks for the outcome of a readback in flight.
 const VERIFY_POLL: Duration = Duration::from_millis(100);
 
@@ -65,6 +68,10 @@ pub(crate) struct Passes<'s, S: RulesetSource> {
     verify_interval: Option<Duration>,
     /// When the next readback is due: right after every full apply, then every interval.
     next_verify: Option<Instant>,
+    /// A readback's budget in verify intervals: doubled (up to [`MAX_VERIFY_SCALE`]) after one
+    /// that ran out, so a cluster too big for the interval is still proven now and then, and
+    /// the check never holds a core for good.
+    verify_scale: u32,
     /// Readbacks in a row that found drift. Only the first forces a reload: drift that a fresh
     /// full load does not cure is the compiler's or the checker's, and reloading in a loop
     /// would not help.
@@ -107,6 +114,7 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
             drops: None,
             verify_interval: None,
             next_verify: None,
+            verify_scale: 1,
             drift_streak: 0,
             verifier: None,
             applied_during_readback: Vec::new(),
@@ -137,7 +145,8 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
 
     /// Starts a readback of the live ruleset (`nft -j list ruleset`) on the verifier's thread:
     /// it interprets the kernel's own rules and checks every class pair and port interval
-    /// against the engine (palisade_nft::kernel::verify_with), within the verify interval.
+    /// against the engine (palisade_nft::kernel::verify_owned), within the verify interval (or
+    /// a multiple of it after checks that ran out, see `verify_scale`).
     /// [`Passes::poll_verify`] takes the outcome. `cluster` must be at `revision`: a cluster
     /// the table in force was not compiled from is not checked (the next pass comes first).
     pub fn verify(&mut self, cluster: &Cluster, revision: u64) {
@@ -147,8 +156,8 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
             self.next_verify = Some(now + VERIFY_POLL);
             return;
         }
-        let interval = self.verify_interval.unwrap_or(Duration::from_secs(60));
-        self.next_verify = self.verify_interval.map(|i| now + i);
+        let budget = self.verify_interval.unwrap_or(Duration::from_secs(60)) * self.verify_scale;
+        self.next_verify = self.verify_interval.map(|i| now + i * self.verify_scale);
         if self.verifier.is_none() {
             let dataplane = self.reconciler.dataplane().clone();
             match Verifier::start(self.node.clone(), dataplane) {
@@ -162,7 +171,7 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
         }
         let job = Job {
             cluster: cluster.clone(),
-            budget: interval,
+            budget,
         };
         self.applied_during_readback.clear();
         if let Some(verifier) = self.verifier.as_mut()
@@ -226,10 +235,17 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
                     "kernel ruleset verified"
                 );
             } else {
+                // Rest as long as the next one may run: at most half of one core goes to it.
+                self.verify_scale = (self.verify_scale * 2).min(MAX_VERIFY_SCALE);
+                let interval = self.verify_interval.unwrap_or(Duration::from_secs(60));
+                let next = interval * self.verify_scale;
+                self.next_verify = self.verify_interval.map(|_| Instant::now() + next);
                 tracing::warn!(
                     pairs = result.pairs,
                     elapsed_us,
-                    "the kernel readback did not finish within the verify interval; not verified"
+                    next_budget_s = next.as_secs(),
+                    "the kernel readback did not finish within its budget; not verified; \
+                     the next one runs after as long, with that much time"
                 );
             }
             return;

@@ -12,7 +12,8 @@
 //! connects to it with a kubeconfig, lists everything, compiles and loads its node's ruleset.
 //! Once the agent's ready file appears (rules in the kernel), its VmRSS and VmHWM are read from
 //! /proc: the watch streams, the index, the cluster model, the compiled ruleset and the drop
-//! reader, all of it.
+//! reader, all of it. Then again once its first kernel readback has proven the table
+//! (`palisade_ruleset_verified 1` on its metrics address): the peak a memory limit must hold.
 
 #[path = "../../palisade-agent/benches/synth_objects.rs"]
 mod synth_objects;
@@ -43,6 +44,23 @@ fn proc_status(pid: u32, field: &str) -> String {
                 .map(|l| l[field.len()..].trim().to_string())
         })
         .unwrap_or_else(|| "?".into())
+}
+
+/// The agent's metrics listener, on the scratch namespace's loopback.
+const METRICS: &str = "127.0.0.1:9691";
+
+/// Whether the agent's metrics say its last readback proved the table (called inside the
+/// namespace).
+fn verified() -> bool {
+    use std::io::Read;
+    let Ok(mut stream) = std::net::TcpStream::connect(METRICS) else {
+        return false;
+    };
+    let request = format!("GET /metrics HTTP/1.0\r\nHost: {METRICS}\r\n\r\n");
+    let mut body = String::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut body).is_ok()
+        && body.lines().any(|l| l == "palisade_ruleset_verified 1")
 }
 
 fn main() {
@@ -102,7 +120,7 @@ fn main() {
                 .expect("kubeconfig");
             // Started from this thread, so the agent lives in the scratch namespace.
             let mut agent = Command::new(&binary)
-                .args(["agent", "--node", NODE, "--metrics-address", "off"])
+                .args(["agent", "--node", NODE, "--metrics-address", METRICS])
                 .arg("--kubeconfig")
                 .arg(&kubeconfig)
                 .arg("--ready-file")
@@ -122,6 +140,17 @@ fn main() {
             println!(
                 "agent: ready after {:.2} s; VmRSS {}, VmHWM {}",
                 enforced.as_secs_f64(),
+                proc_status(pid, "VmRSS:"),
+                proc_status(pid, "VmHWM:")
+            );
+            let verifying = Instant::now();
+            while !verified() && verifying.elapsed() < Duration::from_secs(600) {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            println!(
+                "agent: first readback done {:.2} s after ready (verified: {}); VmRSS {}, VmHWM {}",
+                verifying.elapsed().as_secs_f64(),
+                verified(),
                 proc_status(pid, "VmRSS:"),
                 proc_status(pid, "VmHWM:")
             );

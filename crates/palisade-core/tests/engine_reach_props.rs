@@ -33,6 +33,12 @@ proptest! {
     fn reach_agrees_with_evaluate((cluster, externals) in cluster()) {
         let reach = Reachability::compute(&cluster, &externals);
         prop_assert_eq!(reach.len(), cluster.pods.len() + externals.len());
+        // The classes alone, without the matrix, are the same classes.
+        let classes: Vec<Option<usize>> = Reachability::classes_only(&cluster, &externals)
+            .into_iter()
+            .map(|c| Some(c as usize))
+            .collect();
+        prop_assert_eq!(classes, (0..reach.len()).map(|i| reach.class_of(i)).collect::<Vec<_>>());
         for probe in probes() {
             let table = reach.allowed_matrix(probe);
             prop_assert_eq!(table.len(), reach.len());

@@ -139,6 +139,15 @@ impl Reachability {
         }
     }
 
+    /// Per endpoint (pods, then `externals`), its equivalence class, without the class matrix:
+    /// for callers that only need to know which endpoints the policies cannot tell apart (the
+    /// matrix grows with classes², which on a large cluster is most of the cost).
+    pub fn classes_only(cluster: &Cluster, externals: &[IpAddr]) -> Vec<u32> {
+        let vocab = Vocab::collect(cluster);
+        let namespaces = Namespaces::collect(cluster);
+        Classes::build(cluster, externals, &vocab, &namespaces).class_of
+    }
+
     /// `namespace/name` for pods, the address for externals.
     pub fn endpoint_names(&self) -> Vec<String> {
         self.names.clone()

@@ -290,11 +290,7 @@ impl<'a> Context<'a> {
                 )
             })
             .collect();
-        let reach = Reachability::compute(&cluster, externals);
-        let class_of = (0..reach.len())
-            .map(|i| reach.class_of(i).map_or(u32::MAX, |c| c as u32))
-            .collect();
-        drop(reach);
+        let class_of = Reachability::classes_only(&cluster, externals);
         let view = AddressView::new(kernel.ours());
         Context {
             cluster,
