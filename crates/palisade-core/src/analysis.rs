@@ -115,9 +115,10 @@ fn from_loaded(loaded: load::Loaded) -> Analysis {
     let mut valid: Vec<&LoadedObject> = Vec::with_capacity(loaded.objects.len());
     let mut rejected = 0;
     let mut object_trees = ObjectTrees::default();
-    for object in &loaded.objects {
+    // Each object is validated on its own: on every core, the verdicts kept in input order.
+    let verdicts = crate::parallel::map(loaded.objects.iter().collect(), validate_object);
+    for (object, found) in loaded.objects.iter().zip(verdicts) {
         *read.entry(object.object.kind().to_string()).or_insert(0) += 1;
-        let found = validate_object(object);
         let has_error = object.load_errors > 0 || found.iter().any(Diagnostic::is_error);
         diagnostics.extend(found);
         if has_error {

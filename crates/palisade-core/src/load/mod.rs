@@ -4,7 +4,8 @@
 //! ```text
 //!   Input ──read──> Sources (text kept for diagnostics)
 //!     └─parse (yaml.rs)──> Node tree per document (spans, duplicate keys rejected,
-//!                            scalars typed the way kubectl's YAML->JSON does it)
+//!        │                   scalars typed the way kubectl's YAML->JSON does it)
+//!        └ plain JSON: json_text.rs builds the same tree without the YAML parser
 //!         └─decode (decode.rs)──> LoadedObject { tree, base path, K8sObject }
 //!                                  (List items unwrapped, unknown fields and wrong shapes reported)
 //! ```
@@ -17,6 +18,7 @@ mod explain;
 mod flow_indent;
 pub mod inputs;
 mod json;
+mod json_text;
 mod scalar;
 mod schema;
 mod syntax;
