@@ -518,7 +518,7 @@ impl Decoder<'_> {
         status: StatusUse,
     ) -> Option<T> {
         let mut not_json = Vec::new();
-        let mut value = json::to_json(node, ctx.schema, &mut not_json);
+        let mut value = json::to_json_omitting(node, ctx.schema, &mut not_json, status.omit());
         let dropped = self.reduce_status(ctx, node, &mut value, status);
         not_json.retain(|p| !dropped.iter().any(|d| p.path.0.starts_with(&d.0)));
         if !not_json.is_empty() {
@@ -631,6 +631,15 @@ enum StatusUse {
 }
 
 impl StatusUse {
+    /// What the conversion to JSON may leave out: what is dropped silently anyway.
+    fn omit(self) -> json::Omit {
+        match self {
+            StatusUse::Keep(kept) => json::Omit::StatusExcept(kept),
+            StatusUse::Ignore => json::Omit::Status,
+            StatusUse::IgnoreWithWarning => json::Omit::Nothing,
+        }
+    }
+
     fn of(known: Known) -> StatusUse {
         match known {
             Known::Pod => StatusUse::Keep(&["phase", "podIP", "podIPs"]),

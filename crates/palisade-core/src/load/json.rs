@@ -10,8 +10,8 @@
 use serde_json::{Map, Number, Value as Json};
 
 use super::schema::{Schema, Shape};
-use super::tree::{Node, Value};
-use crate::path::FieldPath;
+use super::tree::{Key, Node, Value};
+use crate::path::{FieldPath, Segment};
 
 /// A value JSON cannot carry (`.inf`, `.nan`), found at `path`.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,8 +19,49 @@ pub struct NotJson {
     pub path: FieldPath,
 }
 
-pub fn to_json(node: &Node, schema: &Schema, problems: &mut Vec<NotJson>) -> Json {
-    convert(node, &mut FieldPath::root(), schema, problems)
+/// Top-level content the decoder would drop anyway, left out of the conversion (a Pod's
+/// exported `status` can be a third of its text).
+#[derive(Debug, Clone, Copy)]
+pub enum Omit {
+    Nothing,
+    /// `status`, whole.
+    Status,
+    /// Every field of a `status` map but these.
+    StatusExcept(&'static [&'static str]),
+}
+
+/// `node` as JSON, with Go's `null` rules for the type `schema` describes, without what
+/// `omit` names; values JSON cannot carry are reported in `problems`.
+pub fn to_json_omitting(
+    node: &Node,
+    schema: &Schema,
+    problems: &mut Vec<NotJson>,
+    omit: Omit,
+) -> Json {
+    let mut path = FieldPath::root();
+    match (&node.value, omit) {
+        (_, Omit::Nothing) | (Value::Seq(_) | Value::Null | Value::Bool(_), _) => {
+            convert(node, &mut path, schema, problems)
+        }
+        (Value::Map(entries), _) => {
+            let top = |key: &Key, value: &Node| match (omit, &value.value) {
+                _ if key.name != "status" => Part::Whole,
+                (Omit::Status, _) => Part::Skip,
+                (Omit::StatusExcept(fields), Value::Map(_)) => Part::Only(fields),
+                _ => Part::Whole,
+            };
+            convert_map(entries, &mut path, schema, problems, &top)
+        }
+        _ => convert(node, &mut path, schema, problems),
+    }
+}
+
+/// How much of one map entry to convert.
+enum Part {
+    Whole,
+    Skip,
+    /// Only these fields of the map it holds.
+    Only(&'static [&'static str]),
 }
 
 fn convert(
@@ -46,7 +87,7 @@ fn convert(
                 .iter()
                 .enumerate()
                 .map(|(i, item)| {
-                    path.0.push(crate::path::Segment::Index(i));
+                    path.0.push(Segment::Index(i));
                     let v = match item.value {
                         Value::Null => zero_value(schema.shape(path)),
                         _ => convert(item, path, schema, problems),
@@ -56,11 +97,41 @@ fn convert(
                 })
                 .collect(),
         ),
-        Value::Map(entries) => {
-            let parent = schema.shape(path).cloned();
-            let mut out = Map::new();
-            for (key, value) in entries {
-                path.0.push(crate::path::Segment::Field(key.name.clone()));
+        Value::Map(entries) => convert_map(entries, path, schema, problems, &|_, _| Part::Whole),
+    }
+}
+
+fn convert_map(
+    entries: &[(Key, Node)],
+    path: &mut FieldPath,
+    schema: &Schema,
+    problems: &mut Vec<NotJson>,
+    part: &dyn Fn(&Key, &Node) -> Part,
+) -> Json {
+    let parent = schema.shape(path).cloned();
+    let mut out = Map::new();
+    for (key, value) in entries {
+        let converted = match (part(key, value), &value.value) {
+            (Part::Skip, _) => None,
+            // Most values are plain leaves: no path needed to convert them.
+            (Part::Whole, Value::Bool(b)) => Some(Json::Bool(*b)),
+            (Part::Whole, Value::Int(i)) => Some(Json::Number(Number::from(*i))),
+            (Part::Whole, Value::Str(s)) => Some(Json::String(s.clone())),
+            (Part::Only(fields), Value::Map(inner)) => {
+                path.0.push(Segment::Field(key.name.clone()));
+                let only = |k: &Key, _: &Node| {
+                    if fields.contains(&k.name.as_str()) {
+                        Part::Whole
+                    } else {
+                        Part::Skip
+                    }
+                };
+                let converted = convert_map(inner, path, schema, problems, &only);
+                path.0.pop();
+                Some(converted)
+            }
+            _ => {
+                path.0.push(Segment::Field(key.name.clone()));
                 let converted = match (&value.value, &parent) {
                     (Value::Null, Some(Shape::Map)) => Some(zero_value(schema.shape(path))),
                     // Go leaves a null struct field unset.
@@ -72,13 +143,14 @@ fn convert(
                     _ => Some(convert(value, path, schema, problems)),
                 };
                 path.0.pop();
-                if let Some(v) = converted {
-                    out.insert(key.name.clone(), v);
-                }
+                converted
             }
-            Json::Object(out)
+        };
+        if let Some(v) = converted {
+            out.insert(key.name.clone(), v);
         }
     }
+    Json::Object(out)
 }
 
 /// Go's `encoding/json` writes an integral float64 without a fraction (`80`, not `80.0`), so
@@ -125,7 +197,7 @@ mod tests {
         assert!(diags.is_empty(), "{diags:?}");
         let schema = Schema::of::<NetworkPolicy>();
         let mut problems = Vec::new();
-        let json = to_json(&docs[0], &schema, &mut problems);
+        let json = to_json_omitting(&docs[0], &schema, &mut problems, Omit::Nothing);
         (json, problems)
     }
 
@@ -143,6 +215,37 @@ mod tests {
                 "bogus": null,
             })
         );
+    }
+
+    /// Leaving a status out gives the JSON of the whole object with those fields removed,
+    /// keys in document order, and finds no problem inside what it left out.
+    #[test]
+    fn omitting_status_fields_is_removing_them_afterwards() {
+        let yaml = "metadata:\n  name: p\nstatus:\n  conditions:\n  - {x: .inf}\n  phase: Running\n  podIP: 10.0.0.1\n  other: ~\nspec:\n  containers: []\n";
+        let (docs, _) = parse_documents(FileId(0), yaml);
+        let schema = Schema::of::<k8s_openapi::api::core::v1::Pod>();
+        let mut problems = Vec::new();
+        let kept = to_json_omitting(
+            &docs[0],
+            &schema,
+            &mut problems,
+            Omit::StatusExcept(&["phase", "podIP"]),
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let mut whole = to_json_omitting(&docs[0], &schema, &mut problems, Omit::Nothing);
+        assert_eq!(
+            problems.len(),
+            1,
+            "the infinity left out is found in the whole"
+        );
+        let status = whole["status"].as_object_mut().unwrap();
+        status.retain(|k, _| k == "phase" || k == "podIP");
+        assert_eq!(kept, whole);
+        let keys: Vec<&String> = kept.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["metadata", "status", "spec"]);
+        let mut problems = Vec::new();
+        let gone = to_json_omitting(&docs[0], &schema, &mut problems, Omit::Status);
+        assert!(problems.is_empty() && gone.get("status").is_none());
     }
 
     #[test]
