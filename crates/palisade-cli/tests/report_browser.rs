@@ -51,8 +51,13 @@ fn report(inputs: &[&str]) -> (tempfile::TempDir, PathBuf) {
     (dir, file)
 }
 
+/// One browser at a time: the tests of this file run side by side, and on a small machine a
+/// second chromium would slow down the page whose load time is measured.
+static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The DOM after scripts ran, as chromium serializes it.
 fn dump_dom(browser: &Path, file: &Path, fragment: &str) -> String {
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let profile = tempfile::tempdir().expect("profile dir");
     let url = format!("file://{}{fragment}", file.display());
     let out = Command::new(browser)

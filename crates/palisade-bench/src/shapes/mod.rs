@@ -155,3 +155,34 @@ pub(crate) fn node_of(n: usize, pods: usize) -> String {
     let nodes = pods.div_ceil(110).max(1);
     format!("node-{}", n % nodes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_core::load::yaml::{parse_by_yaml_alone, parse_documents};
+    use palisade_core::source::FileId;
+
+    /// The generated clusters are what the fast readers were not written against: whatever
+    /// of them they read, and however a big file is cut, the documents and their spans are
+    /// the YAML parser's reading the whole text.
+    #[test]
+    fn generated_manifests_read_as_the_yaml_parser_reads_them() {
+        for shape in [Shape::Synth, Shape::Unique, Shape::Apps] {
+            let m = match shape {
+                Shape::Synth => synth::generate(1000),
+                Shape::Unique => unique::generate(1000),
+                Shape::Apps => apps::generate(1000),
+            };
+            for text in [m.base, m.policies.concat()] {
+                let fast = parse_documents(FileId(0), &text);
+                let yaml = parse_by_yaml_alone(FileId(0), &text);
+                assert!(yaml.1.is_empty(), "{}: {:?}", shape.name(), yaml.1);
+                assert_eq!(fast.0.len(), yaml.0.len(), "{}", shape.name());
+                if let Some(i) = (0..fast.0.len()).find(|&i| fast.0[i] != yaml.0[i]) {
+                    panic!("{}: document {i} differs", shape.name());
+                }
+                assert_eq!(fast.1, yaml.1);
+            }
+        }
+    }
+}

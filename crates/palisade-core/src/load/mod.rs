@@ -5,7 +5,8 @@
 //!   Input ──read──> Sources (text kept for diagnostics)
 //!     └─parse (yaml.rs)──> Node tree per document (spans, duplicate keys rejected,
 //!        │                   scalars typed the way kubectl's YAML->JSON does it)
-//!        └ plain JSON: json_text.rs builds the same tree without the YAML parser
+//!        └ plain JSON (json_text.rs) and the block YAML of exports (block_yaml.rs) are read
+//!          to the same tree without the YAML parser
 //!         └─decode (decode.rs)──> LoadedObject { tree, base path, K8sObject }
 //!                                  (List items unwrapped, unknown fields and wrong shapes reported)
 //! ```
@@ -13,6 +14,7 @@
 //! Loading never stops at the first problem: every document of every file is tried and every
 //! problem becomes a [`Diagnostic`]. Nothing here panics on any input.
 
+mod block_yaml;
 pub mod decode;
 mod explain;
 mod flow_indent;

@@ -108,21 +108,64 @@ fn parse_range(
     {
         return (docs, Vec::new());
     }
-    let (docs, diags, _) = parse_range_counting(file, text, pos, lines, start, end);
+    let (docs, diags, _) = parse_documentwise(file, text, pos, lines, start, end);
     (docs, diags)
 }
 
-/// Every document of `text` read by the YAML parser alone, in one stretch (what the fast JSON
-/// reader is compared with).
-#[cfg(test)]
-pub(super) fn parse_by_yaml_alone(file: FileId, text: &str) -> (Vec<Node>, Vec<Diagnostic>) {
+/// [`parse_range_counting`], document by document: a document in the subset of block YAML
+/// that exports are written in is read by [`super::block_yaml`], any other by the YAML parser
+/// alone (cutting at `---` lines changes nothing, see [`parse_documents`]).
+fn parse_documentwise(
+    file: FileId,
+    text: &str,
+    pos: &Positions,
+    lines: &Lines<'_>,
+    start: usize,
+    end: usize,
+) -> (Vec<Node>, Vec<Diagnostic>, usize) {
+    let (mut docs, mut diags, mut anchors) = (Vec::new(), Vec::new(), 0);
+    let mut at = start;
+    while at < end {
+        let next = lines
+            .next_separator_from(at, at)
+            .filter(|&n| n < end)
+            .unwrap_or(end);
+        match super::block_yaml::document(file, text, at, next, lines.line_of(at)) {
+            Some(doc) => docs.extend(doc),
+            None => {
+                let (d, g, a) = parse_range_counting(file, text, pos, lines, at, next);
+                docs.extend(d);
+                diags.extend(g);
+                anchors += a;
+            }
+        }
+        at = next;
+    }
+    (docs, diags, anchors)
+}
+
+/// Every document of `text` read by the YAML parser alone, in one stretch: what the fast
+/// readers are compared with, in tests here and in other crates.
+#[doc(hidden)]
+pub fn parse_by_yaml_alone(file: FileId, text: &str) -> (Vec<Node>, Vec<Diagnostic>) {
+    parse_stretch_by_yaml_alone(file, text, 0, text.len())
+}
+
+/// [`parse_by_yaml_alone`] of `text[start..end]`, positions in the whole text.
+#[doc(hidden)]
+pub fn parse_stretch_by_yaml_alone(
+    file: FileId,
+    text: &str,
+    start: usize,
+    end: usize,
+) -> (Vec<Node>, Vec<Diagnostic>) {
     let (docs, diags, _) = parse_range_counting(
         file,
         text,
         &Positions::new(text),
         &Lines::new(text),
-        0,
-        text.len(),
+        start,
+        end,
     );
     (docs, diags)
 }
@@ -170,7 +213,7 @@ fn parse_split_list(
     ranges.extend(cuts.windows(2).map(|w| (w[0], w[1])));
     ranges.push((layout.items_end, text.len()));
     let mut parts = crate::parallel::map(ranges, |(start, end)| {
-        parse_range_counting(file, text, pos, lines, start, end)
+        parse_documentwise(file, text, pos, lines, start, end)
     });
     if parts
         .iter()
@@ -945,9 +988,11 @@ impl<'t> Builder<'t> {
             // the first `- `; move back so that the list starts at its first dash.
             let before = &self.text[..start.start];
             let spaces = before.len() - before.trim_end_matches(' ').len();
-            if before[..before.len() - spaces].ends_with('-')
-                && !self.text[start.start..].starts_with('-')
-            {
+            // Unless saphyr is already at a dash (a list nested in a list's item, `- - a`);
+            // a first item that merely starts with one (`- -1`) does not count.
+            let rest = &self.text[start.start..];
+            let at_dash = rest.starts_with("- ") || rest.starts_with("-\n") || rest == "-";
+            if before[..before.len() - spaces].ends_with('-') && !at_dash {
                 start.start -= spaces + 1;
                 start.end = start.start;
                 start.column = start.column.saturating_sub(to_u32(spaces + 1)).max(1);
