@@ -498,7 +498,7 @@ fn single_quoted(text: &str) -> Option<(String, usize)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::load::syntax::Lines;
     use crate::load::yaml::parse_stretch_by_yaml_alone;
@@ -730,15 +730,23 @@ mod tests {
         }
     }
 
-    fn manifests(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    /// Every file under `dir` whose extension is one of `extensions`, depth first.
+    pub(crate) fn manifests(
+        dir: &std::path::Path,
+        extensions: &[&str],
+        out: &mut Vec<std::path::PathBuf>,
+    ) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
-                manifests(&path, out);
-            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                manifests(&path, extensions, out);
+            } else if path
+                .extension()
+                .is_some_and(|e| extensions.iter().any(|x| e == *x))
+            {
                 out.push(path);
             }
         }
@@ -751,7 +759,7 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let mut files = Vec::new();
         for dir in ["testdata", "examples", "crates", "deploy"] {
-            manifests(&root.join(dir), &mut files);
+            manifests(&root.join(dir), &["yaml", "yml"], &mut files);
         }
         let mut taken = 0;
         for file in files {

@@ -365,6 +365,7 @@ fn has_duplicate_key(entries: &[(Key, Node)]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load::block_yaml::tests::{first_difference, manifests};
     use crate::load::yaml::parse_by_yaml_alone;
     use proptest::prelude::*;
 
@@ -423,53 +424,6 @@ mod tests {
         Ok(())
     }
 
-    /// Where two trees first differ: the path and both nodes there, without their children.
-    fn first_difference(fast: &Node, yaml: &Node) -> Option<String> {
-        let shallow = |n: &Node| match &n.value {
-            Value::Seq(items) => format!("{:?} list of {}", n.span, items.len()),
-            Value::Map(entries) => format!("{:?} map of {}", n.span, entries.len()),
-            v => format!("{:?} {v:?}", n.span),
-        };
-        let here = || Some(format!("fast {} / yaml {}", shallow(fast), shallow(yaml)));
-        if fast.span != yaml.span {
-            return here();
-        }
-        match (&fast.value, &yaml.value) {
-            (Value::Seq(a), Value::Seq(b)) if a.len() == b.len() => a
-                .iter()
-                .zip(b)
-                .enumerate()
-                .find_map(|(i, (x, y))| first_difference(x, y).map(|d| format!("[{i}] {d}"))),
-            (Value::Map(a), Value::Map(b)) if a.len() == b.len() => {
-                a.iter().zip(b).find_map(|((ka, x), (kb, y))| {
-                    if ka != kb {
-                        return Some(format!("key fast {ka:?} / yaml {kb:?}"));
-                    }
-                    first_difference(x, y).map(|d| format!(".{} {d}", ka.name))
-                })
-            }
-            (a, b) if a == b && !matches!(a, Value::Seq(_) | Value::Map(_)) => None,
-            _ => here(),
-        }
-    }
-
-    fn manifests(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                manifests(&path, out);
-            } else if path
-                .extension()
-                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-            {
-                out.push(path);
-            }
-        }
-    }
-
     /// Every document of the repository's manifests, written as JSON the way kubectl and
     /// serde_json write it, reads to the same tree on both roads; the JSON fixtures too.
     #[test]
@@ -477,7 +431,7 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let mut files = Vec::new();
         for dir in ["testdata", "examples", "crates"] {
-            manifests(&root.join(dir), &mut files);
+            manifests(&root.join(dir), &["yaml", "yml", "json"], &mut files);
         }
         let (mut compared, mut fast) = (0, 0);
         for file in files {

@@ -1365,23 +1365,6 @@ mod split_tests {
         parse_range(FileId(0), text, &pos, &lines, 0, text.len())
     }
 
-    fn manifests(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                manifests(&path, out);
-            } else if path
-                .extension()
-                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-            {
-                out.push(path);
-            }
-        }
-    }
-
     /// Big files are parsed in stretches between `---` lines, side by side: cutting a file at
     /// any of its `---` lines must give the documents and findings of the whole, broken files
     /// included (kubectl splits streams at those lines before parsing, too).
@@ -1390,7 +1373,11 @@ mod split_tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let mut files = Vec::new();
         for dir in ["testdata", "examples", "crates/palisade-cli/tests/fixtures"] {
-            manifests(&root.join(dir), &mut files);
+            crate::load::block_yaml::tests::manifests(
+                &root.join(dir),
+                &["yaml", "yml", "json"],
+                &mut files,
+            );
         }
         assert!(files.len() > 50, "found {} manifests", files.len());
         let mut texts: Vec<String> = files
