@@ -217,31 +217,19 @@ pub fn analyze_sides(
     color: ColorChoice,
 ) -> Result<(Analysis, Analysis), Exit> {
     let is_stdin = |i: &Input| matches!(i, Input::Stdin);
-    let mut stderr = std::io::stderr().lock();
     if base.iter().any(|p| p.as_os_str() == "-")
         || (old.iter().any(is_stdin) && new.iter().any(is_stdin))
     {
         let _ = writeln!(
-            stderr,
+            std::io::stderr(),
             "error: standard input (`-`) can be read once: use it for OLD or NEW, not for \
              --base nor for both"
         );
         return Err(Exit::Usage);
     }
-    let side = |inputs: &[Input]| {
-        let mut all = to_inputs(base);
-        all.extend(inputs.iter().cloned());
-        palisade_core::analyze(&all)
-    };
-    // The sides are independent: on two cores they load in the time of one.
-    let (old, new) = std::thread::scope(|s| {
-        let old_side = s.spawn(|| side(old));
-        let new = side(new);
-        let old = old_side
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e));
-        (old, new)
-    });
+    let (old, new) = palisade_core::analyze_pair(&to_inputs(base), old, new);
+    // Locked once the sides are read: loading may warn from its own threads.
+    let mut stderr = std::io::stderr().lock();
     let color = color.for_stderr();
     let key = |a: &Analysis, d: &Diagnostic| {
         let place = d

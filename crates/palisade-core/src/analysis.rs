@@ -104,6 +104,22 @@ pub fn analyze(inputs: &[Input]) -> Analysis {
     from_loaded(load::load(inputs))
 }
 
+/// The analyses of `base` + `old` and of `base` + `new`, each what [`analyze`] gives for those
+/// inputs, with the shared base read once (the two sides of a diff: on a large cluster the
+/// base is most of the bytes).
+pub fn analyze_pair(base: &[Input], old: &[Input], new: &[Input]) -> (Analysis, Analysis) {
+    let base = load::load(base);
+    let copy = base.clone();
+    std::thread::scope(|s| {
+        let old_side = s.spawn(|| from_loaded(load::load_onto(copy, old)));
+        let new = from_loaded(load::load_onto(base, new));
+        let old = old_side
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (old, new)
+    })
+}
+
 /// Same as [`analyze`] for one in-memory text (tests, embedding).
 pub fn analyze_text(name: &str, text: &str) -> Analysis {
     from_loaded(load::load_text(name, text))

@@ -29,7 +29,7 @@ pub mod reach;
 pub mod source;
 pub mod validate;
 
-pub use analysis::{Analysis, analyze, analyze_text};
+pub use analysis::{Analysis, analyze, analyze_pair, analyze_text};
 
 /// The namespace of an object that names none.
 pub const DEFAULT_NAMESPACE: &str = "default";

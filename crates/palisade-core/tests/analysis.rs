@@ -83,3 +83,57 @@ fn the_shop_has_every_kind_of_document() {
     let docs = shop_documents();
     assert!(docs.len() >= 10, "{} documents", docs.len());
 }
+
+/// `analyze_pair` reads the shared base once and copies it to both sides: each side must be
+/// exactly what `analyze` makes of base + that side (files, objects, model, diagnostics),
+/// with a broken document in the base and in one side.
+#[test]
+fn a_pair_of_sides_is_two_analyses_of_base_plus_side() {
+    use palisade_core::load::Input;
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/shop/");
+    let read = |file: &str| std::fs::read_to_string(format!("{root}{file}")).expect("example");
+    let text = |name: &str, text: String| Input::Text {
+        name: name.to_string(),
+        text,
+    };
+    let base = vec![
+        text("cluster.yaml", read("cluster.yaml")),
+        text("broken.yaml", format!("{POLICY_WITH_TYPO}---\nkind: [\n")),
+    ];
+    let old = vec![text("policies.yaml", read("policies.yaml"))];
+    let new = vec![
+        text(
+            "policies.yaml",
+            read("policies.yaml").replace("8080", "8443"),
+        ),
+        text(
+            "typo.yaml",
+            POLICY_WITH_TYPO.replace("deny-web", "deny-api"),
+        ),
+    ];
+    let (old_side, new_side) = palisade_core::analyze_pair(&base, &old, &new);
+    for (side, got) in [(&old, &old_side), (&new, &new_side)] {
+        let mut inputs = base.clone();
+        inputs.extend(side.iter().cloned());
+        let want = palisade_core::analyze(&inputs);
+        let files = |a: &palisade_core::Analysis| {
+            a.sources
+                .iter()
+                .map(|(id, f)| format!("{id:?} {} {}", f.name, f.text.len()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(files(got), files(&want));
+        assert_eq!(format!("{:?}", got.cluster), format!("{:?}", want.cluster));
+        assert_eq!(got.diagnostics, want.diagnostics);
+        assert_eq!((got.rejected, &got.read), (want.rejected, &want.read));
+        assert!(
+            want.rejected >= 1 && want.error_count() >= 2,
+            "{:#?}",
+            want.diagnostics
+        );
+    }
+    assert_ne!(
+        format!("{:?}", old_side.cluster.policies),
+        format!("{:?}", new_side.cluster.policies)
+    );
+}

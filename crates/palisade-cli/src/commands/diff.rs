@@ -25,15 +25,18 @@ pub fn run(args: DiffArgs, color: ColorChoice) -> Exit {
         Err(exit) => return exit,
     };
     // The spanned document trees serve diagnostics, which are printed already: two sides of
-    // a large cluster hold hundreds of megabytes of them.
-    old.object_trees = Default::default();
-    new.object_trees = Default::default();
+    // a large cluster hold hundreds of megabytes of them, freed beside the computation.
+    let trees = (
+        std::mem::take(&mut old.object_trees),
+        std::mem::take(&mut new.object_trees),
+    );
     let group_by = args.group_by.unwrap_or(match args.format {
         DiffFormat::Text => GroupBy::Connectivity,
         DiffFormat::Json | DiffFormat::Csv => GroupBy::Pod,
     });
     // The two sides are independent until they are compared.
     let (old_reach, new_reach) = std::thread::scope(|s| {
+        s.spawn(move || drop(trees));
         let old_side = s.spawn(|| Reachability::compute(&old.cluster, &args.externals));
         let new_reach = Reachability::compute(&new.cluster, &args.externals);
         let old_reach = old_side

@@ -20,7 +20,13 @@ use crate::source::FileId;
 const MANIFEST_EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
 
 pub fn load(inputs: &[Input]) -> Loaded {
-    let mut loaded = Loaded::default();
+    load_onto(Loaded::default(), inputs)
+}
+
+/// Reads `inputs` after what `loaded` holds already, as if they had followed its inputs on
+/// the command line: their files are numbered after its files, their objects and
+/// diagnostics come after its own.
+pub fn load_onto(mut loaded: Loaded, inputs: &[Input]) -> Loaded {
     let mut steps = Vec::new();
     for input in inputs {
         match input {

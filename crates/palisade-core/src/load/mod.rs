@@ -52,7 +52,7 @@ pub enum Input {
 }
 
 /// Everything one load produced.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Loaded {
     pub sources: Sources,
     pub objects: Vec<LoadedObject>,
@@ -146,6 +146,12 @@ impl LoadedObject {
 /// Reads every input and decodes every document in it.
 pub fn load(inputs: &[Input]) -> Loaded {
     inputs::load(inputs)
+}
+
+/// Reads `inputs` after what `loaded` holds, as if they followed its inputs (one shared
+/// base read once, then each side of a comparison on its own copy).
+pub fn load_onto(loaded: Loaded, inputs: &[Input]) -> Loaded {
+    inputs::load_onto(loaded, inputs)
 }
 
 /// Decodes one in-memory text as if it were a file named `name` (tests, stdin).

@@ -167,6 +167,46 @@ pub struct PairChange {
     pub pairs: usize,
 }
 
+/// A joint profile (old, new) and the cells of common endpoints that have it.
+type JointCells<'a> = (&'a (Profile, Profile), &'a Vec<usize>);
+
+/// What changed from one group to another so far, per ordered pair of group ids.
+#[derive(Default)]
+struct Changes(FxHashMap<(u32, u32), Change>);
+
+#[derive(Default)]
+struct Change {
+    gained: PortDelta,
+    lost: PortDelta,
+    gained_pairs: usize,
+    lost_pairs: usize,
+}
+
+impl Changes {
+    /// `pairs` member pairs of `groups` gained and lost these.
+    fn add(&mut self, groups: (u32, u32), gained: &PortDelta, lost: &PortDelta, pairs: usize) {
+        let entry = self.0.entry(groups).or_default();
+        if !gained.is_empty() {
+            entry.gained = entry.gained.union(gained);
+            entry.gained_pairs += pairs;
+        }
+        if !lost.is_empty() {
+            entry.lost = entry.lost.union(lost);
+            entry.lost_pairs += pairs;
+        }
+    }
+
+    fn merge(&mut self, other: Changes) {
+        for (groups, change) in other.0 {
+            let entry = self.0.entry(groups).or_default();
+            entry.gained = entry.gained.union(&change.gained);
+            entry.lost = entry.lost.union(&change.lost);
+            entry.gained_pairs += change.gained_pairs;
+            entry.lost_pairs += change.lost_pairs;
+        }
+    }
+}
+
 impl ReachDiff {
     /// Compares `old` with `new`, grouping the common endpoints by `group_of(endpoint name)`
     /// (the identity for one line per endpoint pair).
@@ -259,25 +299,7 @@ impl ReachDiff {
         own_node.dedup();
         let exempt = exempt_counts(&own_node, &cell_of);
 
-        #[derive(Default)]
-        struct Acc {
-            gained: PortDelta,
-            lost: PortDelta,
-            gained_pairs: usize,
-            lost_pairs: usize,
-        }
-        let mut acc: FxHashMap<(u32, u32), Acc> = FxHashMap::default();
-        let mut add = |from: u32, to: u32, gained: &PortDelta, lost: &PortDelta, pairs: usize| {
-            let entry = acc.entry((from, to)).or_default();
-            if !gained.is_empty() {
-                entry.gained = entry.gained.union(gained);
-                entry.gained_pairs += pairs;
-            }
-            if !lost.is_empty() {
-                entry.lost = entry.lost.union(lost);
-                entry.lost_pairs += pairs;
-            }
-        };
+        let mut acc = Changes::default();
         for &(ka, kb) in &own_node {
             let (Some(&(oa, na)), Some(&(ob, nb))) = (common.get(ka), common.get(kb)) else {
                 continue;
@@ -287,9 +309,8 @@ impl ReachDiff {
                 let (Some(g), Some(h)) = (grouping.group_of(ka), grouping.group_of(kb)) else {
                     continue;
                 };
-                add(
-                    id(g),
-                    id(h),
+                acc.add(
+                    (id(g), id(h)),
                     &PortDelta::between(after, before),
                     &PortDelta::between(before, after),
                     1,
@@ -311,40 +332,57 @@ impl ReachDiff {
             .iter()
             .map(|set| old_ids.get(set).copied())
             .collect();
-        let mut deltas: FxHashMap<(u32, u32), (PortDelta, PortDelta)> = FxHashMap::default();
-        for (&(a_old, a_new), a_cells) in &by_profile {
-            for (&(b_old, b_new), b_cells) in &by_profile {
-                let ids = (
-                    old.profile_set_id(a_old, b_old),
-                    new.profile_set_id(a_new, b_new),
-                );
-                if as_old_id.get(ids.1 as usize).copied().flatten() == Some(ids.0) {
-                    continue;
-                }
-                let (gained, lost) = deltas.entry(ids).or_insert_with(|| {
-                    let (before, after) = (old.set(ids.0), new.set(ids.1));
-                    (
-                        PortDelta::between(after, before),
-                        PortDelta::between(before, after),
-                    )
-                });
-                for &ca in a_cells {
-                    for &cb in b_cells {
-                        let (Some(a), Some(b)) = (cells.get(ca), cells.get(cb)) else {
-                            continue;
-                        };
-                        let pairs = cell_pairs(a, b, ca == cb)
-                            .saturating_sub(exempt.get(&(id(ca), id(cb))).copied().unwrap_or(0));
-                        if pairs > 0 {
-                            add(a.group, b.group, gained, lost, pairs);
+        let profiles: Vec<JointCells<'_>> = by_profile.iter().collect();
+        // Rows of the profiles² comparison on every core, each with its own delta cache; the
+        // sums and unions merged afterwards do not depend on the split.
+        let rows_per_run = profiles
+            .len()
+            .div_ceil(crate::parallel::threads() * 4)
+            .max(1);
+        let runs: Vec<&[JointCells<'_>]> = profiles.chunks(rows_per_run).collect();
+        let compare_rows = |rows: &[JointCells<'_>]| -> Changes {
+            let mut acc = Changes::default();
+            let mut deltas: FxHashMap<(u32, u32), (PortDelta, PortDelta)> = FxHashMap::default();
+            for &(&(a_old, a_new), a_cells) in rows {
+                for &(&(b_old, b_new), b_cells) in &profiles {
+                    let ids = (
+                        old.profile_set_id(a_old, b_old),
+                        new.profile_set_id(a_new, b_new),
+                    );
+                    if as_old_id.get(ids.1 as usize).copied().flatten() == Some(ids.0) {
+                        continue;
+                    }
+                    let (gained, lost) = deltas.entry(ids).or_insert_with(|| {
+                        let (before, after) = (old.set(ids.0), new.set(ids.1));
+                        (
+                            PortDelta::between(after, before),
+                            PortDelta::between(before, after),
+                        )
+                    });
+                    for &ca in a_cells {
+                        for &cb in b_cells {
+                            let (Some(a), Some(b)) = (cells.get(ca), cells.get(cb)) else {
+                                continue;
+                            };
+                            let pairs = cell_pairs(a, b, ca == cb).saturating_sub(
+                                exempt.get(&(id(ca), id(cb))).copied().unwrap_or(0),
+                            );
+                            if pairs > 0 {
+                                acc.add((a.group, b.group), gained, lost, pairs);
+                            }
                         }
                     }
                 }
             }
+            acc
+        };
+        for run in crate::parallel::map(runs, compare_rows) {
+            acc.merge(run);
         }
         let names = grouping.names();
         let name = |g: u32| names.get(g as usize).cloned().unwrap_or_default();
         let mut changes: Vec<PairChange> = acc
+            .0
             .into_iter()
             .map(|((from, to), acc)| PairChange {
                 from: name(from),

@@ -193,6 +193,34 @@ impl Builder<'_> {
     }
 }
 
+/// Sources per block of [`fill_ingress`]: the block's rows are written as that many parallel
+/// streams, which the caches and the TLB hold.
+const SOURCE_BLOCK: usize = 64;
+
+/// `matrix[src][dst] = I[isig(dst)][src]` for every isolated destination (the others stay
+/// ALL). The columns are stored per signature, so a row-at-a-time fill reads one cell of a
+/// different column, on a different page, for every destination: on a cluster of thousands
+/// of classes that was three quarters of the whole build in cache and TLB misses. Blocks of
+/// sources read each column as one short contiguous slice instead.
+fn fill_ingress(matrix: &mut [u32], n: usize, isig_of: &[Option<usize>], columns: &[Vec<u32>]) {
+    for start in (0..n).step_by(SOURCE_BLOCK) {
+        let end = (start + SOURCE_BLOCK).min(n);
+        let Some(rows) = matrix.get_mut(start * n..end * n) else {
+            return;
+        };
+        for (dst, sig) in isig_of.iter().enumerate() {
+            let Some(column) = sig.and_then(|sig| columns.get(sig)) else {
+                continue;
+            };
+            for (k, row) in rows.chunks_exact_mut(n).enumerate() {
+                if let Some(cell) = row.get_mut(dst) {
+                    *cell = column.get(start + k).copied().unwrap_or(NONE);
+                }
+            }
+        }
+    }
+}
+
 /// Builds the `classes x classes` matrix (row = source class) and the interned sets it uses.
 pub(crate) fn build(
     classes: &Classes,
@@ -237,26 +265,15 @@ pub(crate) fn build(
             *slot = Some(sig);
         }
     }
-    let ingress = |src: usize, dst: usize| -> u32 {
-        match isig_of.get(dst).copied().flatten() {
-            Some(sig) => columns
-                .get(sig)
-                .and_then(|c| c.get(src))
-                .copied()
-                .unwrap_or(NONE),
-            None => ALL,
-        }
-    };
+    let mut matrix = vec![ALL; n * n];
+    fill_ingress(&mut matrix, n, &isig_of, &columns);
 
-    // Sources grouped by egress signature, in order of first appearance.
+    // Sources grouped by egress signature, in order of first appearance; a source without
+    // one keeps its ingress row as it is.
     let mut esig_ids: FxHashMap<&[u32], usize> = FxHashMap::default();
     let mut esigs: Vec<(&[u32], Vec<usize>)> = Vec::new();
-    let mut matrix = vec![ALL; n * n];
     for (src, policies) in egress_of.iter().enumerate() {
         if policies.is_empty() {
-            for (dst, cell) in matrix.iter_mut().skip(src * n).take(n).enumerate() {
-                *cell = ingress(src, dst);
-            }
             continue;
         }
         match esig_ids.get(policies.as_slice()) {
@@ -275,8 +292,8 @@ pub(crate) fn build(
         let row = b.egress_row(policies);
         for &src in members {
             let cells = matrix.iter_mut().skip(src * n).take(n);
-            for ((dst, cell), &e) in cells.enumerate().zip(&row) {
-                *cell = b.sets.intersection(e, ingress(src, dst));
+            for (cell, &e) in cells.zip(&row) {
+                *cell = b.sets.intersection(e, *cell);
             }
         }
     }
@@ -285,4 +302,37 @@ pub(crate) fn build(
         egress_signatures: esigs.len(),
     };
     (matrix, b.sets, stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The blocked fill writes what the direct formula says, across block edges, for isolated
+    /// and open destinations alike.
+    #[test]
+    fn blocked_ingress_fill_is_the_direct_formula() {
+        let n = 2 * SOURCE_BLOCK + 5;
+        let columns: Vec<Vec<u32>> = (0..3u32)
+            .map(|sig| {
+                (0..n as u32)
+                    .map(|src| 2 + (src * 7 + sig * 13) % 11)
+                    .collect()
+            })
+            .collect();
+        let isig_of: Vec<Option<usize>> = (0..n)
+            .map(|dst| (dst % 4 != 0).then_some(dst % 3))
+            .collect();
+        let mut matrix = vec![ALL; n * n];
+        fill_ingress(&mut matrix, n, &isig_of, &columns);
+        for src in 0..n {
+            for dst in 0..n {
+                let want = match isig_of[dst] {
+                    Some(sig) => columns[sig][src],
+                    None => ALL,
+                };
+                assert_eq!(matrix[src * n + dst], want, "{src} -> {dst}");
+            }
+        }
+    }
 }
