@@ -24,7 +24,8 @@ use ipnet::IpNet;
 
 use crate::eval::matching::ip_block_contains;
 use crate::model::{
-    Cluster, Labels, NAMESPACE_NAME_LABEL, NamespaceScope, Peer, Policy, Protocol, Selector,
+    Cluster, Labels, NAMESPACE_NAME_LABEL, Namespace, NamespaceScope, Peer, Policy, Protocol,
+    Selector,
 };
 
 /// Pods of one namespace sharing one label set and one hostNetwork flag.
@@ -53,6 +54,10 @@ pub(crate) struct Inventory<'a> {
     by_namespace: BTreeMap<&'a str, Vec<usize>>,
     /// The labels of every namespace listed in the cluster or holding a pod.
     namespace_labels: HashMap<&'a str, Cow<'a, Labels>>,
+    /// Namespaces holding pods, by label key, then value (ascending names).
+    pod_namespaces_by_label: LabelIndex<&'a str>,
+    /// Positions in `cluster.namespaces`, by label key, then value (ascending).
+    namespaces_by_label: LabelIndex<usize>,
     /// At least one Namespace object was given (not only referenced by name).
     pub namespaces_declared: bool,
     /// Policy indices per namespace, ascending.
@@ -102,6 +107,29 @@ impl<'a> Inventory<'a> {
                 .entry(ns)
                 .or_insert_with(|| Cow::Owned(name_label(ns)));
         }
+        let mut namespaces_by_label: LabelIndex<usize> = HashMap::new();
+        for (i, ns) in cluster.namespaces.iter().enumerate() {
+            for (key, value) in &ns.labels {
+                namespaces_by_label
+                    .entry(key.clone())
+                    .or_default()
+                    .entry(value.clone())
+                    .or_default()
+                    .push(i);
+            }
+        }
+        let mut pod_namespaces_by_label: LabelIndex<&'a str> = HashMap::new();
+        for &ns in by_namespace.keys() {
+            let labels = namespace_labels.get(ns).map(AsRef::as_ref);
+            for (key, value) in labels.into_iter().flatten() {
+                pod_namespaces_by_label
+                    .entry(key.clone())
+                    .or_default()
+                    .entry(value.clone())
+                    .or_default()
+                    .push(ns);
+            }
+        }
         let mut policies: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, policy) in cluster.policies.iter().enumerate() {
             policies
@@ -114,6 +142,8 @@ impl<'a> Inventory<'a> {
             groups,
             by_namespace,
             namespace_labels,
+            pod_namespaces_by_label,
+            namespaces_by_label,
             namespaces_declared: cluster.namespaces.iter().any(|ns| ns.declared),
             policies,
             groups_memo: RefCell::default(),
@@ -161,23 +191,36 @@ impl<'a> Inventory<'a> {
     pub fn scope_namespaces(&self, own: &'a str, scope: &NamespaceScope) -> Vec<&'a str> {
         match scope {
             NamespaceScope::Own => vec![own],
-            NamespaceScope::Matching(sel) => self
-                .cluster
-                .namespaces
-                .iter()
-                .filter(|ns| sel.matches(&ns.labels))
-                .map(|ns| ns.name.as_str())
-                .collect(),
+            NamespaceScope::Matching(sel) => {
+                let namespaces = &self.cluster.namespaces;
+                let candidates: Vec<&Namespace> = match sel.match_labels.iter().next() {
+                    // Only the namespaces carrying the selector's first pair can match (the
+                    // index keeps positions ascending, so the order stays the cluster's).
+                    Some((key, value)) => self
+                        .namespaces_by_label
+                        .get(key.as_str())
+                        .and_then(|values| values.get(value.as_str()))
+                        .map_or(&[][..], Vec::as_slice)
+                        .iter()
+                        .filter_map(|&i| namespaces.get(i))
+                        .collect(),
+                    None => namespaces.iter().collect(),
+                };
+                candidates
+                    .into_iter()
+                    .filter(|ns| sel.matches(&ns.labels))
+                    .map(|ns| ns.name.as_str())
+                    .collect()
+            }
         }
     }
 
     /// Groups of `namespace` whose labels `sel` matches, hostNetwork groups included.
-    pub fn matching_groups(
-        &self,
+    pub fn matching_groups<'s>(
+        &'s self,
         namespace: &str,
-        sel: &Selector,
-    ) -> impl Iterator<Item = usize> + '_ {
-        let sel = sel.clone();
+        sel: &'s Selector,
+    ) -> impl Iterator<Item = usize> + 's {
         self.by_namespace
             .get(namespace)
             .into_iter()
@@ -187,7 +230,11 @@ impl<'a> Inventory<'a> {
     }
 
     /// Groups of `namespace` (without hostNetwork) whose labels `sel` matches.
-    pub fn groups_in(&self, namespace: &str, sel: &Selector) -> impl Iterator<Item = usize> + '_ {
+    pub fn groups_in<'s>(
+        &'s self,
+        namespace: &str,
+        sel: &'s Selector,
+    ) -> impl Iterator<Item = usize> + 's {
         self.matching_groups(namespace, sel)
             .filter(|&g| self.groups.get(g).is_some_and(|g| !g.host_network))
     }
@@ -212,9 +259,8 @@ impl<'a> Inventory<'a> {
         let mut found: Vec<usize> = match namespaces {
             None => self.matching_groups(own, pods).collect(),
             Some(ns_sel) => self
-                .by_namespace
-                .keys()
-                .filter(|ns| ns_sel.matches(&self.namespace_labels(ns)))
+                .pod_namespaces_matching(ns_sel)
+                .into_iter()
                 .flat_map(|ns| self.matching_groups(ns, pods))
                 .collect(),
         };
@@ -286,6 +332,26 @@ impl<'a> Inventory<'a> {
 
     /// The labels of namespace `name`; an unknown namespace gets the label the API server would
     /// give it, as the model does for referenced namespaces.
+    /// Namespaces holding pods whose labels `sel` matches. A selector with `matchLabels`
+    /// can only match namespaces carrying its first pair, so only those are tried: on a
+    /// cluster of hundreds of namespaces, peers that pick one namespace by name are most of
+    /// the peers, and trying every namespace for each was most of `check`'s lint time.
+    fn pod_namespaces_matching(&self, sel: &Selector) -> Vec<&'a str> {
+        let matches = |ns: &&'a str| sel.matches(&self.namespace_labels(ns));
+        match sel.match_labels.iter().next() {
+            Some((key, value)) => self
+                .pod_namespaces_by_label
+                .get(key.as_str())
+                .and_then(|values| values.get(value.as_str()))
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .copied()
+                .filter(matches)
+                .collect(),
+            None => self.by_namespace.keys().copied().filter(matches).collect(),
+        }
+    }
+
     pub fn namespace_labels(&self, name: &str) -> Cow<'_, Labels> {
         match self.namespace_labels.get(name) {
             Some(labels) => Cow::Borrowed(labels.as_ref()),
@@ -294,6 +360,125 @@ impl<'a> Inventory<'a> {
     }
 }
 
+/// label key -> label value -> namespaces (names or positions) carrying that label.
+type LabelIndex<T> = HashMap<String, HashMap<String, Vec<T>>>;
+
 fn name_label(name: &str) -> Labels {
     Labels::from([(NAMESPACE_NAME_LABEL.to_owned(), name.to_owned())])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Operator, Requirement};
+
+    const CLUSTER: &str = "\
+apiVersion: v1
+kind: Namespace
+metadata: {name: a, labels: {team: x, env: prod}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: b, labels: {team: x}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: c, labels: {env: prod}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: d}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: a, labels: {app: web}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: b, labels: {app: db}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.2}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: c}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.3}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: e, labels: {app: web}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.4}
+";
+
+    fn selector(pairs: &[(&str, &str)], expressions: Vec<Requirement>) -> Selector {
+        Selector {
+            match_labels: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            expressions,
+        }
+    }
+
+    /// The label indexes only narrow the namespaces tried: every kind of namespaceSelector
+    /// finds exactly the namespaces (declared, or holding pods) and pod groups that trying
+    /// every namespace finds, in the same order.
+    #[test]
+    fn namespace_label_indexes_find_what_a_scan_finds() {
+        let analysis = crate::analyze_text("cluster.yaml", CLUSTER);
+        assert_eq!(analysis.error_count(), 0, "{:#?}", analysis.diagnostics);
+        let cluster = &analysis.cluster;
+        let inv = Inventory::new(cluster);
+        let requirement = |key: &str, operator| Requirement {
+            key: key.to_string(),
+            operator,
+        };
+        let selectors = [
+            selector(&[], vec![]),
+            selector(&[("team", "x")], vec![]),
+            selector(&[("team", "x"), ("env", "prod")], vec![]),
+            selector(&[("env", "prod"), ("team", "x")], vec![]),
+            selector(&[("env", "prod")], vec![]),
+            selector(&[("team", "y")], vec![]),
+            selector(&[("nosuch", "x")], vec![]),
+            selector(&[(NAMESPACE_NAME_LABEL, "e")], vec![]),
+            selector(&[(NAMESPACE_NAME_LABEL, "d")], vec![]),
+            selector(
+                &[],
+                vec![requirement("team", Operator::In(["x".to_string()].into()))],
+            ),
+            selector(&[("team", "x")], vec![requirement("env", Operator::DoesNotExist)]),
+        ];
+        let everything = Selector::everything();
+        let mut found_some = 0;
+        for sel in &selectors {
+            let scanned: Vec<&str> = cluster
+                .namespaces
+                .iter()
+                .filter(|ns| sel.matches(&ns.labels))
+                .map(|ns| ns.name.as_str())
+                .collect();
+            let scope = NamespaceScope::Matching(sel.clone());
+            assert_eq!(inv.scope_namespaces("a", &scope), scanned, "{sel:?}");
+
+            let mut groups: Vec<usize> = inv
+                .by_namespace
+                .keys()
+                .filter(|ns| sel.matches(&inv.namespace_labels(ns)))
+                .flat_map(|ns| inv.matching_groups(ns, &everything))
+                .collect();
+            groups.sort_unstable();
+            assert_eq!(
+                &*inv.pods_groups("a", Some(sel), &everything),
+                groups.as_slice(),
+                "{sel:?}"
+            );
+            found_some += usize::from(!groups.is_empty());
+        }
+        assert!(found_some >= 6, "the cases must find something: {found_some}");
+    }
 }
