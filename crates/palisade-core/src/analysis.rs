@@ -105,14 +105,37 @@ pub fn analyze(inputs: &[Input]) -> Analysis {
 }
 
 /// The analyses of `base` + `old` and of `base` + `new`, each what [`analyze`] gives for those
-/// inputs, with the shared base read once (the two sides of a diff: on a large cluster the
-/// base is most of the bytes).
+/// inputs, with the shared base read and validated once and its objects shared by both sides
+/// (the two sides of a diff: on a large cluster the base is most of the bytes, and a copy of
+/// its decoded pods would be most of the memory).
 pub fn analyze_pair(base: &[Input], old: &[Input], new: &[Input]) -> (Analysis, Analysis) {
     let base = load::load(base);
-    let copy = base.clone();
+    let base_verdicts = validate_all(&base.objects);
+    let side = |inputs: &[Input]| {
+        let start = load::Loaded {
+            sources: base.sources.clone(),
+            ..Default::default()
+        };
+        let side = load::load_onto(start, inputs);
+        let verdicts = validate_all(&side.objects);
+        let mut diagnostics = base.diagnostics.clone();
+        diagnostics.extend(side.diagnostics);
+        let mut io_errors = base.io_errors.clone();
+        io_errors.extend(side.io_errors);
+        let mut skipped = base.skipped.clone();
+        for (kind, count) in side.skipped {
+            *skipped.entry(kind).or_default() += count;
+        }
+        let objects = base
+            .objects
+            .iter()
+            .zip(base_verdicts.iter().cloned())
+            .chain(side.objects.iter().zip(verdicts));
+        assemble(side.sources, diagnostics, io_errors, skipped, objects)
+    };
     std::thread::scope(|s| {
-        let old_side = s.spawn(|| from_loaded(load::load_onto(copy, old)));
-        let new = from_loaded(load::load_onto(base, new));
+        let old_side = s.spawn(|| side(old));
+        let new = side(new);
         let old = old_side
             .join()
             .unwrap_or_else(|e| std::panic::resume_unwind(e));
@@ -126,14 +149,35 @@ pub fn analyze_text(name: &str, text: &str) -> Analysis {
 }
 
 fn from_loaded(loaded: load::Loaded) -> Analysis {
-    let mut diagnostics = loaded.diagnostics;
+    let verdicts = validate_all(&loaded.objects);
+    assemble(
+        loaded.sources,
+        loaded.diagnostics,
+        loaded.io_errors,
+        loaded.skipped,
+        loaded.objects.iter().zip(verdicts),
+    )
+}
+
+/// Each object validated on its own: on every core, the verdicts kept in input order.
+fn validate_all(objects: &[LoadedObject]) -> Vec<Vec<Diagnostic>> {
+    crate::parallel::map(objects.iter().collect(), validate_object)
+}
+
+/// The analysis of loaded objects and their validation findings, in input order: the valid
+/// ones modelled, the others counted as rejected.
+fn assemble<'l>(
+    sources: Sources,
+    mut diagnostics: Vec<Diagnostic>,
+    io_errors: Vec<Diagnostic>,
+    skipped: BTreeMap<String, usize>,
+    objects: impl Iterator<Item = (&'l LoadedObject, Vec<Diagnostic>)>,
+) -> Analysis {
     let mut read = BTreeMap::new();
-    let mut valid: Vec<&LoadedObject> = Vec::with_capacity(loaded.objects.len());
+    let mut valid: Vec<&LoadedObject> = Vec::new();
     let mut rejected = 0;
     let mut object_trees = ObjectTrees::default();
-    // Each object is validated on its own: on every core, the verdicts kept in input order.
-    let verdicts = crate::parallel::map(loaded.objects.iter().collect(), validate_object);
-    for (object, found) in loaded.objects.iter().zip(verdicts) {
+    for (object, found) in objects {
         *read.entry(object.object.kind().to_string()).or_insert(0) += 1;
         let has_error = object.load_errors > 0 || found.iter().any(Diagnostic::is_error);
         diagnostics.extend(found);
@@ -148,11 +192,11 @@ fn from_loaded(loaded: load::Loaded) -> Analysis {
     diagnostics.extend(model_diagnostics);
     sort_by_position(&mut diagnostics);
     Analysis {
-        sources: loaded.sources,
+        sources,
         cluster,
         diagnostics,
-        io_errors: loaded.io_errors,
-        skipped: loaded.skipped,
+        io_errors,
+        skipped,
         read,
         rejected,
         object_trees,

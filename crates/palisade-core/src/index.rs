@@ -451,7 +451,10 @@ status: {podIP: 10.0.0.4}
                 &[],
                 vec![requirement("team", Operator::In(["x".to_string()].into()))],
             ),
-            selector(&[("team", "x")], vec![requirement("env", Operator::DoesNotExist)]),
+            selector(
+                &[("team", "x")],
+                vec![requirement("env", Operator::DoesNotExist)],
+            ),
         ];
         let everything = Selector::everything();
         let mut found_some = 0;
@@ -479,6 +482,9 @@ status: {podIP: 10.0.0.4}
             );
             found_some += usize::from(!groups.is_empty());
         }
-        assert!(found_some >= 6, "the cases must find something: {found_some}");
+        assert!(
+            found_some >= 6,
+            "the cases must find something: {found_some}"
+        );
     }
 }

@@ -96,9 +96,13 @@ fn a_pair_of_sides_is_two_analyses_of_base_plus_side() {
         name: name.to_string(),
         text,
     };
+    let config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: shop}\n";
+    let missing = |name: &str| Input::Path(format!("/nonexistent/{name}").into());
     let base = vec![
         text("cluster.yaml", read("cluster.yaml")),
         text("broken.yaml", format!("{POLICY_WITH_TYPO}---\nkind: [\n")),
+        text("config.yaml", config_map.to_string()),
+        missing("base.yaml"),
     ];
     let old = vec![text("policies.yaml", read("policies.yaml"))];
     let new = vec![
@@ -110,6 +114,8 @@ fn a_pair_of_sides_is_two_analyses_of_base_plus_side() {
             "typo.yaml",
             POLICY_WITH_TYPO.replace("deny-web", "deny-api"),
         ),
+        text("more-config.yaml", config_map.replace("name: c", "name: d")),
+        missing("new.yaml"),
     ];
     let (old_side, new_side) = palisade_core::analyze_pair(&base, &old, &new);
     for (side, got) in [(&old, &old_side), (&new, &new_side)] {
@@ -126,6 +132,11 @@ fn a_pair_of_sides_is_two_analyses_of_base_plus_side() {
         assert_eq!(format!("{:?}", got.cluster), format!("{:?}", want.cluster));
         assert_eq!(got.diagnostics, want.diagnostics);
         assert_eq!((got.rejected, &got.read), (want.rejected, &want.read));
+        assert_eq!(
+            (&got.skipped, &got.io_errors),
+            (&want.skipped, &want.io_errors)
+        );
+        assert!(!want.skipped.is_empty() && !want.io_errors.is_empty());
         assert!(
             want.rejected >= 1 && want.error_count() >= 2,
             "{:#?}",

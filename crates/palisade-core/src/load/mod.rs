@@ -52,7 +52,7 @@ pub enum Input {
 }
 
 /// Everything one load produced.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Loaded {
     pub sources: Sources,
     pub objects: Vec<LoadedObject>,
