@@ -437,43 +437,8 @@ fn plain_value_ok(text: &str) -> bool {
 
 /// A double-quoted scalar at the start of `text`: its value and its length with the quotes.
 fn double_quoted(text: &str) -> Option<(String, usize)> {
-    let bytes = text.as_bytes();
-    let mut out = String::new();
-    let mut run = 1;
-    let mut at = 1;
-    loop {
-        match *bytes.get(at)? {
-            b'"' => {
-                out.push_str(&text[run..at]);
-                return Some((out, at + 1));
-            }
-            b'\\' => {
-                out.push_str(&text[run..at]);
-                let escaped = *bytes.get(at + 1)?;
-                at += 2;
-                match escaped {
-                    b'"' => out.push('"'),
-                    b'\\' => out.push('\\'),
-                    b'/' => out.push('/'),
-                    b'n' => out.push('\n'),
-                    b't' => out.push('\t'),
-                    b'r' => out.push('\r'),
-                    b'0' => out.push('\0'),
-                    b'u' => {
-                        let hex = text.get(at..at + 4)?;
-                        if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
-                            return None;
-                        }
-                        out.push(char::from_u32(u32::from_str_radix(hex, 16).ok()?)?);
-                        at += 4;
-                    }
-                    _ => return None,
-                }
-                run = at;
-            }
-            _ => at += 1,
-        }
-    }
+    let (value, taken) = super::quoted::body(text.get(1..)?)?;
+    Some((value, taken + 1))
 }
 
 /// A single-quoted scalar at the start of `text` (`''` is a quote).
@@ -699,6 +664,13 @@ pub(crate) mod tests {
     }
 
     /// What the subset leaves to the YAML parser.
+    /// Every escape the shared decoder reads means in YAML what it means in JSON.
+    #[test]
+    fn shared_escapes_read_as_the_yaml_parser_reads_them() {
+        let text = "a: \"\\b\\f\\n\\r\\t\\0\\/\\\\\\\"\\u00e9\"\nb:\n- \"\\f\"\n- \"x\\by\"\n";
+        assert_eq!(compare_documents(text), Ok(1), "{text}");
+    }
+
     #[test]
     fn anything_outside_the_subset_is_left_to_the_yaml_parser() {
         for text in [

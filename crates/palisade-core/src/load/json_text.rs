@@ -248,48 +248,9 @@ impl Reader<'_> {
 
     /// A JSON string at the current `"`, unescaped; the position ends after its closing quote.
     fn string(&mut self) -> Option<String> {
-        self.at += 1;
-        let mut out = String::new();
-        let mut run = self.at;
-        loop {
-            let b = *self.bytes.get(self.at)?;
-            match b {
-                b'"' => {
-                    out.push_str(&self.text[run..self.at]);
-                    self.at += 1;
-                    return Some(out);
-                }
-                b'\\' => {
-                    out.push_str(&self.text[run..self.at]);
-                    let escaped = *self.bytes.get(self.at + 1)?;
-                    self.at += 2;
-                    match escaped {
-                        b'"' => out.push('"'),
-                        b'\\' => out.push('\\'),
-                        b'/' => out.push('/'),
-                        b'b' => out.push('\u{8}'),
-                        b'f' => out.push('\u{c}'),
-                        b'n' => out.push('\n'),
-                        b'r' => out.push('\r'),
-                        b't' => out.push('\t'),
-                        b'u' => {
-                            let hex = self.text.get(self.at..self.at + 4)?;
-                            if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
-                                return None;
-                            }
-                            // A surrogate pair is JSON's, not YAML's: leave it to the YAML road.
-                            out.push(char::from_u32(u32::from_str_radix(hex, 16).ok()?)?);
-                            self.at += 4;
-                        }
-                        _ => return None,
-                    }
-                    run = self.at;
-                }
-                // Raw control characters are not JSON; DEL is not printable YAML.
-                0..=0x1f | 0x7f => return None,
-                _ => self.at += 1,
-            }
-        }
+        let (value, taken) = super::quoted::body(self.text.get(self.at + 1..)?)?;
+        self.at += 1 + taken;
+        Some(value)
     }
 
     /// A number, `true`, `false` or `null`: a plain scalar to YAML, typed by the same rules.

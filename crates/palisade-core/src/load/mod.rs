@@ -21,6 +21,7 @@ mod flow_indent;
 pub mod inputs;
 mod json;
 mod json_text;
+mod quoted;
 mod scalar;
 mod schema;
 mod syntax;
