@@ -5,11 +5,14 @@
 //!   Inventory ─┬─ groups: pods of one namespace with one label set and one hostNetwork flag
 //!              │            └─ their named container ports
 //!              ├─ namespace labels by name, policies by namespace
+//!              ├─ namespaces by label (key, value): declared ones, and those holding pods
 //!              └─ memos: selector -> groups, ipBlock -> pods
 //! ```
 //!
 //! Each distinct selector is evaluated once per group, so the cost follows distinct label sets
 //! and distinct selectors, not pods x peers (a 10,000-pod cluster has a few hundred of each).
+//! A namespaceSelector with `matchLabels` is tried only on the namespaces carrying its first
+//! pair, so naming one namespace costs one lookup, not one match per namespace.
 //!
 //! hostNetwork pods get groups of their own: NetworkPolicy does not apply to them, so the lints
 //! leave them out of everything a policy selects or reaches, but their labels still match
