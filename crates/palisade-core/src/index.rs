@@ -110,29 +110,18 @@ impl<'a> Inventory<'a> {
                 .entry(ns)
                 .or_insert_with(|| Cow::Owned(name_label(ns)));
         }
-        let mut namespaces_by_label: LabelIndex<usize> = HashMap::new();
-        for (i, ns) in cluster.namespaces.iter().enumerate() {
-            for (key, value) in &ns.labels {
-                namespaces_by_label
-                    .entry(key.clone())
-                    .or_default()
-                    .entry(value.clone())
-                    .or_default()
-                    .push(i);
-            }
-        }
-        let mut pod_namespaces_by_label: LabelIndex<&'a str> = HashMap::new();
-        for &ns in by_namespace.keys() {
-            let labels = namespace_labels.get(ns).map(AsRef::as_ref);
-            for (key, value) in labels.into_iter().flatten() {
-                pod_namespaces_by_label
-                    .entry(key.clone())
-                    .or_default()
-                    .entry(value.clone())
-                    .or_default()
-                    .push(ns);
-            }
-        }
+        let namespaces_by_label = LabelIndex::new(
+            cluster
+                .namespaces
+                .iter()
+                .enumerate()
+                .map(|(i, ns)| (i, &ns.labels)),
+        );
+        let pod_namespaces_by_label = LabelIndex::new(
+            by_namespace
+                .keys()
+                .filter_map(|&ns| Some((ns, namespace_labels.get(ns)?.as_ref()))),
+        );
         let mut policies: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, policy) in cluster.policies.iter().enumerate() {
             policies
@@ -196,14 +185,9 @@ impl<'a> Inventory<'a> {
             NamespaceScope::Own => vec![own],
             NamespaceScope::Matching(sel) => {
                 let namespaces = &self.cluster.namespaces;
-                let candidates: Vec<&Namespace> = match sel.match_labels.iter().next() {
-                    // Only the namespaces carrying the selector's first pair can match (the
-                    // index keeps positions ascending, so the order stays the cluster's).
-                    Some((key, value)) => self
-                        .namespaces_by_label
-                        .get(key.as_str())
-                        .and_then(|values| values.get(value.as_str()))
-                        .map_or(&[][..], Vec::as_slice)
+                // The index keeps positions ascending, so the order stays the cluster's.
+                let candidates: Vec<&Namespace> = match self.namespaces_by_label.candidates(sel) {
+                    Some(positions) => positions
                         .iter()
                         .filter_map(|&i| namespaces.get(i))
                         .collect(),
@@ -341,16 +325,8 @@ impl<'a> Inventory<'a> {
     /// the peers, and trying every namespace for each was most of `check`'s lint time.
     fn pod_namespaces_matching(&self, sel: &Selector) -> Vec<&'a str> {
         let matches = |ns: &&'a str| sel.matches(&self.namespace_labels(ns));
-        match sel.match_labels.iter().next() {
-            Some((key, value)) => self
-                .pod_namespaces_by_label
-                .get(key.as_str())
-                .and_then(|values| values.get(value.as_str()))
-                .map_or(&[][..], Vec::as_slice)
-                .iter()
-                .copied()
-                .filter(matches)
-                .collect(),
+        match self.pod_namespaces_by_label.candidates(sel) {
+            Some(names) => names.iter().copied().filter(matches).collect(),
             None => self.by_namespace.keys().copied().filter(matches).collect(),
         }
     }
@@ -363,8 +339,39 @@ impl<'a> Inventory<'a> {
     }
 }
 
-/// label key -> label value -> namespaces (names or positions) carrying that label.
-type LabelIndex<T> = HashMap<String, HashMap<String, Vec<T>>>;
+/// label key -> label value -> the namespaces (names or positions) carrying that label, in
+/// the order given.
+#[derive(Debug)]
+struct LabelIndex<T>(HashMap<String, HashMap<String, Vec<T>>>);
+
+impl<T: Copy> LabelIndex<T> {
+    fn new<'l>(namespaces: impl Iterator<Item = (T, &'l Labels)>) -> LabelIndex<T> {
+        let mut index: HashMap<String, HashMap<String, Vec<T>>> = HashMap::new();
+        for (namespace, labels) in namespaces {
+            for (key, value) in labels {
+                index
+                    .entry(key.clone())
+                    .or_default()
+                    .entry(value.clone())
+                    .or_default()
+                    .push(namespace);
+            }
+        }
+        LabelIndex(index)
+    }
+
+    /// The only namespaces `sel` can match, when it has `matchLabels`: those carrying its
+    /// first pair (it requires them all). `None` when it has none, and any may match.
+    fn candidates(&self, sel: &Selector) -> Option<&[T]> {
+        let (key, value) = sel.match_labels.iter().next()?;
+        Some(
+            self.0
+                .get(key.as_str())
+                .and_then(|values| values.get(value.as_str()))
+                .map_or(&[][..], Vec::as_slice),
+        )
+    }
+}
 
 fn name_label(name: &str) -> Labels {
     Labels::from([(NAMESPACE_NAME_LABEL.to_owned(), name.to_owned())])
