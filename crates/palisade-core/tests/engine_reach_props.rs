@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use palisade_core::eval::{Endpoint, SideVerdict, evaluate};
 use palisade_core::model::Cluster;
-use palisade_core::reach::Reachability;
+use palisade_core::reach::{Layout, Reachability};
 use palisade_test_support::arbitrary::{self, probes};
 use proptest::prelude::*;
 
@@ -39,6 +39,17 @@ proptest! {
             .map(|c| Some(c as usize))
             .collect();
         prop_assert_eq!(classes, (0..reach.len()).map(|i| reach.class_of(i)).collect::<Vec<_>>());
+        // Held sparse (only the cells that differ from what isolation implies), every pair
+        // reads the same ports as from the dense matrix.
+        let sparse = Reachability::compute_with(&cluster, &externals, Layout::Sparse);
+        let dense = Reachability::compute_with(&cluster, &externals, Layout::Dense);
+        prop_assert!(sparse.stats().sparse && !dense.stats().sparse);
+        prop_assert!(sparse.stats().stored_cells <= dense.stats().stored_cells);
+        for i in 0..reach.len() {
+            for j in 0..reach.len() {
+                prop_assert_eq!(sparse.ports(i, j), dense.ports(i, j), "sparse {} -> {}", i, j);
+            }
+        }
         for probe in probes() {
             let table = reach.allowed_matrix(probe);
             prop_assert_eq!(table.len(), reach.len());

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use palisade_core::eval::{PortSet, Probe};
 use palisade_core::model::{Cluster, Protocol};
-use palisade_core::reach::{Focused, Reachability, Side, Summary};
+use palisade_core::reach::{Focused, Layout, Reachability, Side, Summary};
 use palisade_test_support::arbitrary;
 use proptest::prelude::*;
 
@@ -18,8 +18,11 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(384))]
 
     #[test]
-    fn summary_expands_to_every_pair((cluster, externals) in cluster()) {
-        let reach = Reachability::compute(&cluster, &externals);
+    fn summary_expands_to_every_pair(
+        (cluster, externals) in cluster(),
+        layout in prop_oneof![Just(Layout::Dense), Just(Layout::Sparse)],
+    ) {
+        let reach = Reachability::compute_with(&cluster, &externals, layout);
         let summary = Summary::of(&reach, &cluster);
         for i in 0..reach.len() {
             for j in 0..reach.len() {
@@ -75,6 +78,32 @@ proptest! {
                 prop_assert!(got.is_all() || got.is_empty());
                 prop_assert_eq!(got.is_all(), reach.allowed(i, j, probe), "{} -> {}", i, j);
             }
+        }
+    }
+
+    /// Held sparse, the summary visits only the sources whose answer is not their default
+    /// and counts the others: it must choose exactly the lines a pass over every source
+    /// (the dense cells) chooses, for every port, one probe, and a focus.
+    #[test]
+    fn sparse_cells_give_the_same_lines(
+        (cluster, externals) in cluster(),
+        port in prop_oneof![Just(53u16), Just(80), 1u16..100],
+        from_bits in proptest::collection::vec(any::<bool>(), 16),
+    ) {
+        let dense = Reachability::compute_with(&cluster, &externals, Layout::Dense);
+        let sparse = Reachability::compute_with(&cluster, &externals, Layout::Sparse);
+        let probe = Probe { protocol: Protocol::Tcp, port };
+        let from: Vec<bool> = (0..dense.len()).map(|i| from_bits[i % from_bits.len()]).collect();
+        let focus = Focused { from: Some(from), to: None };
+        for (what, probe, focus) in [
+            ("all ports", None, Focused::default()),
+            ("probe", Some(probe), Focused::default()),
+            ("focused", None, focus),
+        ] {
+            let a = Summary::focused(&dense, &cluster, probe, &focus);
+            let b = Summary::focused(&sparse, &cluster, probe, &focus);
+            prop_assert_eq!(&a.groups, &b.groups, "{}", what);
+            prop_assert_eq!(&a.lines, &b.lines, "{}", what);
         }
     }
 }

@@ -16,10 +16,12 @@
 
 mod atoms;
 mod bitset;
+mod cells;
 mod classes;
 mod diff;
 mod group;
 mod intern;
+mod lines;
 mod matrix;
 mod rules;
 mod summary;
@@ -30,6 +32,7 @@ use std::net::IpAddr;
 use crate::eval::{Endpoint, PortSet, Probe};
 use crate::model::Cluster;
 
+use cells::Cells;
 use classes::{Classes, Namespaces, Vocab};
 use intern::{ALL, NONE, PortSets};
 
@@ -50,8 +53,8 @@ pub struct Reachability {
     pod_count: usize,
     class_of: Vec<u32>,
     class_count: usize,
-    /// `class_count²` ids into `sets`, row = source class.
-    matrix: Vec<u32>,
+    /// Class x class ids into `sets`.
+    cells: Cells,
     sets: Vec<PortSet>,
     /// Per endpoint: node id (pods with a node name) and hostNetwork, for the own-node rule.
     node_of: Vec<Option<u32>>,
@@ -65,6 +68,19 @@ pub struct Reachability {
 struct Profile {
     class: u32,
     host: bool,
+}
+
+/// How the class x class answer is held. Both give the same answer to every question;
+/// [`Layout::Auto`] chooses by the number of classes, the others are for tests and
+/// benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    #[default]
+    Auto,
+    /// Every cell (4 bytes x classes²).
+    Dense,
+    /// Only the cells that differ from what isolation alone implies.
+    Sparse,
 }
 
 /// Sizes of the intermediate structures (for benchmarks and `--verbose` output).
@@ -83,16 +99,24 @@ pub struct ReachStats {
     pub egress_signatures: usize,
     /// Distinct port sets interned.
     pub port_sets: usize,
+    /// Class x class cells held (classes² when dense).
+    pub stored_cells: usize,
+    pub sparse: bool,
 }
 
 impl Reachability {
     pub fn compute(cluster: &Cluster, externals: &[IpAddr]) -> Reachability {
+        Reachability::compute_with(cluster, externals, Layout::Auto)
+    }
+
+    /// [`Reachability::compute`] with the cells held as `layout` says.
+    pub fn compute_with(cluster: &Cluster, externals: &[IpAddr], layout: Layout) -> Reachability {
         let vocab = Vocab::collect(cluster);
         let namespaces = Namespaces::collect(cluster);
         let classes = Classes::build(cluster, externals, &vocab, &namespaces);
         let mut sets = PortSets::new();
         let compiled = rules::compile(cluster, &classes, &vocab, &namespaces, &mut sets);
-        let (matrix, sets, mstats) = matrix::build(&classes, &compiled, &vocab, sets);
+        let (cells, sets, mstats) = matrix::build(&classes, &compiled, &vocab, sets, layout);
 
         let mut nodes: rustc_hash::FxHashMap<&str, u32> = Default::default();
         let mut node_of = Vec::with_capacity(classes.class_of.len());
@@ -124,6 +148,8 @@ impl Reachability {
             ingress_signatures: mstats.ingress_signatures,
             egress_signatures: mstats.egress_signatures,
             port_sets: sets.len(),
+            stored_cells: cells.stored(),
+            sparse: matches!(cells, Cells::Sparse { .. }),
         };
         Reachability {
             names,
@@ -131,7 +157,7 @@ impl Reachability {
             pod_count: cluster.pods.len(),
             class_count: classes.len(),
             class_of: classes.class_of,
-            matrix,
+            cells,
             sets: sets.into_sets(),
             node_of,
             host_network,
@@ -194,8 +220,7 @@ impl Reachability {
         if from == to || self.own_node(from, to) {
             return ALL;
         }
-        let index = a as usize * self.class_count + b as usize;
-        self.matrix.get(index).copied().unwrap_or(NONE)
+        self.cells.get(a as usize, b as usize)
     }
 
     /// A hostNetwork pod and a pod on the same known node: node traffic, always allowed.
@@ -228,8 +253,25 @@ impl Reachability {
     /// The set id for two distinct endpoints with profiles `a` and `b` that are not an
     /// own-node pair (see [`Reachability::own_node_pairs`]).
     fn profile_set_id(&self, a: Profile, b: Profile) -> u32 {
-        let index = a.class as usize * self.class_count + b.class as usize;
-        self.matrix.get(index).copied().unwrap_or(NONE)
+        self.cells.get(a.class as usize, b.class as usize)
+    }
+
+    /// The set id of every source class to destination class `dst`, into `out`: what a
+    /// pass over all sources of one destination reads, at one lookup per source.
+    fn class_column(&self, dst: u32, out: &mut Vec<u32>) {
+        self.cells.column(dst as usize, out);
+    }
+
+    /// When the cells are sparse: the (source class, set id) cells towards class `dst` that
+    /// are not their default (see [`Reachability::class_isolation`]).
+    fn class_exceptions(&self, dst: u32) -> Option<&[(u32, u32)]> {
+        self.cells.exceptions(dst as usize)
+    }
+
+    /// When the cells are sparse: whether class `class` is isolated for (egress, ingress),
+    /// which decides the default of its cells.
+    fn class_isolation(&self, class: u32) -> Option<(bool, bool)> {
+        self.cells.isolation(class as usize)
     }
 
     /// Every ordered pair of distinct endpoints on one node where one side is hostNetwork:
@@ -276,14 +318,9 @@ impl Reachability {
 
     /// One probe decided once per class pair, for writers that go over every pair.
     pub fn probe_view(&self, probe: Probe) -> ProbeView<'_> {
-        let by_set: Vec<bool> = self.sets.iter().map(|s| s.contains(probe)).collect();
         ProbeView {
             reach: self,
-            by_class: self
-                .matrix
-                .iter()
-                .map(|&id| by_set.get(id as usize).copied().unwrap_or(false))
-                .collect(),
+            by_set: self.sets.iter().map(|s| s.contains(probe)).collect(),
         }
     }
 
@@ -292,31 +329,12 @@ impl Reachability {
     }
 
     /// The truth table of one probe: `m[i][j]` says whether endpoint `i` may connect to `j`.
-    /// Decided once per class pair, then expanded.
+    /// Decided once per port set, then expanded.
     pub fn allowed_matrix(&self, probe: Probe) -> Vec<Vec<bool>> {
-        let by_set: Vec<bool> = self.sets.iter().map(|s| s.contains(probe)).collect();
-        let by_class: Vec<bool> = self
-            .matrix
-            .iter()
-            .map(|&id| by_set.get(id as usize).copied().unwrap_or(false))
-            .collect();
+        let view = self.probe_view(probe);
         let n = self.len();
         (0..n)
-            .map(|i| {
-                let row_class = self.class_of.get(i).map_or(0, |&c| c as usize);
-                let row = by_class
-                    .get(row_class * self.class_count..(row_class + 1) * self.class_count)
-                    .unwrap_or(&[]);
-                self.class_of
-                    .iter()
-                    .enumerate()
-                    .map(|(j, &cj)| {
-                        i == j
-                            || self.own_node(i, j)
-                            || row.get(cj as usize).copied().unwrap_or(false)
-                    })
-                    .collect()
-            })
+            .map(|i| (0..n).map(|j| view.allowed(i, j)).collect())
             .collect()
     }
 }
@@ -326,22 +344,14 @@ impl Reachability {
 #[derive(Debug)]
 pub struct ProbeView<'a> {
     reach: &'a Reachability,
-    by_class: Vec<bool>,
+    /// Per interned set: whether it holds the probe.
+    by_set: Vec<bool>,
 }
 
 impl ProbeView<'_> {
     /// Whether endpoint `from` may connect to `to` on the probe.
     pub fn allowed(&self, from: usize, to: usize) -> bool {
-        let r = self.reach;
-        let (Some(&a), Some(&b)) = (r.class_of.get(from), r.class_of.get(to)) else {
-            return false;
-        };
-        from == to
-            || r.own_node(from, to)
-            || self
-                .by_class
-                .get(a as usize * r.class_count + b as usize)
-                .copied()
-                .unwrap_or(false)
+        let id = self.reach.set_id(from, to);
+        self.by_set.get(id as usize).copied().unwrap_or(false)
     }
 }

@@ -14,11 +14,13 @@
 //!
 //! The answer is exact: [`Summary::ports`] gives back [`Reachability::ports`] for every pair
 //! (the property tests check it), and its size follows the distinct connectivity patterns of
-//! the cluster rather than pods². Work is groups² set-id lookups.
+//! the cluster rather than pods². Work per destination follows the sources whose answer is not
+//! their default (see [`super::lines`]).
 
 use rustc_hash::FxHashMap;
 
 use super::intern::{ALL, NONE};
+use super::lines::{Exceptions, Sources};
 use super::{Profile, Reachability, workload_name};
 use crate::eval::{PortSet, Probe};
 use crate::model::{Cluster, Labels, Pod};
@@ -139,11 +141,6 @@ impl Summary {
         focus: &Focused,
     ) -> Summary {
         let (namespaces, by_namespace, groups, group_of, profiles) = group(reach, cluster, focus);
-        let sources: Vec<usize> = (0..groups.len()).filter(|&g| groups[g].source).collect();
-        let by_namespace_sources: Vec<Vec<usize>> = by_namespace
-            .iter()
-            .map(|gs| gs.iter().copied().filter(|&g| groups[g].source).collect())
-            .collect();
         let canon: Vec<u32> = (0..reach.sets.len())
             .map(|id| {
                 let set = reach.set(id as u32);
@@ -158,46 +155,52 @@ impl Summary {
                 }
             })
             .collect();
-        let value = |a: usize, b: usize| -> Option<u32> {
+        let value = |a: usize, b: usize, set: Option<u32>| -> Option<u32> {
             let ga = groups.get(a)?;
             if a == b && ga.members.len() < 2 {
                 return None;
             }
-            let set = reach.profile_set_id(profiles[a], profiles[b]);
-            canon.get(set as usize).copied()
+            canon.get(set? as usize).copied()
         };
-        let default = |a: usize, b: usize| default_id(&groups[a], &groups[b]);
-
+        let mut by_order: Vec<u32> = (0..reach.sets.len()).map(|id| id as u32).collect();
+        by_order.sort_by(|&a, &b| reach.set(a).cmp(reach.set(b)));
+        let mut rank = vec![0u32; by_order.len()];
+        for (place, &id) in by_order.iter().enumerate() {
+            rank[id as usize] = place as u32;
+        }
+        let class_of_group: Vec<u32> = profiles.iter().map(|p| p.class).collect();
+        let mut sources =
+            Sources::new(&groups, &rank, namespaces.len(), &class_of_group, |class| {
+                reach.class_isolation(class)
+            });
+        // Dense cells: the set ids of every source class to the destination's class, read
+        // once per destination group (and kept while consecutive groups share a class).
+        let mut class_ids: Vec<u32> = Vec::new();
+        let mut class_ids_of: Option<u32> = None;
         let mut lines: Vec<(Side, Side, u32)> = Vec::new();
-        let mut column: Vec<Option<u32>> = vec![None; groups.len()];
-        let mut expected: Vec<u32> = vec![NONE; groups.len()];
         for b in (0..groups.len()).filter(|&b| groups[b].destination) {
-            for &a in &sources {
-                column[a] = value(a, b);
-                expected[a] = default(a, b);
-            }
-            // Top down, each level says what most of its sources get, when that saves lines:
-            // `*`, then each namespace, then the groups that still differ.
-            if let Some(v) = worth_a_line(&sources, &column, &expected) {
-                lines.push((Side::Any, Side::Group(b), v));
-                for &a in &sources {
-                    expected[a] = v;
+            let class = profiles[b].class;
+            match reach.class_exceptions(class) {
+                Some(list) => {
+                    let set = |a: usize| Some(reach.profile_set_id(profiles[a], profiles[b]));
+                    sources.lines_to(
+                        b,
+                        Exceptions::Only(list),
+                        |a| value(a, b, set(a)),
+                        &mut lines,
+                    );
                 }
-            }
-            for (ns, members) in by_namespace_sources.iter().enumerate() {
-                if let Some(v) = worth_a_line(members, &column, &expected) {
-                    lines.push((Side::Namespace(ns), Side::Group(b), v));
-                    for &a in members {
-                        expected[a] = v;
+                None => {
+                    if class_ids_of != Some(class) {
+                        reach.class_column(class, &mut class_ids);
+                        class_ids_of = Some(class);
                     }
-                }
-            }
-            for &a in &sources {
-                if let Some(v) = column[a].filter(|&v| v != expected[a]) {
-                    lines.push((Side::Group(a), Side::Group(b), v));
+                    let set = |a: usize| class_ids.get(profiles[a].class as usize).copied();
+                    sources.lines_to(b, Exceptions::Unknown, |a| value(a, b, set(a)), &mut lines);
                 }
             }
         }
+        drop(sources);
         let by_namespace_destinations: Vec<Vec<usize>> = by_namespace
             .iter()
             .map(|gs| {
@@ -341,30 +344,6 @@ fn default_id(from: &SummaryGroup, to: &SummaryGroup) -> u32 {
     } else {
         ALL
     }
-}
-
-/// The value a line for `sources` should carry, if one saves lines: the most common value
-/// among them, when more sources get it than it would wrongly cover.
-fn worth_a_line(sources: &[usize], column: &[Option<u32>], expected: &[u32]) -> Option<u32> {
-    let mut counts: FxHashMap<u32, usize> = FxHashMap::default();
-    for &a in sources {
-        if let Some(v) = column[a] {
-            *counts.entry(v).or_insert(0) += 1;
-        }
-    }
-    let (&v, _) = counts
-        .iter()
-        .max_by_key(|&(&v, &n)| (n, std::cmp::Reverse(v)))?;
-    let mut gained = 0usize;
-    let mut lost = 0usize;
-    for &a in sources {
-        match column[a] {
-            Some(x) if x == v && expected[a] != v => gained += 1,
-            Some(x) if x == expected[a] && x != v => lost += 1,
-            _ => {}
-        }
-    }
-    (gained > lost + 1).then_some(v)
 }
 
 /// When every group of a namespace has the same lines as sources (and the same default), its
