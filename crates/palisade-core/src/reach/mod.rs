@@ -5,13 +5,14 @@
 //!     -> Vocab        what policies can observe (label keys/values, named ports, ipBlocks)
 //!     -> Classes      endpoints grouped by what the policies observe about them   (classes.rs)
 //!     -> Compiled     per policy: selected classes; per rule: peer bitset + ports (rules.rs)
-//!     -> matrix       class x class interned PortSet ids                          (matrix.rs)
+//!     -> matrix       class x class interned PortSet ids, dense or sparse  (matrix.rs, cells.rs)
 //!   lookup(from, to): same endpoint or pod<->own-node host traffic -> all; else matrix[class(from)][class(to)]
 //! ```
 //!
 //! The result agrees with [`crate::eval::evaluate`] on every pair and probe (the engine
 //! proptests check exactly that); it only avoids repeating the work for endpoints the policies
-//! cannot tell apart. Cost grows with classes² and with rules x classes, never with
+//! cannot tell apart. Dense cost grows with classes² and with rules x classes (sparse, above
+//! 8,192 classes: with the cells that differ from what isolation implies), never with
 //! pods x pods x policies. Nothing is expanded to endpoint pairs until asked.
 
 mod atoms;
