@@ -31,6 +31,19 @@ fn diff_staging_a_default_deny() {
     insta::assert_snapshot!(run(&["diff", SHOP_PODS, "examples/shop"]));
 }
 
+/// Most groups of a namespace changing alike towards one destination are one `ns/*` line,
+/// naming the groups it leaves out (testdata/diff/README.md); fewer stay one line each.
+#[test]
+fn diff_rolls_up_a_namespace() {
+    let dir = "testdata/diff/namespace-roll-up";
+    let (base, old, new) = (
+        format!("{dir}/base.yaml"),
+        format!("{dir}/old.yaml"),
+        format!("{dir}/new.yaml"),
+    );
+    insta::assert_snapshot!(run(&["diff", "--base", &base, &old, &new]));
+}
+
 #[test]
 fn diff_widening_fails_ci() {
     insta::assert_snapshot!(run(&[

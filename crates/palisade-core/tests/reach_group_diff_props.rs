@@ -7,12 +7,16 @@ use std::net::IpAddr;
 
 use palisade_core::eval::PortSet;
 use palisade_core::model::Cluster;
-use palisade_core::reach::{Focused, Grouping, PortDelta, ReachDiff, Reachability};
+use palisade_core::reach::{Focused, Grouping, Layout, PortDelta, ReachDiff, Reachability};
 use palisade_test_support::arbitrary;
 use proptest::prelude::*;
 
 fn cluster() -> impl Strategy<Value = (Cluster, Vec<IpAddr>)> {
     arbitrary::cluster(arbitrary::Addresses::Distinct)
+}
+
+fn layout() -> impl Strategy<Value = Layout> {
+    prop_oneof![Just(Layout::Dense), Just(Layout::Sparse)]
 }
 
 /// Groups by namespace (externals alone): coarse enough that groups mix profiles.
@@ -70,6 +74,7 @@ proptest! {
         (new_cluster, new_ext) in cluster(),
         same_inventory in any::<bool>(),
         by_namespace in any::<bool>(),
+        layouts in (layout(), layout()),
     ) {
         // Half the cases keep the old inventory and only swap the policies (the CI case).
         let (new_cluster, new_ext) = if same_inventory {
@@ -79,8 +84,10 @@ proptest! {
         } else {
             (new_cluster, new_ext)
         };
-        let old = Reachability::compute(&old_cluster, &old_ext);
-        let new = Reachability::compute(&new_cluster, &new_ext);
+        // Both layouts on either side: sparse cells let the comparison skip the sources
+        // that are their default on both sides.
+        let old = Reachability::compute_with(&old_cluster, &old_ext, layouts.0);
+        let new = Reachability::compute_with(&new_cluster, &new_ext, layouts.1);
         let key = |n: &str| if by_namespace { namespace_of(n) } else { n.to_string() };
         let diff = ReachDiff::compute(&old, &new, key);
 

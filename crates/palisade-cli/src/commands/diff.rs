@@ -76,7 +76,7 @@ pub fn run(args: DiffArgs, color: ColorChoice) -> Exit {
             // A closed pipe (`palisade diff ... | head`) is not an error.
             let _ = out
                 .write_all(head.as_bytes())
-                .and_then(|()| write_text(&mut out, &diff, group_by))
+                .and_then(|()| write_text(&mut out, &diff, group_by, !args.focus.is_set()))
                 .and_then(|()| out.flush());
         }
         DiffFormat::Json => super::print_stdout(
@@ -113,6 +113,106 @@ pub fn run(args: DiffArgs, color: ColorChoice) -> Exit {
     }
 }
 
+/// The namespace of a group named `ns/...` (external addresses have none).
+fn namespace_of(group: &str) -> Option<&str> {
+    group.split_once('/').map(|(ns, _)| ns)
+}
+
+/// One line standing for most groups of a source namespace towards one destination: the
+/// groups of `covered` all change alike, each for all of its pairs; `excluded` are the
+/// namespace's other groups (changed otherwise or not at all), named on the line.
+struct RollUp<'d> {
+    ns: &'d str,
+    covered: Vec<&'d str>,
+    excluded: Vec<&'d str>,
+}
+
+/// The roll-ups of one destination's changes (sorted by source): per source namespace, the
+/// most common change when at least two groups and three in four of the namespace's have it.
+fn roll_ups<'d>(
+    block: &'d [PairChange],
+    namespace_groups: &HashMap<&'d str, Vec<&'d str>>,
+) -> Vec<RollUp<'d>> {
+    let full = |c: &PairChange| {
+        (c.gained.is_empty() || c.gained_pairs == c.pairs)
+            && (c.lost.is_empty() || c.lost_pairs == c.pairs)
+    };
+    let mut out = Vec::new();
+    for run in block.chunk_by(|a, b| namespace_of(&a.from) == namespace_of(&b.from)) {
+        let Some((ns, all)) = run
+            .first()
+            .and_then(|c| namespace_of(&c.from))
+            .and_then(|ns| Some((ns, namespace_groups.get(ns)?)))
+        else {
+            continue;
+        };
+        let mut best: Option<(&PairChange, usize)> = None;
+        for c in run.iter().filter(|c| full(c)) {
+            let n = run
+                .iter()
+                .filter(|d| full(d) && d.gained == c.gained && d.lost == c.lost)
+                .count();
+            if best.is_none_or(|(_, m)| n > m) {
+                best = Some((c, n));
+            }
+            if n * 2 > run.len() {
+                break;
+            }
+        }
+        let Some((pick, n)) = best else {
+            continue;
+        };
+        // Worth a line when it stands for most of the namespace: at least three groups in
+        // four (the others are named on the line).
+        if n < 2 || n * 4 < all.len() * 3 {
+            continue;
+        }
+        let covered: Vec<&str> = run
+            .iter()
+            .filter(|d| full(d) && d.gained == pick.gained && d.lost == pick.lost)
+            .map(|d| d.from.as_str())
+            .collect();
+        let excluded = all
+            .iter()
+            .copied()
+            .filter(|g| covered.binary_search(g).is_err())
+            .collect();
+        out.push(RollUp {
+            ns,
+            covered,
+            excluded,
+        });
+    }
+    out
+}
+
+/// `ns/* (12 pods)` or `ns/* except a, b and 3 more groups (12 pods)`.
+fn roll_up_name(r: &RollUp<'_>, sizes: &HashMap<&str, usize>) -> String {
+    const NAMED: usize = 3;
+    let pods: usize = r.covered.iter().map(|g| sizes.get(g).copied().unwrap_or(0)).sum();
+    let pods = format!("{pods} {}", if pods == 1 { "pod" } else { "pods" });
+    if r.excluded.is_empty() {
+        return format!("{}/* ({pods})", r.ns);
+    }
+    let mut names: Vec<&str> = r
+        .excluded
+        .iter()
+        .take(NAMED)
+        .map(|g| g.split_once('/').map_or(*g, |(_, rest)| rest))
+        .collect();
+    let more = r.excluded.len().saturating_sub(NAMED);
+    let names = if more > 0 {
+        let last = if more == 1 { "group" } else { "groups" };
+        format!("{} and {more} more {last}", names.join(", "))
+    } else if names.len() > 1 {
+        let last = names.pop().unwrap_or_default();
+        format!("{} and {last}", names.join(", "))
+    } else {
+        names.join(", ")
+    };
+    format!("{}/* except {names} ({pods})", r.ns)
+}
+
 /// `(4 of 6 pairs)` when a grouped change does not hold for every member pair.
 fn share(changed: usize, pairs: usize) -> String {
     if changed < pairs {
@@ -129,6 +229,7 @@ fn write_text(
     out: &mut impl std::io::Write,
     diff: &ReachDiff,
     group_by: GroupBy,
+    roll_up: bool,
 ) -> std::io::Result<()> {
     let sizes: HashMap<&str, usize> = diff
         .groups
@@ -155,26 +256,57 @@ fn write_text(
             plural(diff.groups.len(), "group", "groups"),
         )?;
     }
-    let mut current: Option<&str> = None;
-    for change in &diff.changes {
-        if current != Some(change.to.as_str()) {
-            if current.is_some() {
-                out.write_all(b"\n")?;
+    // Groups per namespace (sorted): most groups of a namespace changing alike towards one
+    // destination are one `ns/*` line. Only when grouped by connectivity and unfocused, where
+    // every group of the namespace is a source of the diff.
+    let mut namespace_groups: HashMap<&str, Vec<&str>> = HashMap::new();
+    if group_by == GroupBy::Connectivity && roll_up {
+        for g in &diff.groups {
+            if let Some(ns) = namespace_of(&g.name) {
+                namespace_groups.entry(ns).or_default().push(&g.name);
             }
-            writeln!(out, "to {}", label(&change.to))?;
-            current = Some(&change.to);
         }
-        for (sign, delta, changed) in [
-            ('+', &change.gained, change.gained_pairs),
-            ('-', &change.lost, change.lost_pairs),
-        ] {
-            if !delta.is_empty() {
-                writeln!(
-                    out,
-                    "  {sign} from {}: {delta}{}",
-                    label(&change.from),
-                    share(changed, change.pairs)
-                )?;
+        for list in namespace_groups.values_mut() {
+            list.sort_unstable();
+        }
+    }
+    let mut first = true;
+    for block in diff.changes.chunk_by(|a, b| a.to == b.to) {
+        let Some(head) = block.first() else {
+            continue;
+        };
+        if !first {
+            out.write_all(b"\n")?;
+        }
+        first = false;
+        writeln!(out, "to {}", label(&head.to))?;
+        let rolled = roll_ups(block, &namespace_groups);
+        let mut written: Option<&str> = None;
+        for change in block {
+            let up = namespace_of(&change.from).and_then(|ns| {
+                rolled
+                    .iter()
+                    .find(|r| r.ns == ns && r.covered.binary_search(&change.from.as_str()).is_ok())
+            });
+            let from = match up {
+                Some(r) if written == Some(r.ns) => continue,
+                Some(r) => {
+                    written = Some(r.ns);
+                    roll_up_name(r, &sizes)
+                }
+                None => label(&change.from),
+            };
+            for (sign, delta, changed) in [
+                ('+', &change.gained, change.gained_pairs),
+                ('-', &change.lost, change.lost_pairs),
+            ] {
+                if !delta.is_empty() {
+                    writeln!(
+                        out,
+                        "  {sign} from {from}: {delta}{}",
+                        share(changed, change.pairs)
+                    )?;
+                }
             }
         }
     }

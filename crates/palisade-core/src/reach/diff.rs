@@ -207,6 +207,132 @@ impl Changes {
     }
 }
 
+/// The source profiles whose cell towards one destination profile may differ between the
+/// two sides. When both sides hold their cells sparse, a cell that is its default on both
+/// sides differs only if the default does, and a default follows the isolation of the two
+/// ends: the sources to visit are then the exceptions of either side towards the
+/// destination and the sources whose egress isolation changed, or every source when the
+/// destination's ingress isolation changed. Dense cells: every source.
+struct Candidates<'r> {
+    old: &'r Reachability,
+    new: &'r Reachability,
+    all: Vec<usize>,
+    /// Both sides sparse: profile indices by old class and by new class, and those whose
+    /// egress isolation differs between the sides.
+    sparse: Option<SparseIndex>,
+}
+
+struct SparseIndex {
+    by_old_class: FxHashMap<u32, Vec<usize>>,
+    by_new_class: FxHashMap<u32, Vec<usize>>,
+    egress_changed: Vec<usize>,
+}
+
+fn egress_isolated(r: &Reachability, class: u32) -> Option<bool> {
+    r.class_isolation(class).map(|(egress, _)| egress)
+}
+
+fn ingress_isolated(r: &Reachability, class: u32) -> Option<bool> {
+    r.class_isolation(class).map(|(_, ingress)| ingress)
+}
+
+impl<'r> Candidates<'r> {
+    fn new(
+        old: &'r Reachability,
+        new: &'r Reachability,
+        profiles: &[JointCells<'_>],
+    ) -> Candidates<'r> {
+        let all: Vec<usize> = (0..profiles.len()).collect();
+        let sparse_sides = old.class_exceptions(0).is_some() && new.class_exceptions(0).is_some();
+        let sparse = sparse_sides.then(|| {
+            let mut index = SparseIndex {
+                by_old_class: FxHashMap::default(),
+                by_new_class: FxHashMap::default(),
+                egress_changed: Vec::new(),
+            };
+            for (p, &(&(a_old, a_new), _)) in profiles.iter().enumerate() {
+                index.by_old_class.entry(a_old.class).or_default().push(p);
+                index.by_new_class.entry(a_new.class).or_default().push(p);
+                if egress_isolated(old, a_old.class) != egress_isolated(new, a_new.class) {
+                    index.egress_changed.push(p);
+                }
+            }
+            index
+        });
+        Candidates {
+            old,
+            new,
+            all,
+            sparse,
+        }
+    }
+
+    /// The source profiles to compare towards destination profile `b`, into `out`.
+    fn sources(&self, (b_old, b_new): (Profile, Profile), out: &mut Visit) {
+        out.clear();
+        let (old, new) = (self.old, self.new);
+        let lists = self.sparse.as_ref().and_then(|index| {
+            if ingress_isolated(old, b_old.class)? != ingress_isolated(new, b_new.class)? {
+                return None;
+            }
+            Some((
+                index,
+                old.class_exceptions(b_old.class)?,
+                new.class_exceptions(b_new.class)?,
+            ))
+        });
+        let Some((index, old_exceptions, new_exceptions)) = lists else {
+            out.list.extend_from_slice(&self.all);
+            return;
+        };
+        let sides = [
+            (&index.by_old_class, old_exceptions),
+            (&index.by_new_class, new_exceptions),
+        ];
+        for (by_class, exceptions) in sides {
+            for (class, _) in exceptions {
+                for &p in by_class.get(class).into_iter().flatten() {
+                    out.insert(p);
+                }
+            }
+        }
+        for &p in &index.egress_changed {
+            out.insert(p);
+        }
+    }
+}
+
+/// A list of distinct indices, cleared in time proportional to its length.
+struct Visit {
+    list: Vec<usize>,
+    seen: Vec<bool>,
+}
+
+impl Visit {
+    fn new(n: usize) -> Visit {
+        Visit {
+            list: Vec::new(),
+            seen: vec![false; n],
+        }
+    }
+
+    fn insert(&mut self, i: usize) {
+        if let Some(seen) = self.seen.get_mut(i).filter(|s| !**s) {
+            *seen = true;
+            self.list.push(i);
+        }
+    }
+
+    fn clear(&mut self) {
+        for &i in &self.list {
+            if let Some(seen) = self.seen.get_mut(i) {
+                *seen = false;
+            }
+        }
+        self.list.clear();
+    }
+}
+
 impl ReachDiff {
     /// Compares `old` with `new`, grouping the common endpoints by `group_of(endpoint name)`
     /// (the identity for one line per endpoint pair).
@@ -333,18 +459,24 @@ impl ReachDiff {
             .map(|set| old_ids.get(set).copied())
             .collect();
         let profiles: Vec<JointCells<'_>> = by_profile.iter().collect();
-        // Rows of the profiles² comparison on every core, each with its own delta cache; the
-        // sums and unions merged afterwards do not depend on the split.
-        let rows_per_run = profiles
+        let candidates = Candidates::new(old, new, &profiles);
+        // Destinations of the comparison on every core, each run with its own delta cache;
+        // the sums and unions merged afterwards do not depend on the split.
+        let per_run = profiles
             .len()
             .div_ceil(crate::parallel::threads() * 4)
             .max(1);
-        let runs: Vec<&[JointCells<'_>]> = profiles.chunks(rows_per_run).collect();
-        let compare_rows = |rows: &[JointCells<'_>]| -> Changes {
+        let runs: Vec<&[JointCells<'_>]> = profiles.chunks(per_run).collect();
+        let compare_rows = |destinations: &[JointCells<'_>]| -> Changes {
             let mut acc = Changes::default();
             let mut deltas: FxHashMap<(u32, u32), (PortDelta, PortDelta)> = FxHashMap::default();
-            for &(&(a_old, a_new), a_cells) in rows {
-                for &(&(b_old, b_new), b_cells) in &profiles {
+            let mut sources = Visit::new(profiles.len());
+            for &(&(b_old, b_new), b_cells) in destinations {
+                candidates.sources((b_old, b_new), &mut sources);
+                for &a in &sources.list {
+                    let Some(&(&(a_old, a_new), a_cells)) = profiles.get(a) else {
+                        continue;
+                    };
                     let ids = (
                         old.profile_set_id(a_old, b_old),
                         new.profile_set_id(a_new, b_new),
