@@ -124,6 +124,24 @@ impl Cells {
         }
     }
 
+    /// The same cells, dense (`n` classes).
+    pub(crate) fn to_dense(&self, n: usize) -> Cells {
+        if let Cells::Dense { .. } = self {
+            return self.clone();
+        }
+        let mut ids = vec![NONE; n * n];
+        let mut column = Vec::with_capacity(n);
+        for dst in 0..n {
+            self.column(dst, &mut column);
+            for (src, &id) in column.iter().enumerate().take(n) {
+                if let Some(cell) = ids.get_mut(src * n + dst) {
+                    *cell = id;
+                }
+            }
+        }
+        Cells::dense(n, ids)
+    }
+
     /// Ids held: classes² when dense, the cells that differ from their default when sparse.
     pub(crate) fn stored(&self) -> usize {
         match self {
@@ -139,5 +157,38 @@ fn default_id(egress_isolated: &[bool], ingress_isolated: &[bool], src: usize, d
         NONE
     } else {
         ALL
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Made dense, sparse cells answer every pair as before: exceptions where held, the
+    /// isolation default elsewhere.
+    #[test]
+    fn dense_copy_answers_every_pair_alike() {
+        let n = 5;
+        let egress = vec![false, true, false, false, true];
+        let ingress = vec![false, false, true, true, false];
+        let columns: Vec<Box<[(u32, u32)]>> = vec![
+            Box::new([(1, 7)]),
+            Box::new([]),
+            Box::new([(0, 9), (3, ALL)]),
+            Box::new([(4, 8)]),
+            Box::new([(0, NONE), (2, 6)]),
+        ];
+        let sparse = Cells::sparse(egress, ingress, columns);
+        let dense = sparse.to_dense(n);
+        assert!(matches!(dense, Cells::Dense { .. }));
+        for src in 0..n {
+            for dst in 0..n {
+                assert_eq!(dense.get(src, dst), sparse.get(src, dst), "{src} -> {dst}");
+            }
+        }
+        assert_eq!(dense.get(1, 0), 7);
+        assert_eq!(dense.get(2, 0), ALL, "neither side isolated");
+        assert_eq!(dense.get(1, 2), NONE, "the source is isolated for egress");
+        assert_eq!(dense.get(0, 4), NONE, "an exception to ALL");
     }
 }

@@ -12,7 +12,7 @@
 //! The result agrees with [`crate::eval::evaluate`] on every pair and probe (the engine
 //! proptests check exactly that); it only avoids repeating the work for endpoints the policies
 //! cannot tell apart. Dense cost grows with classes² and with rules x classes (sparse, above
-//! 8,192 classes: with the cells that differ from what isolation implies), never with
+//! 1,024 classes: with the cells that differ from what isolation implies), never with
 //! pods x pods x policies. Nothing is expanded to endpoint pairs until asked.
 
 mod atoms;
@@ -72,8 +72,8 @@ struct Profile {
 }
 
 /// How the class x class answer is held. Both give the same answer to every question;
-/// [`Layout::Auto`] chooses by the number of classes, the others are for tests and
-/// benchmarks.
+/// [`Layout::Auto`] chooses by the number of classes and how many cells are their default,
+/// the others are for tests and benchmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Layout {
     #[default]
