@@ -189,7 +189,11 @@ fn roll_ups<'d>(
 /// `ns/* (12 pods)` or `ns/* except a, b and 3 more groups (12 pods)`.
 fn roll_up_name(r: &RollUp<'_>, sizes: &HashMap<&str, usize>) -> String {
     const NAMED: usize = 3;
-    let pods: usize = r.covered.iter().map(|g| sizes.get(g).copied().unwrap_or(0)).sum();
+    let pods: usize = r
+        .covered
+        .iter()
+        .map(|g| sizes.get(g).copied().unwrap_or(0))
+        .sum();
     let pods = format!("{pods} {}", if pods == 1 { "pod" } else { "pods" });
     if r.excluded.is_empty() {
         return format!("{}/* ({pods})", r.ns);
