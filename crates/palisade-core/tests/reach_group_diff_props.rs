@@ -28,8 +28,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(384))]
 
     #[test]
-    fn grouped_equals_pairwise_aggregate((cluster, externals) in cluster(), by_namespace in any::<bool>()) {
-        let reach = Reachability::compute(&cluster, &externals);
+    fn grouped_equals_pairwise_aggregate(
+        (cluster, externals) in cluster(),
+        by_namespace in any::<bool>(),
+        layout in layout(),
+    ) {
+        let reach = Reachability::compute_with(&cluster, &externals, layout);
         let names = reach.endpoint_names();
         let grouping = if by_namespace {
             Grouping::from_keys(names.iter().map(|n| namespace_of(n)).collect())

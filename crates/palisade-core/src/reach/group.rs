@@ -258,16 +258,28 @@ impl Reachability {
                 add(id(g), id(h), ALL, 1);
             }
         }
-        for (i, a) in cells.iter().enumerate() {
-            for (j, b) in cells.iter().enumerate() {
+        // Per destination cell, the set ids from every source class read once (one column,
+        // kept while consecutive cells share a class), and the pair count looked up only for
+        // the pairs that allow something.
+        let mut column: Vec<u32> = Vec::new();
+        let mut column_of: Option<u32> = None;
+        for (j, b) in cells.iter().enumerate() {
+            if column_of != Some(b.profile.class) {
+                self.class_column(b.profile.class, &mut column);
+                column_of = Some(b.profile.class);
+            }
+            for (i, a) in cells.iter().enumerate() {
+                let set = column
+                    .get(a.profile.class as usize)
+                    .copied()
+                    .unwrap_or(NONE);
+                if set == NONE || self.set(set).is_empty() {
+                    continue;
+                }
                 let (ci, cj) = (id(i), id(j));
                 let pairs = cell_pairs(a, b, i == j)
                     .saturating_sub(exempt.get(&(ci, cj)).copied().unwrap_or(0));
                 if pairs == 0 {
-                    continue;
-                }
-                let set = self.profile_set_id(a.profile, b.profile);
-                if set == NONE || self.set(set).is_empty() {
                     continue;
                 }
                 add(a.group, b.group, set, pairs);

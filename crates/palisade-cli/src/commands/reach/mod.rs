@@ -58,13 +58,16 @@ pub fn run(args: ReachArgs, color: ColorChoice) -> Exit {
             if args.focus.is_set() {
                 focus_edges(&mut grouped, &rows, &cols);
             }
-            let text = match (args.format, args.probes.is_empty()) {
-                (ReachFormat::Table, false) => group_truth_tables(&grouped, &args.probes),
-                (ReachFormat::Table, true) => group_lines(&grouped),
-                (ReachFormat::Json, _) => group_json(&grouped, &args.probes),
-                (ReachFormat::Csv, _) => group_csv(&grouped, &args.probes),
-            };
-            out.write_all(text.as_bytes())
+            match (args.format, args.probes.is_empty()) {
+                (ReachFormat::Table, false) => {
+                    out.write_all(group_truth_tables(&grouped, &args.probes).as_bytes())
+                }
+                (ReachFormat::Table, true) => write_group_lines(&mut out, &grouped),
+                (ReachFormat::Json, _) => {
+                    out.write_all(group_json(&grouped, &args.probes).as_bytes())
+                }
+                (ReachFormat::Csv, _) => write_group_csv(&mut out, &grouped, &args.probes),
+            }
         }
         ReachGroupBy::Connectivity => connectivity::write(
             &mut out,
@@ -413,25 +416,25 @@ fn group_truth_tables(grouped: &GroupReach, probes: &[Probe]) -> String {
 }
 
 /// `ns/a => ns/b : TCP 80` per workload pair with anything allowed; when the member pairs
-/// disagree, what every pair gets and how many pairs get anything.
-fn group_lines(grouped: &GroupReach) -> String {
+/// disagree, what every pair gets and how many pairs get anything. Streamed: on a big
+/// cluster the pairs run to millions of lines.
+fn write_group_lines(out: &mut impl Write, grouped: &GroupReach) -> io::Result<()> {
     let names = grouped.grouping.names();
-    let mut out = String::new();
     for e in &grouped.edges {
         let (Some(from), Some(to)) = (names.get(e.from), names.get(e.to)) else {
             continue;
         };
-        let _ = write!(out, "{from} => {to} : {}", e.ports);
+        write!(out, "{from} => {to} : {}", e.ports)?;
         if e.every_pair != e.ports || e.allowed_pairs != e.pairs {
-            let _ = write!(
+            write!(
                 out,
                 " (every pod pair: {}; {}/{} pod pairs allowed something)",
                 e.every_pair, e.allowed_pairs, e.pairs
-            );
+            )?;
         }
-        out.push('\n');
+        out.write_all(b"\n")?;
     }
-    out
+    Ok(())
 }
 
 fn group_json(grouped: &GroupReach, probes: &[Probe]) -> String {
@@ -461,18 +464,19 @@ fn group_json(grouped: &GroupReach, probes: &[Probe]) -> String {
     serde_json::to_string(&value).unwrap_or_default() + "\n"
 }
 
-fn group_csv(grouped: &GroupReach, probes: &[Probe]) -> String {
+/// One CSV row per workload pair with anything allowed, streamed like the lines.
+fn write_group_csv(out: &mut impl Write, grouped: &GroupReach, probes: &[Probe]) -> io::Result<()> {
     let names = grouped.grouping.names();
-    let mut out = String::from("from,to,some,every,allowed_pairs,pairs");
+    out.write_all(b"from,to,some,every,allowed_pairs,pairs")?;
     for p in probes {
-        let _ = write!(out, ",{}", probe_label(p));
+        write!(out, ",{}", probe_label(p))?;
     }
-    out.push('\n');
+    out.write_all(b"\n")?;
     for e in &grouped.edges {
         let (Some(from), Some(to)) = (names.get(e.from), names.get(e.to)) else {
             continue;
         };
-        let _ = write!(
+        write!(
             out,
             "{},{},{},{},{},{}",
             csv_field(from),
@@ -481,13 +485,13 @@ fn group_csv(grouped: &GroupReach, probes: &[Probe]) -> String {
             csv_field(&e.every_pair.to_string()),
             e.allowed_pairs,
             e.pairs
-        );
+        )?;
         for p in probes {
-            let _ = write!(out, ",{}", group_cell(Some(e), *p));
+            write!(out, ",{}", group_cell(Some(e), *p))?;
         }
-        out.push('\n');
+        out.write_all(b"\n")?;
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]
