@@ -146,17 +146,16 @@ fn roll_ups<'d>(
         else {
             continue;
         };
+        // The most common change of the run, the first of them on a tie.
+        let mut counts: HashMap<(&PortDelta, &PortDelta), usize> = HashMap::new();
+        for c in run.iter().filter(|c| full(c)) {
+            *counts.entry((&c.gained, &c.lost)).or_default() += 1;
+        }
         let mut best: Option<(&PairChange, usize)> = None;
         for c in run.iter().filter(|c| full(c)) {
-            let n = run
-                .iter()
-                .filter(|d| full(d) && d.gained == c.gained && d.lost == c.lost)
-                .count();
+            let n = counts.get(&(&c.gained, &c.lost)).copied().unwrap_or(0);
             if best.is_none_or(|(_, m)| n > m) {
                 best = Some((c, n));
-            }
-            if n * 2 > run.len() {
-                break;
             }
         }
         let Some((pick, n)) = best else {

@@ -26,7 +26,7 @@ use crate::model::{Cluster, Pod, Protocol};
 
 /// The difference of two port sets. "Every protocol" minus some ports cannot be written as a
 /// [`PortSet`] (ICMP and the other port-less protocols stay in), hence `other_protocols`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct PortDelta {
     /// TCP, UDP and SCTP ports; never [`PortSet::is_all`].
     ports: PortSet,
