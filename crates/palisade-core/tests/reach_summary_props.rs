@@ -143,3 +143,76 @@ fn unisolated_pairs_are_left_out_and_isolated_ones_listed() {
     );
     assert_eq!(line.ports, PortSet::port(Protocol::Tcp, 8080));
 }
+
+/// A scraper admitted to every group of a namespace is one `ns/*` line, and the group that
+/// admits it on other ports keeps a line of its own (docs/audit.md, "Grouped by connectivity").
+#[test]
+fn a_source_saying_the_same_to_a_namespace_is_one_line() {
+    use palisade_test_support::builders::{
+        mk_cluster, mk_policy, ns, pod, pods, pods_in, rule, sel, tcp,
+    };
+    let scraper = || {
+        pods_in(
+            sel(&[("kubernetes.io/metadata.name", "monitoring")]),
+            sel(&[("app", "prometheus")]),
+        )
+    };
+    let cluster = mk_cluster(
+        vec![ns("blog", &[]), ns("monitoring", &[])],
+        vec![
+            pod(
+                "monitoring",
+                "prometheus-0",
+                &[("app", "prometheus")],
+                "10.0.1.1",
+            ),
+            pod("blog", "wordpress-0", &[("app", "wordpress")], "10.0.0.1"),
+            pod("blog", "mysql-0", &[("app", "mysql")], "10.0.0.2"),
+            pod("blog", "redis-0", &[("app", "redis")], "10.0.0.3"),
+            pod("blog", "cron-0", &[("app", "cron")], "10.0.0.4"),
+        ],
+        vec![
+            mk_policy("blog", "scrape", |p| {
+                p.subject = sel(&[]);
+                p.ingress = Some(vec![rule(vec![scraper()], vec![tcp(9100)])]);
+            }),
+            mk_policy("blog", "mysql", |p| {
+                p.subject = sel(&[("app", "mysql")]);
+                p.ingress = Some(vec![
+                    rule(vec![pods(sel(&[("app", "wordpress")]))], vec![tcp(3306)]),
+                    rule(vec![scraper()], vec![tcp(9104)]),
+                ]);
+            }),
+        ],
+    );
+    let reach = Reachability::compute(&cluster, &[]);
+    let summary = Summary::of(&reach, &cluster);
+    let name = |side: Side| match side {
+        Side::Any => "*".to_string(),
+        Side::Namespace(ns) => format!("{}/*", summary.namespaces[ns]),
+        Side::Group(g) => summary.groups[g].name.clone(),
+    };
+    let lines: Vec<String> = summary
+        .lines
+        .iter()
+        .map(|l| format!("{} => {} : {}", name(l.from), name(l.to), l.ports))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "monitoring/prometheus-0 => blog/* : TCP 9100",
+            "blog/wordpress-0 => blog/mysql-0 : TCP 3306",
+            "monitoring/prometheus-0 => blog/mysql-0 : TCP 9100,9104",
+        ],
+        "{lines:#?}"
+    );
+    for i in 0..reach.len() {
+        for j in 0..reach.len() {
+            assert_eq!(
+                &summary.ports(&reach, i, j),
+                reach.ports(i, j),
+                "{i} -> {j}"
+            );
+        }
+    }
+}

@@ -318,7 +318,7 @@ fn groups_section(out: &mut String, summary: &Summary, reach: &Reachability) {
     out.push_str("<section id=\"groups\">\n<h2>Groups of identical connectivity</h2>\n");
     let _ = writeln!(
         out,
-        "<p class=\"legend\">{} endpoints in {} groups. Connections not listed: everything when neither side is isolated (source for egress, destination for ingress), else nothing; the most specific source wins (a group, then <code>ns/*</code>, then <code>*</code>). Open a namespace for its groups, pods and incoming connections.</p>",
+        "<p class=\"legend\">{} endpoints in {} groups. Connections not listed: everything when neither side is isolated (source for egress, destination for ingress), else nothing; towards a pod, the lines naming its group decide before those naming its namespace (<code>ns/*</code>), and among them the most specific source wins (a group, then <code>ns/*</code>, then <code>*</code>). Open a namespace for its groups, pods and incoming connections.</p>",
         reach.len(),
         summary.groups.len()
     );

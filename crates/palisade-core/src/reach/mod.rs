@@ -21,6 +21,7 @@ mod cells;
 mod classes;
 mod diff;
 mod group;
+mod hoist;
 mod intern;
 mod lines;
 mod matrix;

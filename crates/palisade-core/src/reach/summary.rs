@@ -7,10 +7,16 @@
 //!   default   a pair of groups gets everything when neither side is isolated (source for
 //!             egress, destination for ingress), nothing otherwise
 //!   lines     (from, to, ports) where the answer differs from the default; a source is a
-//!             group, a namespace (`ns/*`) or every endpoint (`*`), and the most specific line
-//!             wins; a destination is a group, or a namespace whose groups all have the same
-//!             lines
+//!             group, a namespace (`ns/*`) or every endpoint (`*`); a destination is a group or
+//!             a namespace (`ns/*`)
+//!   reading   towards group b, the lines naming b decide, the most specific source winning;
+//!             a source none of them covers reads the lines naming b's namespace alike, and
+//!             without one there either, gets the default
 //! ```
+//!
+//! Destination namespaces come from two places: a namespace whose groups all have the same
+//! lines is written once (`merge_destinations`), and a source group that says the same to
+//! most groups of a namespace says it once (see [`super::hoist`]).
 //!
 //! The answer is exact: [`Summary::ports`] gives back [`Reachability::ports`] for every pair
 //! (the property tests check it), and its size follows the distinct connectivity patterns of
@@ -19,6 +25,7 @@
 
 use rustc_hash::FxHashMap;
 
+use super::hoist::hoist_sources;
 use super::intern::{ALL, NONE};
 use super::lines::{Exceptions, Sources};
 use super::{Profile, Reachability, workload_name};
@@ -210,7 +217,8 @@ impl Summary {
                     .collect()
             })
             .collect();
-        let mut lines = merge_destinations(lines, &groups, &by_namespace_destinations);
+        let lines = merge_destinations(lines, &groups, &by_namespace_destinations);
+        let mut lines = hoist_sources(lines, &groups, &by_namespace_destinations, &rank);
         let order = |side: &Side| match *side {
             Side::Any => (0, 0, 0),
             Side::Namespace(ns) => (1, ns, 0),
@@ -287,33 +295,23 @@ impl Summary {
         }
     }
 
-    /// What the summary says about groups `a` -> `b`. The lines of `b` are those naming it, or
-    /// else those naming its namespace (never both); among them the most specific source
-    /// wins (the group, then its namespace, then `*`); without one, the default.
+    /// What the summary says about groups `a` -> `b`: among the lines naming `b`, the one
+    /// with the most specific source covering `a` (the group, then its namespace, then `*`);
+    /// without one, the same among the lines naming `b`'s namespace; else the default.
     pub fn between(&self, a: usize, b: usize) -> PortSet {
-        let to_group: Vec<&SummaryLine> = self
-            .lines
-            .iter()
-            .filter(|l| l.to == Side::Group(b))
-            .collect();
-        let column = if to_group.is_empty() {
-            self.lines
-                .iter()
-                .filter(|l| matches!(l.to, Side::Namespace(_)) && self.covers(l.to, b))
-                .collect()
-        } else {
-            to_group
-        };
         let specificity = |side: Side| match side {
             Side::Group(_) => 2,
             Side::Namespace(_) => 1,
             Side::Any => 0,
         };
-        if let Some(line) = column
-            .iter()
-            .filter(|l| self.covers(l.from, a))
-            .max_by_key(|l| specificity(l.from))
-        {
+        let best = |to: Side| {
+            self.lines
+                .iter()
+                .filter(|l| l.to == to && self.covers(l.from, a))
+                .max_by_key(|l| specificity(l.from))
+        };
+        let namespace = self.groups.get(b).and_then(|g| g.namespace);
+        if let Some(line) = best(Side::Group(b)).or_else(|| best(Side::Namespace(namespace?))) {
             return line.ports.clone();
         }
         match (self.groups.get(a), self.groups.get(b)) {

@@ -118,7 +118,9 @@ fn write_text(out: &mut impl Write, reach: &Reachability, summary: &Summary) -> 
         out,
         "Pairs not listed: {all} when neither side is isolated (source for egress, destination for \
          ingress), else {none}. A pod may always reach itself, and hostNetwork pods and the pods \
-         of their node reach each other."
+         of their node reach each other. Towards a pod, the lines naming its group decide before \
+         those naming its namespace (ns/*), and among them the most specific source wins (a \
+         group, then ns/*, then *)."
     )?;
     if summary.lines.is_empty() {
         return writeln!(out, "No pair differs from that.");
@@ -196,6 +198,7 @@ fn to_json(reach: &Reachability, summary: &Summary) -> serde_json::Value {
         .collect();
     let mut value = json!({
         "default": "everything when neither side is isolated (source for egress, destination for ingress), else nothing",
+        "precedence": "towards a pod, the lines naming its group before those naming its namespace; among them the most specific source (a group, then ns/*, then *)",
         "groups": groups,
         "lines": lines,
     });
