@@ -38,7 +38,7 @@ pub fn document(
     if !ascii && find_forbidden_char(stretch, 0).is_some() {
         return None;
     }
-    let mut lines = Vec::new();
+    let mut lines = Vec::with_capacity(stretch.bytes().filter(|&b| b == b'\n').count() + 1);
     let mut at = start;
     for raw in stretch.split_inclusive('\n') {
         let content = raw.strip_suffix('\n').unwrap_or(raw);
@@ -53,6 +53,8 @@ pub fn document(
         i: 0,
         ascii,
         depth: 0,
+        entries: Vec::new(),
+        items: Vec::new(),
     };
     if doc.line_text(0).is_some_and(|l| l.starts_with("---")) {
         if doc.line_text(0)? != "---" {
@@ -88,6 +90,10 @@ struct Doc<'t> {
     i: usize,
     ascii: bool,
     depth: usize,
+    /// The entries (items) of the maps (lists) being read, innermost last: each collection
+    /// takes exactly its own when it ends, instead of growing a vector of its own.
+    entries: Vec<(Key, Node)>,
+    items: Vec<Node>,
 }
 
 impl<'t> Doc<'t> {
@@ -153,7 +159,7 @@ impl<'t> Doc<'t> {
     /// following keys at `indent` (they differ for a map that starts on a list item's line).
     fn map(&mut self, column: usize, indent: usize) -> Option<Built> {
         self.enter()?;
-        let mut entries: Vec<(Key, Node)> = Vec::new();
+        let first = self.entries.len();
         let mut start: Option<Span> = None;
         let mut src_end = 0;
         let mut col = column;
@@ -161,10 +167,13 @@ impl<'t> Doc<'t> {
             let (key, value) = self.entry(col, indent)?;
             start.get_or_insert(key.span);
             src_end = src_end.max(value.src_end);
-            if entries.iter().any(|(k, _)| k.name == key.name) {
+            if self.entries[first..]
+                .iter()
+                .any(|(k, _)| k.name == key.name)
+            {
                 return None;
             }
-            entries.push((key, value.node));
+            self.entries.push((key, value.node));
             let Some(next) = self.next_content() else {
                 break;
             };
@@ -186,6 +195,7 @@ impl<'t> Doc<'t> {
         self.depth -= 1;
         let mut span = start?;
         span.end = src_end;
+        let entries = self.entries.drain(first..).collect();
         Some(Built {
             node: Node {
                 span,
@@ -341,7 +351,7 @@ impl<'t> Doc<'t> {
     /// A block list whose dashes are at `indent`, the first on the current line.
     fn seq(&mut self, indent: usize) -> Option<Built> {
         self.enter()?;
-        let mut items = Vec::new();
+        let first = self.items.len();
         let mut start: Option<Span> = None;
         let mut src_end = 0;
         loop {
@@ -378,7 +388,7 @@ impl<'t> Doc<'t> {
                 }
             };
             src_end = src_end.max(item.src_end);
-            items.push(item.node);
+            self.items.push(item.node);
             let Some(next) = self.next_content() else {
                 break;
             };
@@ -397,6 +407,7 @@ impl<'t> Doc<'t> {
         self.depth -= 1;
         let mut span = start?;
         span.end = src_end;
+        let items = self.items.drain(first..).collect();
         Some(Built {
             node: Node {
                 span,

@@ -71,8 +71,12 @@ pub fn decode(file: FileId, text: &str, doc: Node) -> Output {
 }
 
 impl Output {
-    pub fn add_to(self, loaded: &mut Loaded) {
-        loaded.objects.extend(self.objects);
+    pub fn add_to(mut self, loaded: &mut Loaded) {
+        // A List of thousands of objects is most of a load: moved, not copied.
+        if loaded.objects.is_empty() {
+            std::mem::swap(&mut loaded.objects, &mut self.objects);
+        }
+        loaded.objects.append(&mut self.objects);
         loaded.diagnostics.extend(self.diagnostics);
         for kind in self.skipped {
             *loaded.skipped.entry(kind).or_default() += 1;
