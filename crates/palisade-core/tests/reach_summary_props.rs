@@ -187,15 +187,13 @@ fn a_source_saying_the_same_to_a_namespace_is_one_line() {
     );
     let reach = Reachability::compute(&cluster, &[]);
     let summary = Summary::of(&reach, &cluster);
-    let name = |side: Side| match side {
-        Side::Any => "*".to_string(),
-        Side::Namespace(ns) => format!("{}/*", summary.namespaces[ns]),
-        Side::Group(g) => summary.groups[g].name.clone(),
-    };
     let lines: Vec<String> = summary
         .lines
         .iter()
-        .map(|l| format!("{} => {} : {}", name(l.from), name(l.to), l.ports))
+        .map(|l| {
+            let (from, to) = (summary.side_name(l.from), summary.side_name(l.to));
+            format!("{from} => {to} : {}", l.ports)
+        })
         .collect();
     assert_eq!(
         lines,
@@ -203,6 +201,167 @@ fn a_source_saying_the_same_to_a_namespace_is_one_line() {
             "monitoring/prometheus-0 => blog/* : TCP 9100",
             "blog/wordpress-0 => blog/mysql-0 : TCP 3306",
             "monitoring/prometheus-0 => blog/mysql-0 : TCP 9100,9104",
+        ],
+        "{lines:#?}"
+    );
+    for i in 0..reach.len() {
+        for j in 0..reach.len() {
+            assert_eq!(
+                &summary.ports(&reach, i, j),
+                reach.ports(i, j),
+                "{i} -> {j}"
+            );
+        }
+    }
+}
+
+/// Synthetic clusters big enough for the summary's namespace-wide lines: label-selected
+/// namespaces admitted across the cluster, sources isolated for egress among open ones. Every
+/// pair read back from the lines is the engine's answer, and the lines do use the
+/// `ns/* [no egress policy]` sources and `ns/*` destinations they are checked for.
+#[test]
+fn synthetic_clusters_expand_to_every_pair() {
+    use palisade_test_support::synth::{SynthParams, generate};
+    let mut open_sources = 0;
+    let mut namespace_destinations = 0;
+    for seed in 1..=12 {
+        let cluster = generate(SynthParams {
+            namespaces: 6 + seed as usize % 4,
+            pods: 240,
+            policies: 80,
+            seed,
+        });
+        let reach = Reachability::compute(&cluster, &[]);
+        let summary = Summary::of(&reach, &cluster);
+        for i in 0..reach.len() {
+            for j in 0..reach.len() {
+                assert_eq!(
+                    &summary.ports(&reach, i, j),
+                    reach.ports(i, j),
+                    "seed {seed}: {} -> {}",
+                    reach.endpoint_names()[i],
+                    reach.endpoint_names()[j]
+                );
+            }
+        }
+        open_sources += summary
+            .lines
+            .iter()
+            .filter(|l| matches!(l.from, Side::OpenNamespace(_)))
+            .count();
+        namespace_destinations += summary
+            .lines
+            .iter()
+            .filter(|l| matches!(l.to, Side::Namespace(_)))
+            .count();
+    }
+    assert!(open_sources > 0, "no `ns/* [no egress policy]` source");
+    assert!(namespace_destinations > 0, "no `ns/*` destination");
+}
+
+/// A destination admitting a labelled namespace: the pods there without egress policy are one
+/// source, a pod isolated for egress that still reaches it on some port keeps its own line, and
+/// an open pod the rule does not admit gets an explicit `none` (docs/audit.md).
+#[test]
+fn pods_without_egress_policy_of_a_namespace_are_one_source() {
+    use palisade_test_support::builders::{
+        ip_block, mk_cluster, mk_policy, ns, pod, pods_in, rule, sel, tcp,
+    };
+    let cluster = mk_cluster(
+        vec![
+            ns("pay", &[]),
+            ns("shop", &[("team", "shop")]),
+            ns("other", &[]),
+        ],
+        vec![
+            pod("pay", "auth-0", &[("app", "auth")], "10.0.0.1"),
+            pod(
+                "shop",
+                "web-0",
+                &[("app", "web"), ("tier", "front")],
+                "10.0.1.1",
+            ),
+            pod(
+                "shop",
+                "api-0",
+                &[("app", "api"), ("tier", "front")],
+                "10.0.1.2",
+            ),
+            pod(
+                "shop",
+                "cart-0",
+                &[("app", "cart"), ("tier", "front")],
+                "10.0.1.3",
+            ),
+            pod("shop", "search-0", &[("app", "search")], "10.0.1.4"),
+            pod(
+                "shop",
+                "batch-0",
+                &[("app", "batch"), ("tier", "front")],
+                "10.0.1.5",
+            ),
+            pod(
+                "shop",
+                "cron-0",
+                &[("app", "cron"), ("tier", "front")],
+                "10.0.1.6",
+            ),
+            pod(
+                "shop",
+                "sync-0",
+                &[("app", "sync"), ("tier", "front")],
+                "10.0.1.7",
+            ),
+            pod("other", "x-0", &[("app", "x")], "10.0.2.1"),
+            pod("other", "y-0", &[("app", "y")], "10.0.2.2"),
+        ],
+        vec![
+            mk_policy("pay", "auth", |p| {
+                p.subject = sel(&[("app", "auth")]);
+                let from = |app: &str| pods_in(sel(&[("team", "shop")]), sel(&[("app", app)]));
+                p.ingress = Some(vec![rule(
+                    ["web", "api", "cart", "batch", "cron", "sync"]
+                        .into_iter()
+                        .map(from)
+                        .collect(),
+                    vec![],
+                )]);
+            }),
+            mk_policy("shop", "batch-https", |p| {
+                p.subject = sel(&[("app", "batch")]);
+                p.ingress = None;
+                p.egress = Some(vec![rule(vec![ip_block("0.0.0.0/0", &[])], vec![tcp(443)])]);
+            }),
+            mk_policy("shop", "cron-deny", |p| {
+                p.subject = sel(&[("app", "cron")]);
+                p.ingress = None;
+                p.egress = Some(vec![]);
+            }),
+            mk_policy("shop", "sync-deny", |p| {
+                p.subject = sel(&[("app", "sync")]);
+                p.ingress = None;
+                p.egress = Some(vec![]);
+            }),
+        ],
+    );
+    let reach = Reachability::compute(&cluster, &[]);
+    let summary = Summary::of(&reach, &cluster);
+    let lines: Vec<String> = summary
+        .lines
+        .iter()
+        .map(|l| {
+            let (from, to) = (summary.side_name(l.from), summary.side_name(l.to));
+            format!("{from} => {to} : {}", l.ports)
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "shop/batch-0 => other/[x-0, y-0] : TCP 443",
+            "shop/* [no egress policy] => pay/auth-0 : all",
+            "shop/batch-0 => pay/auth-0 : TCP 443",
+            "shop/search-0 => pay/auth-0 : none",
+            "shop/batch-0 => shop/* : TCP 443",
         ],
         "{lines:#?}"
     );

@@ -150,9 +150,14 @@ impl Graph {
                 _ => *extra.entry(side).or_insert_with(|| {
                     nodes.push(match side {
                         Side::Namespace(ns) => Node {
-                            name: format!("{}/*", summary.namespaces[ns]),
+                            name: summary.side_name(side),
                             namespace: Some(summary.namespaces[ns].clone()),
                             label: "all pods".to_string(),
+                        },
+                        Side::OpenNamespace(ns) => Node {
+                            name: summary.side_name(side),
+                            namespace: Some(summary.namespaces[ns].clone()),
+                            label: "pods without egress policy".to_string(),
                         },
                         _ => Node {
                             name: "*".to_string(),

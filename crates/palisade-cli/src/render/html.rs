@@ -318,16 +318,12 @@ fn groups_section(out: &mut String, summary: &Summary, reach: &Reachability) {
     out.push_str("<section id=\"groups\">\n<h2>Groups of identical connectivity</h2>\n");
     let _ = writeln!(
         out,
-        "<p class=\"legend\">{} endpoints in {} groups. Connections not listed: everything when neither side is isolated (source for egress, destination for ingress), else nothing; towards a pod, the lines naming its group decide before those naming its namespace (<code>ns/*</code>), and among them the most specific source wins (a group, then <code>ns/*</code>, then <code>*</code>). Open a namespace for its groups, pods and incoming connections.</p>",
+        "<p class=\"legend\">{} endpoints in {} groups. Connections not listed: everything when neither side is isolated (source for egress, destination for ingress), else nothing; towards a pod, the lines naming its group decide before those naming its namespace (<code>ns/*</code>), and among them the most specific source wins (a group, then <code>ns/*</code>, or <code>ns/* [no egress policy]</code> for the pods of the namespace that no policy isolates for egress, then <code>*</code>). Open a namespace for its groups, pods and incoming connections.</p>",
         reach.len(),
         summary.groups.len()
     );
     let names = reach.endpoint_names();
-    let side = |s: Side| match s {
-        Side::Any => "*".to_string(),
-        Side::Namespace(ns) => format!("{}/*", summary.namespaces[ns]),
-        Side::Group(g) => summary.groups[g].name.clone(),
-    };
+    let side = |s: Side| summary.side_name(s);
     // Lines into each namespace (externals under EXTERNAL).
     let ns_name = |g: usize| {
         summary.groups[g]
@@ -353,7 +349,7 @@ fn groups_section(out: &mut String, summary: &Summary, reach: &Reachability) {
             .iter()
             .filter(|l| match l.to {
                 Side::Group(g) => ns_name(g) == *name,
-                Side::Namespace(ns) => summary.namespaces[ns] == *name,
+                Side::Namespace(ns) | Side::OpenNamespace(ns) => summary.namespaces[ns] == *name,
                 Side::Any => false,
             })
             .map(|l| {

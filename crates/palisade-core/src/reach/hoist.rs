@@ -61,8 +61,10 @@ struct Namespace<'a> {
     destinations: &'a [usize],
     /// Per destination (place in `destinations`): a `*` line names it.
     any: Vec<bool>,
-    /// (destination place, source namespace) with a `ns/*` line.
+    /// (destination place, source namespace) with a `ns/*` line, and with a
+    /// `ns/* [no egress policy]` one.
     by_namespace: FxHashSet<(usize, usize)>,
+    open_namespace: FxHashSet<(usize, usize)>,
     /// Per source group, its lines: (destination place, value), ascending.
     own: FxHashMap<usize, Vec<(usize, u32)>>,
 }
@@ -71,6 +73,7 @@ impl<'a> Namespace<'a> {
     fn new(run: &'a [Line], groups: &'a [SummaryGroup], destinations: &'a [usize]) -> Self {
         let mut any = vec![false; destinations.len()];
         let mut by_namespace = FxHashSet::default();
+        let mut open_namespace = FxHashSet::default();
         let mut own: FxHashMap<usize, Vec<(usize, u32)>> = FxHashMap::default();
         for &(from, to, v) in run {
             let Side::Group(b) = to else { continue };
@@ -82,6 +85,9 @@ impl<'a> Namespace<'a> {
                 Side::Namespace(na) => {
                     by_namespace.insert((place, na));
                 }
+                Side::OpenNamespace(na) => {
+                    open_namespace.insert((place, na));
+                }
                 Side::Group(a) => own.entry(a).or_default().push((place, v)),
             }
         }
@@ -91,16 +97,22 @@ impl<'a> Namespace<'a> {
             destinations,
             any,
             by_namespace,
+            open_namespace,
             own,
         }
     }
 
-    /// Per destination place, whether a line other than a source's own covers the sources of
-    /// namespace `na` (a `*` line, or one naming `na/*`).
-    fn cover(&self, na: Option<usize>, cover: &mut Vec<bool>) {
+    /// Per destination place, whether a line other than a source's own covers the sources
+    /// of namespace `na` isolated for egress or not (a `*` line, one naming `na/*`, or for
+    /// sources not isolated one naming `na/* [no egress policy]`).
+    fn cover(&self, na: Option<usize>, egress_isolated: bool, cover: &mut Vec<bool>) {
         cover.clear();
         cover.extend((0..self.destinations.len()).map(|place| {
-            self.any[place] || na.is_some_and(|na| self.by_namespace.contains(&(place, na)))
+            self.any[place]
+                || na.is_some_and(|na| {
+                    self.by_namespace.contains(&(place, na))
+                        || (!egress_isolated && self.open_namespace.contains(&(place, na)))
+                })
         }));
     }
 
@@ -115,8 +127,11 @@ impl<'a> Namespace<'a> {
     /// Appends the run's lines to `out`, hoisted where it saves lines.
     fn hoist(&self, ns: usize, rank: &[u32], out: &mut Vec<Line>) {
         let mut sources: Vec<usize> = self.own.keys().copied().collect();
-        // Groups are sorted by namespace: the cover changes once per source namespace.
-        sources.sort_unstable();
+        // By namespace and egress isolation: the cover changes once per run of one kind.
+        sources.sort_unstable_by_key(|&a| {
+            let g = &self.groups[a];
+            (g.namespace, g.egress_isolated, a)
+        });
         let mut cover = Vec::new();
         let mut cover_of = None;
         // Uncovered destinations, ingress-open and ingress-isolated ones.
@@ -126,10 +141,10 @@ impl<'a> Namespace<'a> {
         let mut named = vec![false; self.destinations.len()];
         let mut counts: FxHashMap<u32, usize> = FxHashMap::default();
         for &a in &sources {
-            let na = self.groups[a].namespace;
-            if cover_of != Some(na) {
-                self.cover(na, &mut cover);
-                cover_of = Some(na);
+            let kind = (self.groups[a].namespace, self.groups[a].egress_isolated);
+            if cover_of != Some(kind) {
+                self.cover(kind.0, kind.1, &mut cover);
+                cover_of = Some(kind);
                 (open, closed) = (0, 0);
                 for (place, &b) in self.destinations.iter().enumerate() {
                     if !cover[place] {

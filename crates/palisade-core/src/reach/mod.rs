@@ -20,6 +20,7 @@ mod bitset;
 mod cells;
 mod classes;
 mod diff;
+mod egress_open;
 mod group;
 mod hoist;
 mod intern;

@@ -25,6 +25,7 @@
 
 use rustc_hash::FxHashMap;
 
+use super::egress_open::{self, open_sources};
 use super::hoist::hoist_sources;
 use super::intern::{ALL, NONE};
 use super::lines::{Exceptions, Sources};
@@ -90,6 +91,9 @@ pub enum Side {
     Any,
     /// Every endpoint of a namespace (index into [`Summary::namespaces`]).
     Namespace(usize),
+    /// As a source only: the endpoints of a namespace that no policy isolates for egress
+    /// (see [`super::egress_open`]).
+    OpenNamespace(usize),
     /// One group (index into [`Summary::groups`]).
     Group(usize),
 }
@@ -217,11 +221,17 @@ impl Summary {
                     .collect()
             })
             .collect();
+        let lines = open_sources(
+            lines,
+            &groups,
+            &egress_open::Namespaces::new(&groups, namespaces.len()),
+            &rank,
+        );
         let lines = merge_destinations(lines, &groups, &by_namespace_destinations);
         let mut lines = hoist_sources(lines, &groups, &by_namespace_destinations, &rank);
         let order = |side: &Side| match *side {
             Side::Any => (0, 0, 0),
-            Side::Namespace(ns) => (1, ns, 0),
+            Side::Namespace(ns) | Side::OpenNamespace(ns) => (1, ns, 0),
             Side::Group(g) => (1, groups[g].namespace.unwrap_or(usize::MAX), g + 1),
         };
         // Sorted while a line is three small values: a million lines of port sets cost the
@@ -263,6 +273,20 @@ impl Summary {
         self.by_namespace.get(ns).map_or(&[], Vec::as_slice)
     }
 
+    /// A side's name: `*`, `ns/*`, `ns/* [no egress policy]`, or the group's name.
+    pub fn side_name(&self, side: Side) -> String {
+        let namespace = |ns: usize| self.namespaces.get(ns).map_or("", String::as_str);
+        match side {
+            Side::Any => "*".to_string(),
+            Side::Namespace(ns) => format!("{}/*", namespace(ns)),
+            Side::OpenNamespace(ns) => format!("{}/* [no egress policy]", namespace(ns)),
+            Side::Group(g) => self
+                .groups
+                .get(g)
+                .map_or_else(String::new, |g| g.name.clone()),
+        }
+    }
+
     /// Endpoints on one side of a line: `*` and `ns/*` count the focused sources (as a
     /// source) or destinations (as a destination) they stand for.
     pub fn side_size(&self, side: Side, as_source: bool) -> usize {
@@ -283,16 +307,19 @@ impl Summary {
                 .filter(counted)
                 .map(|g| g.members.len())
                 .sum(),
+            Side::OpenNamespace(ns) => self
+                .namespace_groups(ns)
+                .iter()
+                .map(|&g| &self.groups[g])
+                .filter(|g| counted(g) && !g.egress_isolated)
+                .map(|g| g.members.len())
+                .sum(),
             Side::Group(g) => self.groups.get(g).map_or(0, |g| g.members.len()),
         }
     }
 
     fn covers(&self, side: Side, group: usize) -> bool {
-        match side {
-            Side::Any => true,
-            Side::Namespace(ns) => self.groups.get(group).and_then(|g| g.namespace) == Some(ns),
-            Side::Group(g) => g == group,
-        }
+        covers(&self.groups, side, group)
     }
 
     /// What the summary says about groups `a` -> `b`: among the lines naming `b`, the one
@@ -301,7 +328,7 @@ impl Summary {
     pub fn between(&self, a: usize, b: usize) -> PortSet {
         let specificity = |side: Side| match side {
             Side::Group(_) => 2,
-            Side::Namespace(_) => 1,
+            Side::Namespace(_) | Side::OpenNamespace(_) => 1,
             Side::Any => 0,
         };
         let best = |to: Side| {
@@ -331,6 +358,19 @@ impl Summary {
             (Some(a), Some(b)) => self.between(a, b),
             _ => PortSet::none(),
         }
+    }
+}
+
+/// Whether a line's side stands for group `group`.
+pub(super) fn covers(groups: &[SummaryGroup], side: Side, group: usize) -> bool {
+    let Some(g) = groups.get(group) else {
+        return false;
+    };
+    match side {
+        Side::Any => true,
+        Side::Namespace(ns) => g.namespace == Some(ns),
+        Side::OpenNamespace(ns) => g.namespace == Some(ns) && !g.egress_isolated,
+        Side::Group(other) => other == group,
     }
 }
 

@@ -56,8 +56,8 @@ pub fn write(
                     writeln!(
                         out,
                         "{probe},{},{},{},{},{}",
-                        csv_field(&side_name(summary, line.from)),
-                        csv_field(&side_name(summary, line.to)),
+                        csv_field(&summary.side_name(line.from)),
+                        csv_field(&summary.side_name(line.to)),
                         summary.side_size(line.from, true),
                         summary.side_size(line.to, false),
                         csv_field(&ports_text(summary, &line.ports)),
@@ -122,6 +122,17 @@ fn write_text(out: &mut impl Write, reach: &Reachability, summary: &Summary) -> 
          those naming its namespace (ns/*), and among them the most specific source wins (a \
          group, then ns/*, then *)."
     )?;
+    if summary
+        .lines
+        .iter()
+        .any(|l| matches!(l.from, Side::OpenNamespace(_)))
+    {
+        writeln!(
+            out,
+            "A source ns/* [no egress policy] is the pods of ns that no policy isolates for \
+             egress; a pod isolated for egress reads the lines naming its group, then * lines."
+        )?;
+    }
     if summary.lines.is_empty() {
         return writeln!(out, "No pair differs from that.");
     }
@@ -150,18 +161,9 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// A side's name alone: `*`, `ns/*`, or the group's name.
-fn side_name(summary: &Summary, side: Side) -> String {
-    match side {
-        Side::Any => "*".to_string(),
-        Side::Namespace(ns) => format!("{}/*", summary.namespaces[ns]),
-        Side::Group(g) => summary.groups[g].name.clone(),
-    }
-}
-
 /// A side's name with its member count (none for an external address: it is one).
 fn side_label(summary: &Summary, side: Side, as_source: bool) -> String {
-    let name = side_name(summary, side);
+    let name = summary.side_name(side);
     let count = summary.side_size(side, as_source);
     match side {
         Side::Group(g) if summary.groups[g].namespace.is_none() => name,
@@ -190,15 +192,15 @@ fn to_json(reach: &Reachability, summary: &Summary) -> serde_json::Value {
         .iter()
         .map(|l| {
             json!({
-                "from": side_name(summary, l.from),
-                "to": side_name(summary, l.to),
+                "from": summary.side_name(l.from),
+                "to": summary.side_name(l.to),
                 "ports": ports_text(summary, &l.ports),
             })
         })
         .collect();
     let mut value = json!({
         "default": "everything when neither side is isolated (source for egress, destination for ingress), else nothing",
-        "precedence": "towards a pod, the lines naming its group before those naming its namespace; among them the most specific source (a group, then ns/*, then *)",
+        "precedence": "towards a pod, the lines naming its group before those naming its namespace; among them the most specific source (a group, then ns/* or ns/* [no egress policy], the pods of ns that no policy isolates for egress, then *)",
         "groups": groups,
         "lines": lines,
     });
