@@ -14,6 +14,7 @@
 //! CSS and JavaScript are inlined from `report.css` and `report.js`; nothing is fetched. Every
 //! name and every sentence goes through [`escape`]: a pod called `<script>` stays text.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use palisade_core::Analysis;
@@ -323,14 +324,6 @@ fn groups_section(out: &mut String, summary: &Summary, reach: &Reachability) {
         summary.groups.len()
     );
     let names = reach.endpoint_names();
-    let side = |s: Side| summary.side_name(s);
-    // Lines into each namespace (externals under EXTERNAL).
-    let ns_name = |g: usize| {
-        summary.groups[g]
-            .namespace
-            .map_or(EXTERNAL, |ns| summary.namespaces[ns].as_str())
-    };
-    let mut data = serde_json::Map::new();
     let mut sections: Vec<(&str, Vec<usize>)> = summary
         .namespaces
         .iter()
@@ -340,28 +333,49 @@ fn groups_section(out: &mut String, summary: &Summary, reach: &Reachability) {
     let outside: Vec<usize> = (0..summary.groups.len())
         .filter(|&g| summary.groups[g].namespace.is_none())
         .collect();
+    // Lines into each namespace, and into the externals (the last section), each written
+    // once: a 100,000-pod cluster has millions of them.
+    let externals = sections.len();
     if !outside.is_empty() {
         sections.push((EXTERNAL, outside));
     }
-    for (name, groups) in &sections {
-        let lines: Vec<_> = summary
-            .lines
-            .iter()
-            .filter(|l| match l.to {
-                Side::Group(g) => ns_name(g) == *name,
-                Side::Namespace(ns) | Side::OpenNamespace(ns) => summary.namespaces[ns] == *name,
-                Side::Any => false,
-            })
-            .map(|l| {
-                json!([
-                    side(l.from),
-                    summary.side_size(l.from, true),
-                    side(l.to),
-                    summary.side_size(l.to, false),
-                    l.ports.to_string()
-                ])
-            })
-            .collect();
+    let mut into: Vec<String> = vec![String::new(); sections.len()];
+    let mut counts = vec![0usize; sections.len()];
+    let mut sizes: HashMap<(Side, bool), usize> = HashMap::new();
+    let mut size = |side: Side, as_source: bool| match side {
+        Side::Group(_) => summary.side_size(side, as_source),
+        _ => *sizes
+            .entry((side, as_source))
+            .or_insert_with(|| summary.side_size(side, as_source)),
+    };
+    for l in &summary.lines {
+        let section = match l.to {
+            Side::Group(g) => summary.groups[g].namespace.unwrap_or(externals),
+            Side::Namespace(ns) | Side::OpenNamespace(ns) => ns,
+            Side::Any => continue,
+        };
+        let Some(text) = into.get_mut(section) else {
+            continue;
+        };
+        let line = (
+            summary.side_name(l.from),
+            size(l.from, true),
+            summary.side_name(l.to),
+            size(l.to, false),
+            l.ports.to_string(),
+        );
+        if counts[section] > 0 {
+            text.push(',');
+        }
+        counts[section] += 1;
+        if let Ok(json) = serde_json::to_string(&line) {
+            text.push_str(&json);
+        }
+    }
+    // `</` cannot end the script early: JSON escapes of `<` keep the data inert.
+    let inert = |json: String| json.replace('<', "\\u003c");
+    let mut data = String::from("{");
+    for (n, (name, groups)) in sections.iter().enumerate() {
         let groups: Vec<_> = groups
             .iter()
             .map(|&g| {
@@ -380,34 +394,34 @@ fn groups_section(out: &mut String, summary: &Summary, reach: &Reachability) {
                 })
             })
             .collect();
-        data.insert(
-            name.to_string(),
-            json!({ "groups": groups, "lines": lines }),
+        if n > 0 {
+            data.push(',');
+        }
+        let _ = write!(
+            data,
+            "{}:{{\"groups\":{},\"lines\":[{}]}}",
+            inert(serde_json::to_string(name).unwrap_or_default()),
+            inert(serde_json::to_string(&groups).unwrap_or_default()),
+            inert(std::mem::take(&mut into[n]))
         );
     }
-    for (name, groups) in &sections {
+    data.push('}');
+    for (i, (name, groups)) in sections.iter().enumerate() {
         let pods: usize = groups
             .iter()
             .map(|&g| summary.groups[g].members.len())
             .sum();
-        let count = data
-            .get(*name)
-            .and_then(|d| d["lines"].as_array())
-            .map_or(0, Vec::len);
         let _ = writeln!(
             out,
-            "<details class=\"ns-groups\" data-ns=\"{n}\" data-group-ns=\"{n}\"><summary>{n}: {} groups, {pods} endpoints, {count} connections in</summary><div class=\"ns-body\"></div></details>",
+            "<details class=\"ns-groups\" data-ns=\"{n}\" data-group-ns=\"{n}\"><summary>{n}: {} groups, {pods} endpoints, {} connections in</summary><div class=\"ns-body\"></div></details>",
             groups.len(),
+            counts[i],
             n = escape(name)
         );
     }
-    // `</` cannot end the script early: JSON escapes of `<` keep the data inert.
-    let json = serde_json::to_string(&serde_json::Value::Object(data))
-        .unwrap_or_default()
-        .replace('<', "\\u003c");
     let _ = writeln!(
         out,
-        "<script type=\"application/json\" id=\"groups-data\">{json}</script>\n</section>"
+        "<script type=\"application/json\" id=\"groups-data\">{data}</script>\n</section>"
     );
 }
 
