@@ -375,3 +375,104 @@ fn pods_without_egress_policy_of_a_namespace_are_one_source() {
         }
     }
 }
+
+/// A pod isolated for egress is not covered by `ns/* [no egress policy]`: its lines towards a
+/// namespace's groups are still written once as `ns/*` (docs/audit.md).
+#[test]
+fn a_source_isolated_for_egress_is_hoisted_past_lines_for_pods_without_egress_policy() {
+    use palisade_test_support::builders::{
+        ip_block, mk_cluster, mk_policy, ns, pod, pods, pods_in, rule, sel, tcp,
+    };
+    let shop = || sel(&[("team", "shop")]);
+    let admit_shop = |name: &str, app: &'static str| {
+        mk_policy("pay", name, move |p| {
+            p.subject = sel(&[("app", app)]);
+            p.ingress = Some(vec![rule(vec![pods_in(shop(), sel(&[]))], vec![])]);
+        })
+    };
+    let open_ingress = |name: &str, app: &'static str| {
+        mk_policy("shop", name, move |p| {
+            p.subject = sel(&[("app", app)]);
+            p.ingress = Some(vec![rule(vec![], vec![])]);
+        })
+    };
+    let deny_egress = |name: &str, app: &'static str| {
+        mk_policy("shop", name, move |p| {
+            p.subject = sel(&[("app", app)]);
+            p.ingress = None;
+            p.egress = Some(vec![]);
+        })
+    };
+    let cluster = mk_cluster(
+        vec![ns("pay", &[]), ns("shop", &[("team", "shop")])],
+        vec![
+            pod("pay", "auth-0", &[("app", "auth")], "10.0.0.1"),
+            pod("pay", "ledger-0", &[("app", "ledger")], "10.0.0.2"),
+            pod("pay", "audit-0", &[("app", "audit")], "10.0.0.3"),
+            pod("pay", "vault-0", &[("app", "vault")], "10.0.0.4"),
+            pod("shop", "web-0", &[("app", "web")], "10.0.1.1"),
+            pod("shop", "api-0", &[("app", "api")], "10.0.1.2"),
+            pod("shop", "cart-0", &[("app", "cart")], "10.0.1.3"),
+            pod("shop", "batch-0", &[("app", "batch")], "10.0.1.5"),
+            pod("shop", "cron-0", &[("app", "cron")], "10.0.1.6"),
+            pod("shop", "sync-0", &[("app", "sync")], "10.0.1.7"),
+        ],
+        vec![
+            admit_shop("auth", "auth"),
+            admit_shop("ledger", "ledger"),
+            admit_shop("audit", "audit"),
+            mk_policy("pay", "vault", |p| {
+                p.subject = sel(&[("app", "vault")]);
+                p.ingress = Some(vec![rule(
+                    vec![pods_in(shop(), sel(&[("app", "web")]))],
+                    vec![],
+                )]);
+            }),
+            open_ingress("web", "web"),
+            open_ingress("api", "api"),
+            open_ingress("cart", "cart"),
+            mk_policy("shop", "batch-https", |p| {
+                p.subject = sel(&[("app", "batch")]);
+                p.ingress = Some(vec![rule(vec![pods(sel(&[]))], vec![])]);
+                p.egress = Some(vec![rule(
+                    vec![ip_block("10.0.0.0/24", &[])],
+                    vec![tcp(443)],
+                )]);
+            }),
+            deny_egress("cron", "cron"),
+            deny_egress("sync", "sync"),
+        ],
+    );
+    let reach = Reachability::compute(&cluster, &[]);
+    let summary = Summary::of(&reach, &cluster);
+    let lines: Vec<String> = summary
+        .lines
+        .iter()
+        .map(|l| {
+            let (from, to) = (summary.side_name(l.from), summary.side_name(l.to));
+            format!("{from} => {to} : {}", l.ports)
+        })
+        .filter(|line| line.contains(" => pay/"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "shop/batch-0 => pay/* : TCP 443",
+            "shop/* [no egress policy] => pay/audit-0 : all",
+            "shop/* [no egress policy] => pay/auth-0 : all",
+            "shop/* [no egress policy] => pay/ledger-0 : all",
+            "shop/batch-0 => pay/vault-0 : none",
+            "shop/web-0 => pay/vault-0 : all",
+        ],
+        "{lines:#?}"
+    );
+    for i in 0..reach.len() {
+        for j in 0..reach.len() {
+            assert_eq!(
+                &summary.ports(&reach, i, j),
+                reach.ports(i, j),
+                "{i} -> {j}"
+            );
+        }
+    }
+}
