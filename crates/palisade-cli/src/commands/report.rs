@@ -23,8 +23,16 @@ pub fn run(args: ReportArgs, color: ColorChoice) -> Exit {
     let page = match args.group_by {
         ReachGroupBy::Connectivity => {
             let focus = args.focus.masks(&analysis.cluster, &args.externals);
-            let summary = Summary::focused(&reach, &analysis.cluster, None, &focus);
-            let namespaces = reach.grouped(&by_namespace(&reach));
+            // The summary and the namespace matrix read the same cells independently: one on
+            // each core (seconds apiece at 100,000 pods).
+            let (summary, namespaces) = std::thread::scope(|scope| {
+                let namespaces = scope.spawn(|| reach.grouped(&by_namespace(&reach)));
+                let summary = Summary::focused(&reach, &analysis.cluster, None, &focus);
+                match namespaces.join() {
+                    Ok(namespaces) => (summary, namespaces),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            });
             let view = html::View::Connectivity {
                 namespaces: &namespaces,
                 summary: &summary,
