@@ -187,14 +187,7 @@ fn a_source_saying_the_same_to_a_namespace_is_one_line() {
     );
     let reach = Reachability::compute(&cluster, &[]);
     let summary = Summary::of(&reach, &cluster);
-    let lines: Vec<String> = summary
-        .lines
-        .iter()
-        .map(|l| {
-            let (from, to) = (summary.side_name(l.from), summary.side_name(l.to));
-            format!("{from} => {to} : {}", l.ports)
-        })
-        .collect();
+    let lines = named_lines(&summary);
     assert_eq!(
         lines,
         [
@@ -204,15 +197,7 @@ fn a_source_saying_the_same_to_a_namespace_is_one_line() {
         ],
         "{lines:#?}"
     );
-    for i in 0..reach.len() {
-        for j in 0..reach.len() {
-            assert_eq!(
-                &summary.ports(&reach, i, j),
-                reach.ports(i, j),
-                "{i} -> {j}"
-            );
-        }
-    }
+    assert_every_pair(&reach, &summary);
 }
 
 /// Synthetic clusters big enough for the summary's namespace-wide lines: label-selected
@@ -346,14 +331,7 @@ fn pods_without_egress_policy_of_a_namespace_are_one_source() {
     );
     let reach = Reachability::compute(&cluster, &[]);
     let summary = Summary::of(&reach, &cluster);
-    let lines: Vec<String> = summary
-        .lines
-        .iter()
-        .map(|l| {
-            let (from, to) = (summary.side_name(l.from), summary.side_name(l.to));
-            format!("{from} => {to} : {}", l.ports)
-        })
-        .collect();
+    let lines = named_lines(&summary);
     assert_eq!(
         lines,
         [
@@ -365,15 +343,7 @@ fn pods_without_egress_policy_of_a_namespace_are_one_source() {
         ],
         "{lines:#?}"
     );
-    for i in 0..reach.len() {
-        for j in 0..reach.len() {
-            assert_eq!(
-                &summary.ports(&reach, i, j),
-                reach.ports(i, j),
-                "{i} -> {j}"
-            );
-        }
-    }
+    assert_every_pair(&reach, &summary);
 }
 
 /// A pod isolated for egress is not covered by `ns/* [no egress policy]`: its lines towards a
@@ -445,13 +415,8 @@ fn a_source_isolated_for_egress_is_hoisted_past_lines_for_pods_without_egress_po
     );
     let reach = Reachability::compute(&cluster, &[]);
     let summary = Summary::of(&reach, &cluster);
-    let lines: Vec<String> = summary
-        .lines
-        .iter()
-        .map(|l| {
-            let (from, to) = (summary.side_name(l.from), summary.side_name(l.to));
-            format!("{from} => {to} : {}", l.ports)
-        })
+    let lines: Vec<String> = named_lines(&summary)
+        .into_iter()
         .filter(|line| line.contains(" => pay/"))
         .collect();
     assert_eq!(
@@ -466,13 +431,26 @@ fn a_source_isolated_for_egress_is_hoisted_past_lines_for_pods_without_egress_po
         ],
         "{lines:#?}"
     );
+    assert_every_pair(&reach, &summary);
+}
+
+/// The summary's lines as `from => to : ports`.
+fn named_lines(summary: &Summary) -> Vec<String> {
+    summary
+        .lines
+        .iter()
+        .map(|l| {
+            let (from, to) = (summary.side_name(l.from), summary.side_name(l.to));
+            format!("{from} => {to} : {}", l.ports)
+        })
+        .collect()
+}
+
+/// Every pair read back from the summary is the engine's answer.
+fn assert_every_pair(reach: &Reachability, summary: &Summary) {
     for i in 0..reach.len() {
         for j in 0..reach.len() {
-            assert_eq!(
-                &summary.ports(&reach, i, j),
-                reach.ports(i, j),
-                "{i} -> {j}"
-            );
+            assert_eq!(&summary.ports(reach, i, j), reach.ports(i, j), "{i} -> {j}");
         }
     }
 }

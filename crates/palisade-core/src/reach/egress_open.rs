@@ -190,44 +190,35 @@ impl<'a> Column<'a> {
                 out.extend(
                     from.open
                         .iter()
-                        .map(|&(a, x)| (Side::Group(a), Side::Group(b), x)),
-                );
-                out.extend(
-                    from.closed
-                        .iter()
+                        .chain(&from.closed)
                         .map(|&(a, x)| (Side::Group(a), Side::Group(b), x)),
                 );
                 continue;
             };
             out.push((Side::OpenNamespace(na), Side::Group(b), v));
-            // Lines are written by ascending source.
-            let listed = |list: &[(usize, u32)], a: usize| {
-                list.binary_search_by_key(&a, |&(l, _)| l).is_ok()
-            };
-            for &(a, x) in &from.open {
-                if x != v {
-                    out.push((Side::Group(a), Side::Group(b), x));
-                }
-            }
-            if open_value != v {
-                for &a in all_open {
-                    if !self.lone_self(a) && !listed(&from.open, a) {
-                        out.push((Side::Group(a), Side::Group(b), open_value));
+            // Per kind of source: its listed groups that differ from what covers them now
+            // (`expected`), and its unlisted ones when what they had (`before`) differs too.
+            let mut lines_of =
+                |all: &[usize], listed: &[(usize, u32)], before: u32, expected: u32| {
+                    out.extend(
+                        listed
+                            .iter()
+                            .filter(|&&(_, x)| x != expected)
+                            .map(|&(a, x)| (Side::Group(a), Side::Group(b), x)),
+                    );
+                    if before == expected {
+                        return;
                     }
-                }
-            }
-            for &(a, x) in &from.closed {
-                if x != fall_closed {
-                    out.push((Side::Group(a), Side::Group(b), x));
-                }
-            }
-            if closed_value != fall_closed {
-                for &a in all_closed {
-                    if !self.lone_self(a) && !listed(&from.closed, a) {
-                        out.push((Side::Group(a), Side::Group(b), closed_value));
-                    }
-                }
-            }
+                    // Lines are written by ascending source.
+                    let is_listed = |a: usize| listed.binary_search_by_key(&a, |&(l, _)| l).is_ok();
+                    out.extend(
+                        all.iter()
+                            .filter(|&&a| !self.lone_self(a) && !is_listed(a))
+                            .map(|&a| (Side::Group(a), Side::Group(b), before)),
+                    );
+                };
+            lines_of(all_open, &from.open, open_value, v);
+            lines_of(all_closed, &from.closed, closed_value, fall_closed);
         }
     }
 }

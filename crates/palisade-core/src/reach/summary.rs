@@ -7,16 +7,19 @@
 //!   default   a pair of groups gets everything when neither side is isolated (source for
 //!             egress, destination for ingress), nothing otherwise
 //!   lines     (from, to, ports) where the answer differs from the default; a source is a
-//!             group, a namespace (`ns/*`) or every endpoint (`*`); a destination is a group or
-//!             a namespace (`ns/*`)
+//!             group, a namespace (`ns/*`), the pods of a namespace that no policy isolates for
+//!             egress (`ns/* [no egress policy]`) or every endpoint (`*`); a destination is a
+//!             group or a namespace (`ns/*`)
 //!   reading   towards group b, the lines naming b decide, the most specific source winning;
 //!             a source none of them covers reads the lines naming b's namespace alike, and
 //!             without one there either, gets the default
 //! ```
 //!
-//! Destination namespaces come from two places: a namespace whose groups all have the same
-//! lines is written once (`merge_destinations`), and a source group that says the same to
-//! most groups of a namespace says it once (see [`super::hoist`]).
+//! After the lines per destination ([`super::lines`]): the pods of a namespace without egress
+//! policy become one source where that takes fewer lines ([`super::egress_open`]), a namespace
+//! whose groups all have the same lines is written once as destination (`merge_destinations`),
+//! and a source group that says the same to most groups of a namespace says it once
+//! ([`super::hoist`]).
 //!
 //! The answer is exact: [`Summary::ports`] gives back [`Reachability::ports`] for every pair
 //! (the property tests check it), and its size follows the distinct connectivity patterns of
