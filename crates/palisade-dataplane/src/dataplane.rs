@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use crate::TABLE;
 use crate::error::{Error, Result, ScriptKind};
+use crate::libnft::{self, Api, Flags};
 use crate::marker::{self, TableState};
-use crate::nft;
+use crate::nft::{self, Output};
 
 /// Makes the table exist and then removes it, so that what follows starts from nothing whether
 /// or not a table was there. Inside one transaction this is a replacement: the old table stays
@@ -68,6 +69,8 @@ pub enum Adoption {
 #[derive(Debug, Clone)]
 pub struct Dataplane {
     nft: PathBuf,
+    /// libnftables, when scripts run in process rather than through the `nft` program.
+    library: Option<&'static Api>,
 }
 
 impl Default for Dataplane {
@@ -77,15 +80,50 @@ impl Default for Dataplane {
 }
 
 impl Dataplane {
-    /// Uses `nft` from `PATH`.
+    /// Runs nft in process through libnftables when the library loads (the `nftables`
+    /// package installs it), otherwise the `nft` program from `PATH`. Both parse the same
+    /// scripts and send each as one netlink batch.
     pub fn new() -> Dataplane {
-        Dataplane::with_nft("nft")
+        Dataplane {
+            nft: PathBuf::from("nft"),
+            library: libnft::api(),
+        }
     }
 
+    /// Always starts `program`, one process per call (a test's stand-in, another nft build).
     pub fn with_nft(program: impl Into<PathBuf>) -> Dataplane {
         Dataplane {
             nft: program.into(),
+            library: None,
         }
+    }
+
+    /// Whether scripts run in process (libnftables) rather than through a program.
+    pub fn in_process(&self) -> bool {
+        self.library.is_some()
+    }
+
+    /// One nft command line (`words`, e.g. `list tables inet`) or, with `script`, a whole
+    /// script as `nft -f -` reads it.
+    fn nft(&self, words: &[&str], script: Option<&str>, flags: Flags) -> Result<Output> {
+        if let Some(library) = self.library {
+            return Ok(match script {
+                Some(text) => library.script(text, flags),
+                None => library.command(&words.join(" "), flags),
+            });
+        }
+        let mut args: Vec<&str> = Vec::new();
+        if flags.json {
+            args.push("-j");
+        }
+        if flags.dry_run {
+            args.push("-c");
+        }
+        match script {
+            Some(_) => args.extend(["-f", "-"]),
+            None => args.extend(words),
+        }
+        nft::run(&self.nft, &args, script)
     }
 
     /// Makes `table inet palisade` exactly what `script` declares, in one transaction: the old
@@ -127,7 +165,10 @@ impl Dataplane {
         };
         let (text, lines) = full_text(script, &state);
         self.run_script(
-            &["-c", "-f", "-"],
+            Flags {
+                dry_run: true,
+                ..Flags::default()
+            },
             ScriptKind::Full,
             &text,
             PREAMBLE_LINES,
@@ -138,7 +179,11 @@ impl Dataplane {
 
     /// `nft list table inet palisade`, or `None` when there is no such table.
     pub fn current_table(&self) -> Result<Option<String>> {
-        let out = nft::run(&self.nft, &["list", "table", "inet", "palisade"], None)?;
+        let out = self.nft(
+            &["list", "table", "inet", "palisade"],
+            None,
+            Flags::default(),
+        )?;
         if out.success {
             return Ok(Some(out.stdout));
         }
@@ -151,7 +196,11 @@ impl Dataplane {
     /// `nft -j list ruleset`: every table of the namespace as the kernel holds it, in nft's
     /// JSON schema, for reading back what is really enforced (palisade_nft::kernel).
     pub fn list_ruleset_json(&self) -> Result<String> {
-        let out = nft::run(&self.nft, &["-j", "list", "ruleset"], None)?;
+        let flags = Flags {
+            json: true,
+            ..Flags::default()
+        };
+        let out = self.nft(&["list", "ruleset"], None, flags)?;
         if !out.success {
             return Err(command_error("-j list ruleset", &out.stderr));
         }
@@ -160,7 +209,7 @@ impl Dataplane {
 
     /// Whether `table inet palisade` exists (cheaper than listing it).
     pub fn table_exists(&self) -> Result<bool> {
-        let out = nft::run(&self.nft, &["list", "tables", "inet"], None)?;
+        let out = self.nft(&["list", "tables", "inet"], None, Flags::default())?;
         if !out.success {
             return Err(command_error("list tables inet", &out.stderr));
         }
@@ -225,14 +274,14 @@ impl Dataplane {
         script_lines: usize,
         script: &str,
     ) -> Result<()> {
-        self.run_script(&["-f", "-"], kind, text, offset, script_lines, script)
+        self.run_script(Flags::default(), kind, text, offset, script_lines, script)
     }
 
     /// Runs `text`, in which the caller's `script` occupies lines `offset+1 ..= offset+lines`,
     /// and maps nft's complaint back to a line of `script`.
     fn run_script(
         &self,
-        args: &[&str],
+        flags: Flags,
         kind: ScriptKind,
         text: &str,
         offset: usize,
@@ -240,10 +289,11 @@ impl Dataplane {
         script: &str,
     ) -> Result<()> {
         let started = std::time::Instant::now();
-        let out = nft::run(&self.nft, args, Some(text))?;
+        let out = self.nft(&[], Some(text), flags)?;
         if out.success {
             let elapsed_us = started.elapsed().as_micros() as u64;
-            tracing::debug!(%kind, bytes = text.len(), elapsed_us, "nft transaction committed");
+            let in_process = self.in_process();
+            tracing::debug!(%kind, bytes = text.len(), elapsed_us, in_process, "nft transaction committed");
             return Ok(());
         }
         if nft::is_permission_denied(&out.stderr) {

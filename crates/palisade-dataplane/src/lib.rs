@@ -2,9 +2,9 @@
 //! one atomic transaction per change.
 //!
 //! ```text
-//!   Dataplane ─┬─ apply_full(script)   preamble + script + state marker ─┐
-//!              ├─ apply_diff(script)   script + marker "modified"        ├─> `nft -f -`: one process,
-//!              ├─ apply_script(script) the script as given               ┘   one netlink transaction
+//!   Dataplane ─┬─ apply_full(script)   preamble + script + state marker ─┐   libnftables in process
+//!              ├─ apply_diff(script)   script + marker "modified"        ├─> (else `nft -f -`): one
+//!              ├─ apply_script(script) the script as given               ┘   netlink transaction
 //!              ├─ adopt(script)        marker digest == digest(script) ? keep : apply_full
 //!              ├─ fail_safe(policy)    nothing could be loaded: keep, lock down or stay open
 //!              ├─ current_table() / table_exists() / state() / remove_table()
@@ -19,12 +19,14 @@
 //! knows how to load them so that the kernel never sees a half-applied change and never runs
 //! without the table while it is being replaced.
 //!
-//! "Current network namespace" means the one of the calling thread: `nft` is started from that
-//! thread and inherits it, so a thread that entered another namespace (see [`netns`]) programs
-//! that namespace.
+//! "Current network namespace" means the one of the calling thread: libnftables opens its
+//! netlink socket on that thread (a context per call), and an `nft` program started from it
+//! inherits it, so a thread that entered another namespace (see [`netns`]) programs that
+//! namespace.
 
 mod dataplane;
 mod error;
+mod libnft;
 mod marker;
 pub mod netns;
 mod nft;

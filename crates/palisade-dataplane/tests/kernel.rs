@@ -323,3 +323,39 @@ fn the_table_never_disappears_while_it_is_replaced() {
         );
     });
 }
+
+/// libnftables in process (what `Dataplane::new` uses where the library is installed, as it is
+/// with Debian's `nftables`) and the `nft` program load the same scripts and name the same line
+/// of a refused one.
+#[test]
+fn in_process_and_the_program_agree() {
+    in_netns(|dp| {
+        if std::env::var_os("PALISADE_REQUIRE_KERNEL_TESTS").is_some() {
+            assert!(
+                dp.in_process(),
+                "libnftables.so.1 comes with the nftables package"
+            );
+        }
+        let program = Dataplane::with_nft("nft");
+        assert!(!program.in_process());
+        let bad = "table inet palisade {\n\tchain c {\n\t\tip daddr @nosuch drop\n\t}\n}\n";
+        for d in [dp, &program] {
+            match d.apply_full(bad) {
+                Err(Error::Rejected { line, text, .. }) => {
+                    assert_eq!(line, Some(3), "in process: {}", d.in_process());
+                    assert_eq!(text.as_deref(), Some("ip daddr @nosuch drop"));
+                }
+                other => panic!("in process {}: {other:?}", d.in_process()),
+            }
+        }
+        for (n, d) in [dp, &program].into_iter().enumerate() {
+            let address = format!("10.0.0.{}", n + 20);
+            d.apply_full(&ruleset(&[&address])).expect("load");
+            assert!(listing(d).contains(&address));
+            assert!(
+                listing(&program).contains(&address),
+                "the other reads it too"
+            );
+        }
+    });
+}

@@ -78,7 +78,22 @@ fn main() -> std::io::Result<()> {
             .pods
             .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     }
-    let d = diff(&rs, &compile(&cluster, node));
+    let started = Instant::now();
+    let new = compile(&cluster, node);
+    let recompile = started.elapsed();
+    let started = Instant::now();
+    let copy = new.clone();
+    let cloned = started.elapsed();
+    let started = Instant::now();
+    let d = diff(&rs, &copy);
+    let diffed = started.elapsed();
+    let started = Instant::now();
+    let text = d.to_nft();
+    println!(
+        "recompile {recompile:?}, clone {cloned:?}, diff {diffed:?}, render {:?} ({} bytes)",
+        started.elapsed(),
+        text.len()
+    );
     println!("churn diff: {:?}", d.stats());
     std::fs::write(format!("{out}/churn.nft"), d.to_nft())?;
     Ok(())

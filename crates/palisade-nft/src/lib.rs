@@ -47,7 +47,9 @@ mod names;
 mod render;
 mod ruleset;
 
-pub use compile::{LogSource, compile, compile_with, log_prefix, parse_log_prefix};
+pub use compile::{
+    Incremental, LogSource, Work, compile, compile_with, log_prefix, parse_log_prefix,
+};
 pub use diff::{Diff, DiffStats, diff};
 pub use interp::{Decision, Packet, Transport};
 pub use ruleset::{

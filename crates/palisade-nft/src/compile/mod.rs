@@ -23,6 +23,7 @@
 //! and its own node never crosses the forward hook, and hostNetwork pods are not policed, so
 //! neither needs a rule.
 
+mod incremental;
 mod intervals;
 mod peers;
 
@@ -40,6 +41,7 @@ use crate::ruleset::{
     AddrField, AddressConflict, Chain, CompileOptions, CounterDef, Family, Guard, LogStatement,
     MapEntry, MapKind, Match, Rule, Ruleset, Set, SetElements, Verdict,
 };
+pub use incremental::{Incremental, Work};
 use peers::{SetTable, fam};
 
 pub(crate) use intervals::{prefix_len, ranges_contain};
@@ -61,6 +63,22 @@ pub fn compile(cluster: &Cluster, node: &str) -> Ruleset {
 /// [`compile`] with logging, counters or the fail-closed guard. The options never change a
 /// verdict for known pods; the guard drops unknown pod-CIDR addresses while it is armed.
 pub fn compile_with(cluster: &Cluster, node: &str, options: &CompileOptions) -> Ruleset {
+    let (mut ruleset, mut table) = local_part(cluster, node, options);
+    (ruleset.classes, ruleset.unclassified) = table.assign_classes(options.class_mask);
+    ruleset.sets.extend(table.sets);
+    ruleset
+}
+
+/// Everything but the classes: the local pods' maps and chains, counters, the guard, and the
+/// definitions the chains' class sets stand for, whose sets (in the returned table) are still
+/// empty. What it reads of the cluster: the policies, the namespaces' labels, the local pods,
+/// whether pods have addresses of each family or several addresses, and (for the guard) every
+/// pod address in the guarded CIDRs.
+fn local_part<'a>(
+    cluster: &'a Cluster,
+    node: &str,
+    options: &'a CompileOptions,
+) -> (Ruleset, SetTable<'a>) {
     let mut builder = Builder {
         cluster,
         options,
@@ -141,11 +159,9 @@ pub fn compile_with(cluster: &Cluster, node: &str, options: &CompileOptions) -> 
         builder.guard(node, &mut ruleset);
     }
     ruleset.class_mask = options.class_mask;
-    (ruleset.classes, ruleset.unclassified) = builder.table.assign_classes(options.class_mask);
     ruleset.chains = builder.chains;
-    ruleset.sets.extend(builder.table.sets);
     ruleset.counters = builder.counters;
-    ruleset
+    (ruleset, builder.table)
 }
 
 /// `palisade <chain>`: what the log rule of `chain` writes as its nflog prefix.

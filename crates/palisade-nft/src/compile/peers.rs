@@ -21,7 +21,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use palisade_core::eval::{ip_block_contains, namespace_labels};
@@ -97,27 +97,41 @@ impl<'a> Index<'a> {
         self.cluster.pods.get(i)
     }
 
-    /// Pods subject to policy matched by one pod item of a policy in `policy_ns`.
-    fn pods_matching(
-        &self,
-        policy_ns: &str,
-        scope: &NamespaceScope,
-        pods: &Selector,
-    ) -> Vec<usize> {
+    /// The pods a definition matches (indices into `Cluster::pods`, ascending). Every pod
+    /// is judged by [`Resolution::matches`]; namespaces no pod item can select are skipped.
+    pub(crate) fn matched(&self, r: &Resolution) -> Vec<usize> {
+        let pods = &self.cluster.pods;
+        if r.has_blocks() {
+            // An ipBlock can match a pod of any namespace.
+            let labels: FxHashMap<&str, &Labels> = self
+                .namespaces
+                .iter()
+                .map(|ns| (ns.name, ns.labels.as_ref()))
+                .collect();
+            return pods
+                .iter()
+                .enumerate()
+                .filter(|(_, pod)| {
+                    labels
+                        .get(pod.namespace.as_str())
+                        .is_some_and(|l| r.matches(pod, l))
+                })
+                .map(|(i, _)| i)
+                .collect();
+        }
         let mut out = Vec::new();
         for ns in &self.namespaces {
-            let in_scope = match scope {
-                NamespaceScope::Own => ns.name == policy_ns,
-                NamespaceScope::Matching(sel) => sel.matches(&ns.labels),
-            };
-            if !in_scope {
+            if !r.may_select_in(ns.name, &ns.labels) {
                 continue;
             }
-            out.extend(ns.pods.iter().copied().filter(|&i| {
-                self.pod(i)
-                    .is_some_and(|p| !p.host_network && pods.matches(&p.labels))
-            }));
+            out.extend(
+                ns.pods
+                    .iter()
+                    .copied()
+                    .filter(|&i| self.pod(i).is_some_and(|p| r.matches(p, &ns.labels))),
+            );
         }
+        out.sort_unstable();
         out
     }
 }
@@ -131,16 +145,59 @@ pub(crate) struct PeerSets {
     pub(crate) blocks: PerFamily<Option<String>>,
 }
 
-/// What one `from`/`to` definition covers, before any set is named.
+/// One `from`/`to` definition: what it says, and how it judges a pod.
 #[derive(Debug)]
-struct Resolution {
-    text: String,
+pub(crate) struct Resolution {
+    pub(crate) text: String,
     /// The ipBlock items alone, canonical.
     block_text: String,
     has_pod_items: bool,
-    /// Pods the list matches (indices into `Cluster::pods`, ascending).
-    matched: Vec<usize>,
+    /// The policy's namespace (what a podSelector alone selects in).
+    policy_ns: String,
+    /// The pod items: namespace scope and pod selector.
+    pod_items: Vec<(NamespaceScope, Selector)>,
+    /// The ipBlock items: cidr and excepts.
+    blocks: Vec<(IpNet, Vec<IpNet>)>,
     ranges: PerFamily<Vec<AddrRange>>,
+}
+
+impl Resolution {
+    /// Whether the list matches `pod` (whose namespace carries `ns_labels`), as
+    /// `palisade_core::eval::peer_matches` decides for each of its addresses: a pod item
+    /// matches pods subject to policy in its scope, an ipBlock every pod (hostNetwork ones
+    /// included) with an address inside it.
+    pub(crate) fn matches(&self, pod: &Pod, ns_labels: &Labels) -> bool {
+        let by_item = !pod.host_network
+            && self.pod_items.iter().any(|(scope, sel)| {
+                scope_includes(scope, &self.policy_ns, &pod.namespace, ns_labels)
+                    && sel.matches(&pod.labels)
+            });
+        by_item
+            || pod.ips.iter().any(|ip| {
+                self.blocks
+                    .iter()
+                    .any(|(cidr, except)| ip_block_contains(cidr, except, ip))
+            })
+    }
+
+    /// Whether some pod item can select pods of namespace `ns` (ipBlocks aside).
+    pub(crate) fn may_select_in(&self, ns: &str, ns_labels: &Labels) -> bool {
+        self.pod_items
+            .iter()
+            .any(|(scope, _)| scope_includes(scope, &self.policy_ns, ns, ns_labels))
+    }
+
+    /// Whether the list has ipBlocks, which can match a pod of any namespace.
+    pub(crate) fn has_blocks(&self) -> bool {
+        !self.blocks.is_empty()
+    }
+}
+
+fn scope_includes(scope: &NamespaceScope, policy_ns: &str, ns: &str, ns_labels: &Labels) -> bool {
+    match scope {
+        NamespaceScope::Own => ns == policy_ns,
+        NamespaceScope::Matching(sel) => sel.matches(ns_labels),
+    }
 }
 
 /// Resolved definitions, shared by every chain of one compile.
@@ -148,20 +205,55 @@ struct Resolution {
 pub(crate) struct SetTable<'a> {
     pub(crate) index: Index<'a>,
     pub(crate) sets: BTreeMap<String, Set>,
-    resolved: FxHashMap<String, Rc<Resolution>>,
+    resolved: FxHashMap<String, Arc<Resolution>>,
     named: FxHashMap<String, Option<String>>,
-    /// Class sets still to fill: set name -> the pods whose addresses it holds.
-    members: BTreeMap<String, Rc<Resolution>>,
+    /// Class sets still to fill: set name -> the definition whose pods' addresses it holds.
+    pub(crate) members: BTreeMap<String, Arc<Resolution>>,
     /// Named-port class sets still to fill: set name -> destination pods and port names.
-    named_members: BTreeMap<String, NamedMembers>,
+    pub(crate) named_members: BTreeMap<String, NamedMembers>,
 }
 
 /// The destination pods of a named-port class set, and the port names it resolves.
-type NamedMembers = (Vec<usize>, Vec<(String, Protocol)>);
+pub(crate) type NamedMembers = (Destinations, Vec<(String, Protocol)>);
+
+/// Which pods a named-port set's rule reaches.
+#[derive(Debug, Clone)]
+pub(crate) enum Destinations {
+    /// Every pod (`to` absent or empty).
+    All,
+    /// The pods a definition matches.
+    Of(Arc<Resolution>),
+}
+
+impl Destinations {
+    /// Whether `pod` is a destination whose named ports the set resolves (never a
+    /// hostNetwork pod: it is not subject to policy and has no named ports to resolve).
+    pub(crate) fn includes(&self, pod: &Pod, ns_labels: &Labels) -> bool {
+        !pod.host_network
+            && match self {
+                Destinations::All => true,
+                Destinations::Of(r) => r.matches(pod, ns_labels),
+            }
+    }
+}
+
+/// The atoms `pod` gives its addresses in named-port set `n`: one per declared port whose
+/// name and protocol the set resolves.
+pub(crate) fn port_atoms(n: u32, wanted: &[(String, Protocol)], pod: &Pod) -> Vec<Atom> {
+    pod.ports
+        .iter()
+        .filter(|cp| {
+            wanted
+                .iter()
+                .any(|(name, proto)| cp.protocol == *proto && cp.name.as_ref() == Some(name))
+        })
+        .map(|cp| Atom::Port(n, cp.protocol, cp.port))
+        .collect()
+}
 
 /// What a class id stands for: one thing a local rule can observe about an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Atom {
+pub(crate) enum Atom {
     /// Matched by the `from`/`to` list of class set `n` (index into the filled sets).
     Member(u32),
     /// A destination of named-port set `n`, where the names resolve to protocol and port.
@@ -253,51 +345,40 @@ impl<'a> SetTable<'a> {
     }
 
     /// Resolves a non-empty `from`/`to` list once per definition.
-    fn resolve(&mut self, policy_ns: &str, items: &[Peer]) -> Rc<Resolution> {
+    fn resolve(&mut self, policy_ns: &str, items: &[Peer]) -> Arc<Resolution> {
         let text = items_text(policy_ns, items.iter());
         if let Some(hit) = self.resolved.get(&text) {
-            return Rc::clone(hit);
+            return Arc::clone(hit);
         }
-        let index = &self.index;
-        let mut matched: BTreeSet<usize> = BTreeSet::new();
-        let mut blocks: Vec<(&IpNet, &[IpNet])> = Vec::new();
-        let mut has_pod_items = false;
+        let mut pod_items = Vec::new();
+        let mut blocks = Vec::new();
         for item in items {
             match item {
                 Peer::Pods { namespaces, pods } => {
-                    has_pod_items = true;
-                    matched.extend(index.pods_matching(policy_ns, namespaces, pods));
+                    pod_items.push((namespaces.clone(), pods.clone()))
                 }
-                Peer::IpBlock { cidr, except } => blocks.push((cidr, except.as_slice())),
+                Peer::IpBlock { cidr, except } => blocks.push((*cidr, except.clone())),
             }
         }
-        if !blocks.is_empty() {
-            // Any pod, hostNetwork ones included, with an address in a block matches it.
-            for (i, pod) in index.cluster.pods.iter().enumerate() {
-                let inside = pod.ips.iter().any(|ip| {
-                    blocks
-                        .iter()
-                        .any(|(cidr, except)| ip_block_contains(cidr, except, ip))
-                });
-                if inside {
-                    matched.insert(i);
-                }
-            }
-        }
-        let resolution = Rc::new(Resolution {
+        let block_refs: Vec<(&IpNet, &[IpNet])> =
+            blocks.iter().map(|(c, e)| (c, e.as_slice())).collect();
+        let ranges = [
+            block_ranges(&block_refs, Family::V4),
+            block_ranges(&block_refs, Family::V6),
+        ];
+        let resolution = Arc::new(Resolution {
             block_text: items_text(
                 policy_ns,
                 items.iter().filter(|i| matches!(i, Peer::IpBlock { .. })),
             ),
-            has_pod_items,
-            matched: matched.into_iter().collect(),
-            ranges: [
-                block_ranges(&blocks, Family::V4),
-                block_ranges(&blocks, Family::V6),
-            ],
+            has_pod_items: !pod_items.is_empty(),
+            policy_ns: policy_ns.to_string(),
+            pod_items,
+            blocks,
+            ranges,
             text: text.clone(),
         });
-        self.resolved.insert(text, Rc::clone(&resolution));
+        self.resolved.insert(text, Arc::clone(&resolution));
         resolution
     }
 
@@ -337,7 +418,7 @@ impl<'a> SetTable<'a> {
                         elements: SetElements::Classes(BTreeSet::new()),
                     },
                 );
-                self.members.insert(name.clone(), Rc::clone(&r));
+                self.members.insert(name.clone(), Arc::clone(&r));
             }
             out.classes = Some(name);
         }
@@ -374,9 +455,9 @@ impl<'a> SetTable<'a> {
             return hit.clone();
         }
         let out = if self.index.pod_families.iter().any(|f| *f) {
-            let destinations: Vec<usize> = match peers {
-                Peers::Any => (0..self.index.cluster.pods.len()).collect(),
-                Peers::OneOf(list) => self.resolve(policy_ns, list).matched.clone(),
+            let destinations = match peers {
+                Peers::Any => Destinations::All,
+                Peers::OneOf(list) => Destinations::Of(self.resolve(policy_ns, list)),
             };
             let name = names::name(
                 "clsnamed",
@@ -413,7 +494,12 @@ impl<'a> SetTable<'a> {
                 continue;
             };
             let atom = Atom::Member(super::id(n));
-            for pod in r.matched.iter().filter_map(|&i| cluster.pods.get(i)) {
+            for pod in self
+                .index
+                .matched(r)
+                .into_iter()
+                .filter_map(|i| cluster.pods.get(i))
+            {
                 for ip in &pod.ips {
                     atoms_of.entry(*ip).or_default().push(atom);
                 }
@@ -424,18 +510,15 @@ impl<'a> SetTable<'a> {
             let Some((destinations, ports)) = self.named_members.get(name) else {
                 continue;
             };
-            for pod in destinations.iter().filter_map(|&i| cluster.pods.get(i)) {
+            let pods = match destinations {
+                Destinations::All => (0..cluster.pods.len()).collect(),
+                Destinations::Of(r) => self.index.matched(r),
+            };
+            for pod in pods.into_iter().filter_map(|i| cluster.pods.get(i)) {
                 if pod.host_network {
                     continue;
                 }
-                for cp in &pod.ports {
-                    let wanted = ports.iter().any(|(name, proto)| {
-                        cp.protocol == *proto && cp.name.as_ref() == Some(name)
-                    });
-                    if !wanted {
-                        continue;
-                    }
-                    let atom = Atom::Port(super::id(n), cp.protocol, cp.port);
+                for atom in port_atoms(super::id(n), ports, pod) {
                     for ip in &pod.ips {
                         atoms_of.entry(*ip).or_default().push(atom);
                     }
@@ -452,38 +535,17 @@ impl<'a> SetTable<'a> {
             let next = super::id(listed.len());
             let sig = *signatures.entry(atoms.clone()).or_insert(next);
             if sig == next {
-                let mut texts: Vec<String> = atoms
-                    .iter()
-                    .map(|a| match *a {
-                        Atom::Member(n) => member_sets[n as usize].clone(),
-                        Atom::Port(n, proto, port) => {
-                            format!("{} {proto}/{port}", named_sets[n as usize])
-                        }
-                    })
-                    .collect();
-                texts.sort_unstable();
-                let text = texts.join("\n");
-                listed.push((names::fnv64(&text), text, atoms));
+                let (hash, text) = class_key(
+                    &atoms,
+                    |n| member_sets[n as usize].as_str(),
+                    |n| named_sets[n as usize].as_str(),
+                );
+                listed.push((hash, text, atoms));
             }
             class_of_addr.push((ip, sig));
         }
-        // Ids in hash order, probing past taken ones; 0 is "no class".
-        let mut order: Vec<usize> = (0..listed.len()).collect();
-        order.sort_unstable_by(|&a, &b| {
-            (listed[a].0, &listed[a].1).cmp(&(listed[b].0, &listed[b].1))
-        });
-        let max = mask.max_id();
-        let capacity = u64::from(max);
-        let mut taken = vec![false; usize::from(max) + 1];
-        let mut ids = vec![0u16; listed.len()];
-        for &k in order.iter().take(usize::from(max)) {
-            let mut id = 1 + listed[k].0 % capacity;
-            while taken[id as usize] {
-                id = if id == capacity { 1 } else { id + 1 };
-            }
-            taken[id as usize] = true;
-            ids[k] = u16::try_from(id).unwrap_or(u16::MAX);
-        }
+        let keys: Vec<(u64, &str)> = listed.iter().map(|(h, t, _)| (*h, t.as_str())).collect();
+        let ids = assign_ids(&keys, mask);
         for (k, (_, _, atoms)) in listed.iter().enumerate() {
             let id = ids[k];
             if id == 0 {
@@ -521,6 +583,48 @@ impl<'a> SetTable<'a> {
             .collect();
         (classes, unclassified)
     }
+}
+
+/// What a class means, as text, and its hash: the names of the sets its atoms are in (with the
+/// port, for named-port sets), sorted. Ids come from the hash, so they depend on what the class
+/// means, not on the order classes were found in.
+pub(crate) fn class_key<'n>(
+    atoms: &[Atom],
+    member: impl Fn(u32) -> &'n str,
+    named: impl Fn(u32) -> &'n str,
+) -> (u64, String) {
+    let mut texts: Vec<String> = atoms
+        .iter()
+        .map(|a| match *a {
+            Atom::Member(n) => member(n).to_string(),
+            Atom::Port(n, proto, port) => format!("{} {proto}/{port}", named(n)),
+        })
+        .collect();
+    texts.sort_unstable();
+    let text = texts.join("\n");
+    (names::fnv64(&text), text)
+}
+
+/// Class ids for classes given by their [`class_key`]s: in hash order (then text), each takes
+/// `1 + hash % capacity` or the next free id after it; 0 for those beyond the mask's capacity.
+/// A function of the set of classes alone, so any way of arriving at the same classes (a full
+/// compile, an incremental one) numbers them alike.
+pub(crate) fn assign_ids(keys: &[(u64, &str)], mask: ClassMask) -> Vec<u16> {
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_unstable_by(|&a, &b| keys[a].cmp(&keys[b]));
+    let max = mask.max_id();
+    let capacity = u64::from(max);
+    let mut taken = vec![false; usize::from(max) + 1];
+    let mut ids = vec![0u16; keys.len()];
+    for &k in order.iter().take(usize::from(max)) {
+        let mut id = 1 + keys[k].0 % capacity;
+        while taken[id as usize] {
+            id = if id == capacity { 1 } else { id + 1 };
+        }
+        taken[id as usize] = true;
+        ids[k] = u16::try_from(id).unwrap_or(u16::MAX);
+    }
+    ids
 }
 
 #[cfg(test)]
