@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use palisade_nft::{compile, diff};
+use palisade_nft::{CompileOptions, Incremental, compile, diff};
 use palisade_test_support::builders::{ip, mk_pod};
 use palisade_test_support::synth::{SynthParams, generate};
 use palisade_test_support::synth_unique::{UniqueParams, generate_unique};
@@ -20,6 +20,53 @@ fn arg(n: usize, default: usize) -> usize {
         .nth(n)
         .and_then(|s| s.parse().ok())
         .unwrap_or(default)
+}
+
+/// The incremental compiler on three kinds of change: a pod elsewhere relabelled, a local pod
+/// relabelled, a policy's ingress rules replaced by another's; compile + diff + render each.
+fn incremental(cluster: &palisade_core::model::Cluster, node: &str) {
+    let mut inc = Incremental::new(node, CompileOptions::default());
+    let started = Instant::now();
+    let mut old = inc.compile(cluster).clone();
+    println!("incremental first: {:?}", started.elapsed());
+    let mut current = cluster.clone();
+    for round in 0..5 {
+        for kind in ["remote-label", "local-label", "policy"] {
+            let mut next = current.clone();
+            match kind {
+                "policy" => {
+                    let n = next.policies.len();
+                    let rules = next.policies[(round * 7 + 3) % n].ingress.clone();
+                    next.policies[(round * 13) % n].ingress = rules;
+                }
+                _ => {
+                    let local = kind == "local-label";
+                    if let Some(pod) = next
+                        .pods
+                        .iter_mut()
+                        .filter(|p| (p.node.as_deref() == Some(node)) == local && !p.host_network)
+                        .nth(round * 11)
+                    {
+                        pod.labels.insert("app".into(), format!("moved-{round}"));
+                    }
+                }
+            }
+            let started = Instant::now();
+            let new = inc.compile(&next).clone();
+            let compiled = started.elapsed();
+            let d = diff(&old, &new);
+            let diffed = started.elapsed();
+            let text = d.to_nft();
+            println!(
+                "{kind}: compile {compiled:?}, +diff {diffed:?}, +render {:?}; {:?}; {} bytes",
+                started.elapsed(),
+                inc.work(),
+                text.len()
+            );
+            old = new;
+            current = next;
+        }
+    }
 }
 
 fn main() -> std::io::Result<()> {
@@ -87,6 +134,7 @@ fn main() -> std::io::Result<()> {
     let started = Instant::now();
     let d = diff(&rs, &copy);
     let diffed = started.elapsed();
+    incremental(&cluster, node);
     let started = Instant::now();
     let text = d.to_nft();
     println!(

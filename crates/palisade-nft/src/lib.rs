@@ -48,7 +48,7 @@ mod render;
 mod ruleset;
 
 pub use compile::{
-    Incremental, LogSource, Work, compile, compile_with, log_prefix, parse_log_prefix,
+    Changes, Incremental, LogSource, Work, compile, compile_with, log_prefix, parse_log_prefix,
 };
 pub use diff::{Diff, DiffStats, diff};
 pub use interp::{Decision, Packet, Transport};

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use common::{NODES, cluster};
 use palisade_core::model::{Cluster, Pod, Policy};
-use palisade_nft::{ClassMask, CompileOptions, Incremental, LogOptions, Ruleset, compile_with};
+use palisade_nft::{
+    Changes, ClassMask, CompileOptions, Incremental, LogOptions, Ruleset, compile_with,
+};
 use palisade_test_support::synth::{SynthParams, generate};
 use proptest::prelude::*;
 
@@ -143,10 +145,33 @@ fn difference(got: &Ruleset, want: &Ruleset) -> String {
     out.join("\n")
 }
 
+/// What a caller that tracks objects would say changed from `a` to `b`.
+fn changes_between(a: &Cluster, b: &Cluster) -> Changes {
+    let index = |c: &Cluster| -> BTreeMap<(String, String), Pod> {
+        c.pods
+            .iter()
+            .map(|p| ((p.namespace.clone(), p.name.clone()), p.clone()))
+            .collect()
+    };
+    let (before, after) = (index(a), index(b));
+    let pods = before
+        .keys()
+        .chain(after.keys())
+        .filter(|k| before.get(*k) != after.get(*k))
+        .cloned()
+        .collect();
+    Changes::Known {
+        pods,
+        policies: a.policies != b.policies,
+        namespaces: a.namespaces != b.namespaces,
+    }
+}
+
 fn check_sequence(steps: &[Cluster]) -> Result<(), String> {
     for options in option_sets() {
         for node in NODES {
             let mut inc = Incremental::new(node, options.clone());
+            let mut told = Incremental::new(node, options.clone());
             for (n, cluster) in steps.iter().enumerate() {
                 let want = compile_with(cluster, node, &options);
                 let got = inc.compile(cluster).clone();
@@ -154,6 +179,18 @@ fn check_sequence(steps: &[Cluster]) -> Result<(), String> {
                     return Err(format!(
                         "node {node}, step {n}, work {:?}:\n{}",
                         inc.work(),
+                        difference(&got, &want)
+                    ));
+                }
+                let changes = match n {
+                    0 => Changes::Unknown,
+                    _ => changes_between(&steps[n - 1], cluster),
+                };
+                let got = told.compile_changed(cluster, &changes).clone();
+                if got != want {
+                    return Err(format!(
+                        "told {changes:?}: node {node}, step {n}, work {:?}:\n{}",
+                        told.work(),
                         difference(&got, &want)
                     ));
                 }
@@ -214,9 +251,14 @@ fn single_changes(options: CompileOptions) {
     }
     let node = "node-0";
     let mut inc = Incremental::new(node, options.clone());
+    let mut previous: Option<Cluster> = None;
     let mut check = |c: &Cluster, what: &str| {
         let want = compile_with(c, node, &options);
-        let got = inc.compile(c).clone();
+        let changes = previous
+            .as_ref()
+            .map_or(Changes::Unknown, |p| changes_between(p, c));
+        previous = Some(c.clone());
+        let got = inc.compile_changed(c, &changes).clone();
         assert!(got == want, "{what}: {}", difference(&got, &want));
         inc.work()
     };
@@ -260,4 +302,27 @@ fn single_changes(options: CompileOptions) {
         );
         cluster = next;
     }
+}
+
+/// A list of changes that misses a pod added or removed is caught by the pod count, and
+/// everything is compared instead: the result is still exact.
+#[test]
+fn a_list_of_changes_missing_a_pod_is_caught() {
+    let mut cluster = generate(SynthParams {
+        namespaces: 3,
+        pods: 60,
+        policies: 20,
+        seed: 3,
+    });
+    for (i, pod) in cluster.pods.iter_mut().enumerate() {
+        pod.node = Some(format!("node-{}", i % 2));
+    }
+    let options = CompileOptions::default();
+    let mut inc = Incremental::new("node-0", options.clone());
+    inc.compile(&cluster);
+    let mut next = cluster.clone();
+    next.pods.remove(5);
+    let got = inc.compile_changed(&next, &Changes::none()).clone();
+    assert!(got == compile_with(&next, "node-0", &options));
+    assert_eq!(inc.work().pods, 1, "{:?}", inc.work());
 }

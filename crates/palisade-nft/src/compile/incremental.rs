@@ -20,9 +20,10 @@
 //! the same value as a full compile of the same cluster, which the tests check on random
 //! clusters and random changes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use palisade_core::eval::namespace_labels;
 use palisade_core::model::{Cluster, ContainerPort, Labels, Namespace, Pod, Policy};
@@ -62,6 +63,14 @@ pub struct Work {
     pub addresses: usize,
     /// Classes that appeared or went away.
     pub classes_changed: usize,
+    /// Microseconds spent finding what changed, on the local part, and on the classes.
+    pub detect_us: u64,
+    pub local_us: u64,
+    pub classes_us: u64,
+}
+
+fn micros(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 /// What of a pod the ruleset reads.
@@ -188,18 +197,85 @@ struct State {
     ruleset: Ruleset,
 }
 
-/// Cluster-wide facts the local part reads: families of pod addresses, several addresses.
-type Shape = [bool; 3];
+/// Cluster-wide facts the local part reads: how many pods have an IPv4 address, an IPv6
+/// address, several addresses (the local part only asks whether each is zero).
+type Shape = [usize; 3];
+
+fn count(shape: &mut Shape, ips: &[IpAddr], add: bool) {
+    let mut has = [false; 3];
+    for ip in ips {
+        has[fam(Family::of(ip))] = true;
+    }
+    has[2] = ips.len() > 1;
+    for (n, h) in shape.iter_mut().zip(has) {
+        if h {
+            *n = if add { *n + 1 } else { n.saturating_sub(1) };
+        }
+    }
+}
 
 fn shape_of(cluster: &Cluster) -> Shape {
-    let mut shape = [false; 3];
+    let mut shape = [0; 3];
     for pod in &cluster.pods {
-        for ip in &pod.ips {
-            shape[fam(Family::of(ip))] = true;
-        }
-        shape[2] |= pod.ips.len() > 1;
+        count(&mut shape, &pod.ips, true);
     }
     shape
+}
+
+fn same_shape(a: &Shape, b: &Shape) -> bool {
+    a.iter().zip(b).all(|(x, y)| (*x > 0) == (*y > 0))
+}
+
+/// What the caller knows changed in the cluster since the previous
+/// [`Incremental::compile_changed`] (or [`Incremental::compile`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Changes {
+    /// Anything may have changed: every pod and policy is compared.
+    #[default]
+    Unknown,
+    /// Only these may have changed.
+    Known {
+        /// `(namespace, name)` of every pod added, removed or replaced.
+        pods: BTreeSet<(String, String)>,
+        /// Some policy was added, removed or replaced.
+        policies: bool,
+        /// Some namespace was added, removed or relabelled.
+        namespaces: bool,
+    },
+}
+
+impl Changes {
+    /// Nothing changed.
+    pub fn none() -> Changes {
+        Changes::Known {
+            pods: BTreeSet::new(),
+            policies: false,
+            namespaces: false,
+        }
+    }
+
+    /// What `self` and then `later` changed together.
+    pub fn then(&mut self, later: Changes) {
+        match (&mut *self, later) {
+            (
+                Changes::Known {
+                    pods,
+                    policies,
+                    namespaces,
+                },
+                Changes::Known {
+                    pods: more,
+                    policies: p,
+                    namespaces: n,
+                },
+            ) => {
+                pods.extend(more);
+                *policies |= p;
+                *namespaces |= n;
+            }
+            _ => *self = Changes::Unknown,
+        }
+    }
 }
 
 fn same_namespaces(known: &[(String, Labels)], now: &[Namespace]) -> bool {
@@ -258,19 +334,30 @@ impl Incremental {
     /// What `node` must enforce for `cluster`: equal to
     /// `compile_with(cluster, node, options)`.
     pub fn compile(&mut self, cluster: &Cluster) -> &Ruleset {
-        let shape = shape_of(cluster);
-        let reusable = self.state.take().filter(|state| {
-            state.shape == shape && same_namespaces(&state.namespaces, &cluster.namespaces)
-        });
+        self.compile_changed(cluster, &Changes::Unknown)
+    }
+
+    /// [`Incremental::compile`] when the caller knows what changed since the previous call:
+    /// only those pods are compared, and policies and namespaces only if they changed. The
+    /// result is wrong if `changes` leaves something out; it is checked as far as it is cheap
+    /// (the number of pods), and everything is compared when that check fails.
+    pub fn compile_changed(&mut self, cluster: &Cluster, changes: &Changes) -> &Ruleset {
         let mut work = Work::default();
-        let state = match reusable {
+        let state = match self.state.take() {
             Some(mut state) => {
-                state.update(cluster, &self.node, &self.options, &mut work);
-                state
+                if state.update(cluster, &self.node, &self.options, &mut work, changes) {
+                    state
+                } else {
+                    work = Work {
+                        full: true,
+                        ..Work::default()
+                    };
+                    State::build(cluster, &self.node, &self.options, &mut work)
+                }
             }
             None => {
                 work.full = true;
-                State::build(cluster, &self.node, &self.options, shape, &mut work)
+                State::build(cluster, &self.node, &self.options, &mut work)
             }
         };
         self.work = work;
@@ -279,13 +366,8 @@ impl Incremental {
 }
 
 impl State {
-    fn build(
-        cluster: &Cluster,
-        node: &str,
-        options: &CompileOptions,
-        shape: Shape,
-        work: &mut Work,
-    ) -> State {
+    fn build(cluster: &Cluster, node: &str, options: &CompileOptions, work: &mut Work) -> State {
+        let shape = shape_of(cluster);
         let mut addresses: FxHashMap<IpAddr, Address> = FxHashMap::default();
         let pods = cluster
             .pods
@@ -326,18 +408,55 @@ impl State {
         state
     }
 
-    fn update(&mut self, cluster: &Cluster, node: &str, options: &CompileOptions, work: &mut Work) {
+    /// Brings the state to `cluster`; `false` when only a build from scratch can (namespace
+    /// labels or the pods' address families changed): the state is then unusable.
+    fn update(
+        &mut self,
+        cluster: &Cluster,
+        node: &str,
+        options: &CompileOptions,
+        work: &mut Work,
+        changes: &Changes,
+    ) -> bool {
+        let started = Instant::now();
+        let (pod_keys, policies_may, namespaces_may) = match changes {
+            Changes::Known {
+                pods,
+                policies,
+                namespaces,
+            } => (Some(pods), *policies, *namespaces),
+            Changes::Unknown => (None, true, true),
+        };
+        if namespaces_may && !same_namespaces(&self.namespaces, &cluster.namespaces) {
+            return false;
+        }
         let mut touched: FxHashSet<IpAddr> = FxHashSet::default();
-        let (changed, removed, local_pod_changed) = self.merge_pods(cluster, node, &mut touched);
+        let before = self.shape;
+        let mut merged = pod_keys.map(|keys| self.merge_known(cluster, node, keys, &mut touched));
+        if self.pods.len() != cluster.pods.len() {
+            // The caller's list missed something: compare everything.
+            merged = None;
+        }
+        let (changed, removed, local_pod_changed) = match merged {
+            Some(done) => done,
+            None => self.merge_pods(cluster, node, &mut touched),
+        };
+        if !same_shape(&before, &self.shape) {
+            return false;
+        }
         work.pods = changed.len() + removed;
-        let policies_changed = !same_policies(&self.policies, &cluster.policies);
+        let policies_changed = policies_may && !same_policies(&self.policies, &cluster.policies);
         if policies_changed {
             self.policies = cluster.policies.clone();
         }
         let local = policies_changed || local_pod_changed;
+        work.detect_us = micros(started);
         if local {
+            let started = Instant::now();
             self.local(cluster, node, options, &mut touched, work);
+            work.local_us = micros(started);
         }
+        let started = Instant::now();
         for &i in &changed {
             let (Some(pod), Some(entry)) = (cluster.pods.get(i), self.pods.get(i)) else {
                 continue;
@@ -354,6 +473,83 @@ impl State {
             self.refresh_guard(options);
         }
         self.classify(touched, local, options, work);
+        work.classes_us = micros(started);
+        true
+    }
+
+    /// [`State::merge_pods`] for the pods `keys` alone; the others are taken to be unchanged.
+    fn merge_known(
+        &mut self,
+        cluster: &Cluster,
+        node: &str,
+        keys: &BTreeSet<(String, String)>,
+        touched: &mut FxHashSet<IpAddr>,
+    ) -> (Vec<usize>, usize, bool) {
+        let mut removed = 0;
+        let mut local = false;
+        let mut replaced: Vec<&(String, String)> = Vec::new();
+        for key in keys {
+            let wanted = (key.0.as_str(), key.1.as_str());
+            let now = cluster
+                .pods
+                .binary_search_by(|p| (p.namespace.as_str(), p.name.as_str()).cmp(&wanted))
+                .ok()
+                .and_then(|i| cluster.pods.get(i));
+            let known = self.pods.binary_search_by(|e| e.key().cmp(&wanted));
+            if let (Ok(at), Some(pod)) = (known, now)
+                && self.pods[at].facts.same_as(pod)
+            {
+                continue;
+            }
+            if let Ok(at) = known {
+                let gone = self.pods.remove(at);
+                local |= gone.facts.node.as_deref() == Some(node);
+                count(&mut self.shape, &gone.facts.ips, false);
+                self.forget(&gone, touched);
+                if now.is_none() {
+                    removed += 1;
+                }
+            }
+            if let Some(pod) = now {
+                let entry = self.enter(pod, touched);
+                local |= entry.facts.node.as_deref() == Some(node);
+                let at = self
+                    .pods
+                    .binary_search_by(|e| e.key().cmp(&wanted))
+                    .unwrap_or_else(|at| at);
+                self.pods.insert(at, entry);
+                replaced.push(key);
+            }
+        }
+        let changed = replaced
+            .into_iter()
+            .filter_map(|(ns, name)| {
+                self.pods
+                    .binary_search_by(|e| e.key().cmp(&(ns.as_str(), name.as_str())))
+                    .ok()
+            })
+            .collect();
+        (changed, removed, local)
+    }
+
+    /// A new entry for `pod`, put on its addresses; its atoms are still to compute.
+    fn enter(&mut self, pod: &Pod, touched: &mut FxHashSet<IpAddr>) -> PodEntry {
+        let facts = Facts::of(pod);
+        count(&mut self.shape, &facts.ips, true);
+        for ip in &facts.ips {
+            touched.insert(*ip);
+            self.addresses
+                .entry(*ip)
+                .or_default()
+                .pods
+                .push((pod.namespace.clone(), pod.name.clone()));
+        }
+        PodEntry {
+            namespace: pod.namespace.clone(),
+            name: pod.name.clone(),
+            facts,
+            atoms: Vec::new(),
+        }
     }
 
     /// Walks the cluster's pods against the known ones (both sorted by namespace and name):
@@ -379,6 +575,7 @@ impl State {
                 if let Some(gone) = old.next() {
                     removed += 1;
                     local |= on_node(&gone.facts);
+                    count(&mut self.shape, &gone.facts.ips, false);
                     self.forget(&gone, touched);
                 }
             }
@@ -388,24 +585,12 @@ impl State {
                 known => {
                     if let Some(entry) = &known {
                         local |= on_node(&entry.facts);
+                        count(&mut self.shape, &entry.facts.ips, false);
                         self.forget(entry, touched);
                     }
-                    let facts = Facts::of(pod);
-                    local |= on_node(&facts);
-                    for ip in &facts.ips {
-                        touched.insert(*ip);
-                        self.addresses
-                            .entry(*ip)
-                            .or_default()
-                            .pods
-                            .push((pod.namespace.clone(), pod.name.clone()));
-                    }
-                    pods.push(PodEntry {
-                        namespace: pod.namespace.clone(),
-                        name: pod.name.clone(),
-                        facts,
-                        atoms: Vec::new(),
-                    });
+                    let entry = self.enter(pod, touched);
+                    local |= on_node(&entry.facts);
+                    pods.push(entry);
                     changed.push(i);
                 }
             }
@@ -413,6 +598,7 @@ impl State {
         for gone in old {
             removed += 1;
             local |= on_node(&gone.facts);
+            count(&mut self.shape, &gone.facts.ips, false);
             self.forget(&gone, touched);
         }
         self.pods = pods;

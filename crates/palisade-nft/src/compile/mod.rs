@@ -31,7 +31,7 @@ use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use palisade_core::eval::{Endpoint, PortSet, isolating_policies, resolve_named_port};
+use palisade_core::eval::{Endpoint, PortSet, resolve_named_port, selects};
 use palisade_core::model::{Cluster, ContainerPort, Direction, Peers, PortMatch, PortSpec, Ports};
 use rustc_hash::FxHashMap;
 
@@ -41,7 +41,7 @@ use crate::ruleset::{
     AddrField, AddressConflict, Chain, CompileOptions, CounterDef, Family, Guard, LogStatement,
     MapEntry, MapKind, Match, Rule, Ruleset, Set, SetElements, Verdict,
 };
-pub use incremental::{Incremental, Work};
+pub use incremental::{Changes, Incremental, Work};
 use peers::{SetTable, fam};
 
 pub(crate) use intervals::{prefix_len, ranges_contain};
@@ -88,6 +88,7 @@ fn local_part<'a>(
         egress_memo: FxHashMap::default(),
         ingress_memo: FxHashMap::default(),
     };
+    let by_namespace = PoliciesByNamespace::new(cluster);
     let mut ruleset = Ruleset::empty(node);
     if options.counters {
         ruleset.pod_counters = Some(BTreeMap::new());
@@ -103,8 +104,8 @@ fn local_part<'a>(
             ruleset.pending_pods.push(key);
             continue;
         }
-        let egress = isolating_policies(cluster, i, Direction::Egress);
-        let ingress = isolating_policies(cluster, i, Direction::Ingress);
+        let egress = by_namespace.isolating(i, Direction::Egress);
+        let ingress = by_namespace.isolating(i, Direction::Ingress);
         let egress_chain = (!egress.is_empty()).then(|| builder.egress_chain(&egress));
         let ingress_chain = (!ingress.is_empty()).then(|| builder.ingress_chain(&ingress, i));
         for ip in &pod.ips {
@@ -156,12 +157,51 @@ fn local_part<'a>(
         })
         .collect();
     if !options.guard_cidrs.is_empty() {
-        builder.guard(node, &mut ruleset);
+        builder.guard(node, &mut ruleset, &by_namespace);
     }
     ruleset.class_mask = options.class_mask;
     ruleset.chains = builder.chains;
     ruleset.counters = builder.counters;
     (ruleset, builder.table)
+}
+
+/// The policies of each namespace, so that finding a pod's policies reads its namespace's
+/// alone rather than every policy of the cluster.
+struct PoliciesByNamespace<'a> {
+    cluster: &'a Cluster,
+    of: FxHashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> PoliciesByNamespace<'a> {
+    fn new(cluster: &'a Cluster) -> PoliciesByNamespace<'a> {
+        let mut of: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
+        for (i, policy) in cluster.policies.iter().enumerate() {
+            of.entry(policy.namespace.as_str()).or_default().push(i);
+        }
+        PoliciesByNamespace { cluster, of }
+    }
+
+    /// `palisade_core::eval::isolating_policies`: the policies selecting pod `pod` that have
+    /// rules for `direction`, ascending.
+    fn isolating(&self, pod: usize, direction: Direction) -> Vec<usize> {
+        let Some(p) = self.cluster.pods.get(pod) else {
+            return Vec::new();
+        };
+        if p.host_network {
+            return Vec::new();
+        }
+        let Some(candidates) = self.of.get(p.namespace.as_str()) else {
+            return Vec::new();
+        };
+        candidates
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let policy = &self.cluster.policies[i];
+                policy.rules(direction).is_some() && selects(policy, p)
+            })
+            .collect()
+    }
 }
 
 /// `palisade <chain>`: what the log rule of `chain` writes as its nflog prefix.
@@ -392,7 +432,7 @@ impl Builder<'_> {
     }
 
     /// The fail-closed guard's sets and chains; see [`Guard`].
-    fn guard(&mut self, node: &str, ruleset: &mut Ruleset) {
+    fn guard(&mut self, node: &str, ruleset: &mut Ruleset, by_namespace: &PoliciesByNamespace) {
         let cluster = self.cluster;
         let pending_isolated: Vec<String> = cluster
             .pods
@@ -404,7 +444,7 @@ impl Builder<'_> {
                     && pod.ips.is_empty()
                     && [Direction::Egress, Direction::Ingress]
                         .into_iter()
-                        .any(|d| !isolating_policies(cluster, *i, d).is_empty())
+                        .any(|d| !by_namespace.isolating(*i, d).is_empty())
             })
             .map(|(_, pod)| pod.key())
             .collect();
