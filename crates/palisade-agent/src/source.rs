@@ -5,11 +5,13 @@
 //! compiled ruleset to the next. `palisade-nft` implements it for real:
 //!
 //! ```text
-//!   compile(cluster, node) -> palisade_nft::compile(cluster, node)
+//!   compile(cluster, node) -> palisade_nft::compile(cluster, node)   (NftSourceWith: its Incremental)
 //!   full(ruleset)          -> ruleset.to_nft()
 //!   diff(old, new)         -> let d = palisade_nft::diff(old, new); (!d.is_empty()).then(|| d.to_nft())
 //!   stats(ruleset)         -> Some(ruleset.stats())      (optional: for the size metrics)
 //! ```
+
+use std::sync::Mutex;
 
 use palisade_core::model::Cluster;
 
@@ -73,18 +75,63 @@ impl RulesetSource for NftSource {
     }
 }
 
-/// The real compiler with options: drop logging, counters, the fail-closed guard
-/// (`palisade_nft::compile_with`).
-#[derive(Debug, Clone, Default)]
+/// The real compiler with options: drop logging, counters, the fail-closed guard. It keeps
+/// the node's [`palisade_nft::Incremental`] between compiles, so a change recomputes only what
+/// it touches; the result is always what `palisade_nft::compile_with` gives.
+#[derive(Debug, Default)]
 pub struct NftSourceWith {
     pub options: palisade_nft::CompileOptions,
+    compiler: Mutex<Option<palisade_nft::Incremental>>,
+}
+
+impl Clone for NftSourceWith {
+    /// A copy starts with no memory of earlier compiles.
+    fn clone(&self) -> Self {
+        NftSourceWith::new(self.options.clone())
+    }
+}
+
+impl NftSourceWith {
+    pub fn new(options: palisade_nft::CompileOptions) -> NftSourceWith {
+        NftSourceWith {
+            options,
+            compiler: Mutex::new(None),
+        }
+    }
 }
 
 impl RulesetSource for NftSourceWith {
     type Ruleset = palisade_nft::Ruleset;
 
     fn compile(&self, cluster: &Cluster, node: &str) -> palisade_nft::Ruleset {
-        palisade_nft::compile_with(cluster, node, &self.options)
+        // A poisoned lock only means an earlier compile panicked: start from nothing.
+        let mut compiler = self
+            .compiler
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if compiler
+            .as_ref()
+            .is_none_or(|c| c.node() != node || *c.options() != self.options)
+        {
+            *compiler = Some(palisade_nft::Incremental::new(node, self.options.clone()));
+        }
+        let Some(compiler) = compiler.as_mut() else {
+            return palisade_nft::compile_with(cluster, node, &self.options);
+        };
+        let ruleset = compiler.compile(cluster).clone();
+        let work = compiler.work();
+        tracing::debug!(
+            full = work.full,
+            pods = work.pods,
+            local = work.local,
+            addresses = work.addresses,
+            classes_changed = work.classes_changed,
+            detect_us = work.detect_us,
+            local_us = work.local_us,
+            classes_us = work.classes_us,
+            "incremental compile"
+        );
+        ruleset
     }
 
     fn full(&self, ruleset: &palisade_nft::Ruleset) -> String {

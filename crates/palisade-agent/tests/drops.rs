@@ -147,14 +147,12 @@ impl Enforcer for LibraryAgent {
             format!("fd00:244:{}::/64", node.index),
         ];
         cidrs.extend(self.cidrs.iter().cloned());
-        let source = NftSourceWith {
-            options: CompileOptions {
-                log: Some(LogOptions::new(GROUP)),
-                counters: true,
-                guard_cidrs: cidrs.iter().filter_map(|c| c.parse().ok()).collect(),
-                class_mask: palisade_nft::ClassMask::DEFAULT,
-            },
-        };
+        let source = NftSourceWith::new(CompileOptions {
+            log: Some(LogOptions::new(GROUP)),
+            counters: true,
+            guard_cidrs: cidrs.iter().filter_map(|c| c.parse().ok()).collect(),
+            class_mask: palisade_nft::ClassMask::DEFAULT,
+        });
         let netns = File::open(Path::new("/run/netns").join(&node.netns))?;
         let (handle, shutdown) = shutdown_channel();
         let thread = std::thread::spawn(move || {

@@ -673,6 +673,7 @@ fn the_real_compiler_output_is_adopted_across_restarts() {
 fn bench_source() -> &'static str {
     match std::env::var("PALISADE_BENCH_SOURCE").as_deref() {
         Ok("nft") => "nft",
+        Ok("incremental") => "incremental",
         _ => "summary",
     }
 }
@@ -742,6 +743,12 @@ fn latency_benchmark() {
         .unwrap_or(200);
     match bench_source() {
         "nft" => run_benchmark(dir.path(), &ready, &common::NftSource, rounds),
+        "incremental" => run_benchmark(
+            dir.path(),
+            &ready,
+            &palisade_agent::NftSourceWith::default(),
+            rounds,
+        ),
         _ => run_benchmark(dir.path(), &ready, &SummarySource, rounds),
     }
     println!(

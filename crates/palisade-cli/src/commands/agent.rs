@@ -22,14 +22,12 @@ pub fn run(args: AgentArgs) -> Exit {
         LogFormatArg::Text => LogFormat::Text,
         LogFormatArg::Json => LogFormat::Json,
     });
-    let source = NftSourceWith {
-        options: CompileOptions {
-            log: (args.nflog_group != 0).then(|| LogOptions::new(args.nflog_group)),
-            counters: true,
-            guard_cidrs: args.pod_cidrs.clone(),
-            class_mask: args.class_mark_mask,
-        },
-    };
+    let source = NftSourceWith::new(CompileOptions {
+        log: (args.nflog_group != 0).then(|| LogOptions::new(args.nflog_group)),
+        counters: true,
+        guard_cidrs: args.pod_cidrs.clone(),
+        class_mask: args.class_mark_mask,
+    });
     let mut drops = DropConfig::new(args.nflog_group);
     // Group 0 turns logging off; counters are still read.
     drops.group = (args.nflog_group != 0).then_some(args.nflog_group);
