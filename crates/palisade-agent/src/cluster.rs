@@ -387,8 +387,11 @@ impl<S: RulesetSource> Agent<'_, S> {
         let applied = if self.passes.up_to_date(mode, revision) {
             Applied::Unchanged
         } else {
-            let cluster = self.index.cluster();
-            match self.passes.reconcile(cluster, revision, mode, started)? {
+            let (cluster, changes) = self.index.cluster_and_changes();
+            match self
+                .passes
+                .reconcile(cluster, &changes, revision, mode, started)?
+            {
                 Some(applied) => {
                     enforced_at = Some(Instant::now());
                     applied

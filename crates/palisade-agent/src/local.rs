@@ -281,7 +281,7 @@ impl<S: RulesetSource> Agent<'_, '_, S> {
             Applied::Unchanged
         } else {
             let log_diagnostics = !self.passes.compiled(revision);
-            let (cluster, diagnostics) = self.index.cluster();
+            let (cluster, diagnostics, changes) = self.index.cluster_and_changes();
             tracing::debug!(
                 cluster_us = started.elapsed().as_micros() as u64,
                 "cluster built"
@@ -298,7 +298,10 @@ impl<S: RulesetSource> Agent<'_, '_, S> {
                     tracing::warn!("{}", crate::logging::diagnostic(dir, &d));
                 }
             }
-            match self.passes.reconcile(cluster, revision, mode, started)? {
+            match self
+                .passes
+                .reconcile(cluster, &changes, revision, mode, started)?
+            {
                 Some(applied) => {
                     enforced_at = Some(Instant::now());
                     applied

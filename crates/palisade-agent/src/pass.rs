@@ -356,11 +356,12 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
     pub fn reconcile(
         &mut self,
         cluster: &Cluster,
+        changes: &palisade_nft::Changes,
         revision: u64,
         mode: Mode,
         started: Instant,
     ) -> Result<Option<Applied>, AgentError> {
-        match self.reconciler.reconcile(cluster, mode) {
+        match self.reconciler.reconcile(cluster, changes, mode) {
             Ok(applied) => {
                 if self.verifier.as_ref().is_some_and(Verifier::busy) {
                     self.applied_during_readback.push(started);

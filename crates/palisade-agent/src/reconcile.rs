@@ -109,12 +109,18 @@ impl<'s, S: RulesetSource> Reconciler<'s, S> {
 
     /// Makes the kernel enforce `cluster` for this node. On error the kernel holds whatever it
     /// held before (every step is one transaction) and the next call starts from that.
+    /// `changes`: what changed in `cluster` since the previous call (passed to the source in
+    /// change passes only: a start or resync trusts nothing).
     pub fn reconcile(
         &mut self,
         cluster: &Cluster,
+        changes: &palisade_nft::Changes,
         mode: Mode,
     ) -> Result<Applied, palisade_dataplane::Error> {
-        let new = self.source.compile(cluster, &self.node);
+        let new = match mode {
+            Mode::Change => self.source.compile_changed(cluster, &self.node, changes),
+            Mode::Start | Mode::Resync => self.source.compile(cluster, &self.node),
+        };
         let applied = match (&self.in_force, mode) {
             (None, _) | (_, Mode::Start) => {
                 Applied::Adopted(self.dataplane.adopt(&self.source.full(&new))?)

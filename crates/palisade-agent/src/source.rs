@@ -22,6 +22,18 @@ pub trait RulesetSource {
     /// Compiles what `node` must enforce. Pure: no kernel access.
     fn compile(&self, cluster: &Cluster, node: &str) -> Self::Ruleset;
 
+    /// [`RulesetSource::compile`] when the caller knows what changed in `cluster` since this
+    /// source's previous compile (the index's [`palisade_nft::Changes`]); a source that keeps
+    /// no state ignores them.
+    fn compile_changed(
+        &self,
+        cluster: &Cluster,
+        node: &str,
+        _changes: &palisade_nft::Changes,
+    ) -> Self::Ruleset {
+        self.compile(cluster, node)
+    }
+
     /// nft text that makes `table inet palisade` exactly `ruleset`. It may start by deleting
     /// the table; the dataplane makes the whole load one transaction either way.
     fn full(&self, ruleset: &Self::Ruleset) -> String;
@@ -104,6 +116,15 @@ impl RulesetSource for NftSourceWith {
     type Ruleset = palisade_nft::Ruleset;
 
     fn compile(&self, cluster: &Cluster, node: &str) -> palisade_nft::Ruleset {
+        self.compile_changed(cluster, node, &palisade_nft::Changes::Unknown)
+    }
+
+    fn compile_changed(
+        &self,
+        cluster: &Cluster,
+        node: &str,
+        changes: &palisade_nft::Changes,
+    ) -> palisade_nft::Ruleset {
         // A poisoned lock only means an earlier compile panicked: start from nothing.
         let mut compiler = self
             .compiler
@@ -118,7 +139,7 @@ impl RulesetSource for NftSourceWith {
         let Some(compiler) = compiler.as_mut() else {
             return palisade_nft::compile_with(cluster, node, &self.options);
         };
-        let ruleset = compiler.compile(cluster).clone();
+        let ruleset = compiler.compile_changed(cluster, changes).clone();
         let work = compiler.work();
         tracing::debug!(
             full = work.full,

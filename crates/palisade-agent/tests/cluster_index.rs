@@ -579,6 +579,7 @@ fn random_event_sequences_keep_the_cluster_consistent() {
         index.reset_namespaces(&[mk_ns("a", &[]), mk_ns("b", &[])]);
         index.reset_pods(&[]);
         index.reset_policies(&[]);
+        let mut compiler = palisade_nft::Incremental::new(NODE, Default::default());
         for step in 0..300u64 {
             let version = step + 2;
             let uid = format!("uid-{}", rng.below(12));
@@ -646,7 +647,14 @@ fn random_event_sequences_keep_the_cluster_consistent() {
                 }
             }
             check_consistent(&mut index);
-            let cluster = index.cluster();
+            let (cluster, changes) = index.cluster_and_changes();
+            // The index's changes leave nothing out: compiling with them gives what a fresh
+            // compile gives.
+            assert!(
+                *compiler.compile_changed(cluster, &changes)
+                    == palisade_nft::compile(cluster, NODE),
+                "seed {seed} step {step}: incremental compile with {changes:?} differs"
+            );
             let mut addresses: Vec<_> = cluster.pods.iter().flat_map(|p| p.ips.clone()).collect();
             let count = addresses.len();
             addresses.sort();

@@ -225,6 +225,24 @@ fn in_place_updates_always_equal_a_fresh_build() {
             .wrapping_add(1442695040888963407);
         ((seed >> 33) as usize) % n.max(1)
     };
+    // Every node some pod of the pool runs on, each with an incremental compiler fed the
+    // index's changes: it must compile what a fresh compile of the same cluster gives, so the
+    // changes the index reports leave nothing out.
+    let mut everything = ManifestIndex::new();
+    for (i, doc) in pool.iter().enumerate() {
+        let _ = everything.apply(Path::new(&format!("{i}.yaml")), doc.clone());
+    }
+    let (all, _) = everything.rebuilt();
+    let mut nodes: Vec<String> = all.pods.iter().filter_map(|p| p.node.clone()).collect();
+    nodes.sort();
+    nodes.dedup();
+    assert!(nodes.len() >= 2, "nodes {nodes:?}");
+    let mut compilers: Vec<palisade_nft::Incremental> = nodes
+        .iter()
+        .map(|n| palisade_nft::Incremental::new(n.as_str(), Default::default()))
+        .collect();
+    let mut known_changes = 0;
+
     let mut index = ManifestIndex::new();
     for step in 0..400 {
         let file = format!("m/{}.yaml", next(6));
@@ -237,5 +255,21 @@ fn in_place_updates_always_equal_a_fresh_build() {
         }
         let (slow, _) = index.rebuilt();
         assert_same(&format!("step {step}"), current(&mut index), slow);
+        let (cluster, _, changes) = index.cluster_and_changes();
+        known_changes += usize::from(changes != palisade_nft::Changes::Unknown);
+        for compiler in &mut compilers {
+            let want = palisade_nft::compile(cluster, compiler.node());
+            let got = compiler.compile_changed(cluster, &changes);
+            assert!(
+                *got == want,
+                "step {step} node {}: incremental compile with {changes:?} differs",
+                compiler.node()
+            );
+        }
     }
+    // Most steps swap one file in place: the changes are then known, not `Unknown`.
+    assert!(
+        known_changes > 200,
+        "{known_changes} of 400 steps knew their changes"
+    );
 }

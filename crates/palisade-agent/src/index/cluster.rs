@@ -573,6 +573,15 @@ impl ClusterIndex {
             .0
     }
 
+    /// [`ClusterIndex::cluster`], and what changed in it since the last call of this one.
+    pub fn cluster_and_changes(&mut self) -> (&Cluster, palisade_nft::Changes) {
+        let units = &self.units;
+        let (cluster, _, changes) = self
+            .merged
+            .get_and_take(units.values(), || (rebuild(units), Vec::new()));
+        (cluster, changes)
+    }
+
     /// The same cluster built from scratch: what [`ClusterIndex::cluster`] must equal.
     pub fn rebuilt(&self) -> Cluster {
         rebuild(&self.units)

@@ -15,12 +15,13 @@
 //! (its ranking decides, its diagnostics report), and it is redone on every change until the
 //! clash is gone.
 
-use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use palisade_core::diag::Diagnostic;
 use palisade_core::model::{Cluster, Namespace, Pod, Policy};
+use palisade_nft::Changes;
 
 /// One file's good objects as a cluster of their own, with that conversion's diagnostics.
 pub(crate) type FileModel = Arc<(Cluster, Vec<Diagnostic>)>;
@@ -38,6 +39,9 @@ pub(super) struct Merged {
     exact: bool,
     /// Per-file models replaced since `cluster` was made, oldest first: (before, after).
     changes: Vec<(FileModel, FileModel)>,
+    /// What the swaps changed in `cluster` since [`Merged::take_changes`] was last called, for
+    /// the incremental compiler; `Unknown` after a merge from scratch.
+    pending: Changes,
 }
 
 impl Merged {
@@ -59,6 +63,7 @@ impl Merged {
         if self.valid && !self.changes.is_empty() {
             let changes = std::mem::take(&mut self.changes);
             let size: usize = changes.iter().map(|(b, a)| objects(b) + objects(a)).sum();
+            self.pending.then(touched(&changes));
             self.valid = size <= SWAP_LIMIT
                 && changes
                     .iter()
@@ -70,6 +75,7 @@ impl Merged {
         }
         if !self.valid {
             self.changes.clear();
+            self.pending = Changes::Unknown;
             match merge_all(files.clone()) {
                 Some(cluster) => {
                     self.cluster = cluster;
@@ -88,6 +94,17 @@ impl Merged {
         (&self.cluster, &self.diagnostics)
     }
 
+    /// [`Merged::get`], and what changed in the cluster since the last call of this one.
+    pub fn get_and_take<'f>(
+        &mut self,
+        files: impl Iterator<Item = &'f FileModel> + Clone,
+        everything: impl FnOnce() -> (Cluster, Vec<Diagnostic>),
+    ) -> (&Cluster, &[Diagnostic], Changes) {
+        self.get(files, everything);
+        let changes = std::mem::replace(&mut self.pending, Changes::none());
+        (&self.cluster, &self.diagnostics, changes)
+    }
+
     fn renamespace<'f>(&mut self, files: impl Iterator<Item = &'f FileModel>) -> bool {
         match namespaces(files) {
             Some(namespaces) => {
@@ -96,6 +113,29 @@ impl Merged {
             }
             None => false,
         }
+    }
+}
+
+/// The pods, policies and namespaces that swapping `changes` in may change.
+fn touched(changes: &[(FileModel, FileModel)]) -> Changes {
+    let mut pods = BTreeSet::new();
+    let mut policies = false;
+    let mut namespaces = false;
+    for model in changes.iter().flat_map(|(b, a)| [b, a]) {
+        pods.extend(
+            model
+                .0
+                .pods
+                .iter()
+                .map(|p| (p.namespace.clone(), p.name.clone())),
+        );
+        policies |= !model.0.policies.is_empty();
+        namespaces |= has_namespaces(model);
+    }
+    Changes::Known {
+        pods,
+        policies,
+        namespaces,
     }
 }
 

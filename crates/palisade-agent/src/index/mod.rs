@@ -179,6 +179,15 @@ impl ManifestIndex {
             .get(files.values().map(|e| &e.model), || rebuild(files))
     }
 
+    /// [`ManifestIndex::cluster`], and what changed in it since the last call of this one
+    /// (`Unknown` the first time, or when it was merged from scratch): what the incremental
+    /// compiler needs to compare.
+    pub fn cluster_and_changes(&mut self) -> (&Cluster, &[Diagnostic], palisade_nft::Changes) {
+        let files = &self.files;
+        self.merged
+            .get_and_take(files.values().map(|e| &e.model), || rebuild(files))
+    }
+
     /// `build_cluster` over every good object: what [`ManifestIndex::cluster`] must equal.
     pub fn rebuilt(&self) -> (Cluster, Vec<Diagnostic>) {
         rebuild(&self.files)
