@@ -217,36 +217,14 @@ fn update(old: &Ruleset, new: &Ruleset) -> Option<Update> {
     for kind in MapKind::ALL {
         let (a, b) = (old.map(kind), new.map(kind));
         for family in Family::ALL {
-            let in_family = |ip: &&IpAddr| Family::of(ip) == family;
-            let removed: BTreeSet<IpAddr> = a
-                .iter()
-                .filter(|(ip, entry)| in_family(ip) && b.get(ip) != Some(entry))
-                .map(|(ip, _)| *ip)
-                .collect();
-            let added: BTreeMap<IpAddr, MapEntry> = b
-                .iter()
-                .filter(|(ip, entry)| in_family(ip) && a.get(ip) != Some(entry))
-                .map(|(ip, entry)| (*ip, entry.clone()))
-                .collect();
+            let (removed, added) = changed_entries(a, b, family);
             if !removed.is_empty() || !added.is_empty() {
                 up.map_elements.insert((kind, family), (removed, added));
             }
         }
     }
     for family in Family::ALL {
-        let in_family = |ip: &&IpAddr| Family::of(ip) == family;
-        let removed: BTreeSet<IpAddr> = old
-            .classes
-            .iter()
-            .filter(|(ip, id)| in_family(ip) && new.classes.get(ip) != Some(id))
-            .map(|(ip, _)| *ip)
-            .collect();
-        let added: BTreeMap<IpAddr, u16> = new
-            .classes
-            .iter()
-            .filter(|(ip, id)| in_family(ip) && old.classes.get(ip) != Some(id))
-            .map(|(ip, id)| (*ip, *id))
-            .collect();
+        let (removed, added) = changed_entries(&old.classes, &new.classes, family);
         if !removed.is_empty() || !added.is_empty() {
             up.class_elements.insert(family, (removed, added));
         }
@@ -255,6 +233,54 @@ fn update(old: &Ruleset, new: &Ruleset) -> Option<Update> {
     up.new_classes = after.difference(&before).copied().collect();
     up.removed_classes = before.difference(&after).copied().collect();
     Some(up)
+}
+
+/// The keys of `family` whose entry `old` has and `new` has not (gone or changed), and the
+/// entries of `new` that `old` lacks, by one walk over both sorted maps: the class map holds
+/// every cluster address, and a lookup per address cost more than the rest of the diff.
+fn changed_entries<V: Clone + PartialEq>(
+    old: &BTreeMap<IpAddr, V>,
+    new: &BTreeMap<IpAddr, V>,
+    family: Family,
+) -> (BTreeSet<IpAddr>, BTreeMap<IpAddr, V>) {
+    use std::cmp::Ordering;
+    let in_family = |(ip, _): &(&IpAddr, &V)| Family::of(ip) == family;
+    let mut a = old.iter().filter(in_family).peekable();
+    let mut b = new.iter().filter(in_family).peekable();
+    let mut removed = BTreeSet::new();
+    let mut added = BTreeMap::new();
+    loop {
+        match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some((ip, _)), None) => {
+                removed.insert(**ip);
+                a.next();
+            }
+            (None, Some((ip, v))) => {
+                added.insert(**ip, (*v).clone());
+                b.next();
+            }
+            (Some((x, va)), Some((y, vb))) => match x.cmp(y) {
+                Ordering::Less => {
+                    removed.insert(**x);
+                    a.next();
+                }
+                Ordering::Greater => {
+                    added.insert(**y, (*vb).clone());
+                    b.next();
+                }
+                Ordering::Equal => {
+                    if va != vb {
+                        removed.insert(**x);
+                        added.insert(**y, (*vb).clone());
+                    }
+                    a.next();
+                    b.next();
+                }
+            },
+        }
+    }
+    (removed, added)
 }
 
 impl Update {

@@ -187,7 +187,10 @@ impl Definitions {
 #[derive(Debug)]
 struct State {
     namespaces: Vec<(String, Labels)>,
-    policies: Vec<Policy>,
+    /// The policies of the last call; `None` when a caller said they changed, so they were
+    /// not copied (copying and comparing 3,000 policies costs more than the local part they
+    /// decide about): the next call that must compare them takes them as changed.
+    policies: Option<Vec<Policy>>,
     shape: Shape,
     /// In the order of `Cluster::pods` (namespace, name).
     pods: Vec<PodEntry>,
@@ -394,7 +397,7 @@ impl State {
                 .iter()
                 .map(|ns| (ns.name.clone(), ns.labels.clone()))
                 .collect(),
-            policies: cluster.policies.clone(),
+            policies: Some(cluster.policies.clone()),
             shape,
             pods,
             addresses,
@@ -445,10 +448,19 @@ impl State {
             return false;
         }
         work.pods = changed.len() + removed;
-        let policies_changed = policies_may && !same_policies(&self.policies, &cluster.policies);
-        if policies_changed {
-            self.policies = cluster.policies.clone();
-        }
+        let policies_changed = match (pod_keys, policies_may, &self.policies) {
+            (_, false, _) => false,
+            // The caller says they changed: trust it without copying them.
+            (Some(_), true, _) => {
+                self.policies = None;
+                true
+            }
+            (None, true, Some(known)) if same_policies(known, &cluster.policies) => false,
+            (None, true, _) => {
+                self.policies = Some(cluster.policies.clone());
+                true
+            }
+        };
         let local = policies_changed || local_pod_changed;
         work.detect_us = micros(started);
         if local {
