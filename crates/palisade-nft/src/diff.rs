@@ -236,8 +236,8 @@ fn update(old: &Ruleset, new: &Ruleset) -> Option<Update> {
 }
 
 /// The keys of `family` whose entry `old` has and `new` has not (gone or changed), and the
-/// entries of `new` that `old` lacks, by one walk over both sorted maps: the class map holds
-/// every cluster address, and a lookup per address cost more than the rest of the diff.
+/// entries of `new` that `old` lacks, by one walk over both sorted maps rather than a lookup
+/// per key (the class map holds every cluster address).
 fn changed_entries<V: Clone + PartialEq>(
     old: &BTreeMap<IpAddr, V>,
     new: &BTreeMap<IpAddr, V>,
