@@ -67,8 +67,9 @@ pub struct ClusterConfig {
     pub failure_policy: FailurePolicy,
     /// Remove the table on a requested exit (default false: rules stay in force).
     pub cleanup_on_exit: bool,
-    /// The nft program (default `nft` from `PATH`).
-    pub nft: PathBuf,
+    /// Run this nft program for every transaction instead of libnftables in process (default
+    /// none: libnftables when it loads, else `nft` from `PATH`; see palisade-dataplane).
+    pub nft: Option<PathBuf>,
     /// Where the loop reports metrics, health and readiness (default none: a private one).
     pub observer: Option<Observer>,
     /// Drop attribution and policy counters (default none).
@@ -88,7 +89,7 @@ impl ClusterConfig {
             resync: Duration::from_secs(60),
             failure_policy: FailurePolicy::default(),
             cleanup_on_exit: false,
-            nft: PathBuf::from("nft"),
+            nft: None,
             observer: None,
             drops: None,
             verify_interval: Some(Duration::from_secs(60)),
@@ -161,7 +162,10 @@ where
             Reconciler::new(
                 source,
                 config.node.clone(),
-                Dataplane::with_nft(&config.nft),
+                config
+                    .nft
+                    .as_ref()
+                    .map_or_else(Dataplane::new, Dataplane::with_nft),
                 config.failure_policy,
             ),
             observer,

@@ -49,8 +49,9 @@ pub struct LocalConfig {
     /// Remove the table on a requested exit (default false: rules stay in force, so a restart
     /// or upgrade never opens a gap).
     pub cleanup_on_exit: bool,
-    /// The nft program (default `nft` from `PATH`).
-    pub nft: PathBuf,
+    /// Run this nft program for every transaction instead of libnftables in process (default
+    /// none: libnftables when it loads, else `nft` from `PATH`; see palisade-dataplane).
+    pub nft: Option<PathBuf>,
     /// Where the loop reports metrics, health and readiness (default none: a private one).
     /// Serve it with [`crate::MetricsServer`].
     pub observer: Option<Observer>,
@@ -73,7 +74,7 @@ impl LocalConfig {
             resync: Duration::from_secs(60),
             failure_policy: FailurePolicy::default(),
             cleanup_on_exit: false,
-            nft: PathBuf::from("nft"),
+            nft: None,
             observer: None,
             drops: None,
             verify_interval: Some(Duration::from_secs(60)),
@@ -124,7 +125,10 @@ pub fn run_local<S: RulesetSource>(
             Reconciler::new(
                 source,
                 config.node.clone(),
-                Dataplane::with_nft(&config.nft),
+                config
+                    .nft
+                    .as_ref()
+                    .map_or_else(Dataplane::new, Dataplane::with_nft),
                 config.failure_policy,
             ),
             observer,

@@ -373,13 +373,16 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
                     self.next_verify = self.verify_interval.map(|_| Instant::now());
                 }
                 if let Some(drops) = &self.drops {
+                    let started = Instant::now();
                     let ruleset = self
                         .reconciler
                         .in_force()
-                        .and_then(|r| self.reconciler.source().nft_ruleset(r))
-                        .cloned()
-                        .map(Arc::new);
+                        .and_then(|r| self.reconciler.source().shared_nft_ruleset(r));
                     drops.update(Arc::new(cluster.clone()), ruleset);
+                    tracing::debug!(
+                        drops_us = started.elapsed().as_micros() as u64,
+                        "drop attribution told"
+                    );
                 }
                 Ok(Some(applied))
             }

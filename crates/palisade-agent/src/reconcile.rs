@@ -117,10 +117,12 @@ impl<'s, S: RulesetSource> Reconciler<'s, S> {
         changes: &palisade_nft::Changes,
         mode: Mode,
     ) -> Result<Applied, palisade_dataplane::Error> {
+        let started = std::time::Instant::now();
         let new = match mode {
             Mode::Change => self.source.compile_changed(cluster, &self.node, changes),
             Mode::Start | Mode::Resync => self.source.compile(cluster, &self.node),
         };
+        let compile_us = started.elapsed().as_micros() as u64;
         let applied = match (&self.in_force, mode) {
             (None, _) | (_, Mode::Start) => {
                 Applied::Adopted(self.dataplane.adopt(&self.source.full(&new))?)
@@ -129,7 +131,7 @@ impl<'s, S: RulesetSource> Reconciler<'s, S> {
                 self.dataplane.apply_full(&self.source.full(&new))?;
                 Applied::Full
             }
-            (Some(old), Mode::Change) => match self.source.diff(old, &new) {
+            (Some(old), Mode::Change) => match self.timed_diff(old, &new) {
                 None => Applied::Unchanged,
                 Some(script) => match self.dataplane.apply_diff(&script) {
                     Ok(()) => Applied::Diff,
@@ -144,8 +146,26 @@ impl<'s, S: RulesetSource> Reconciler<'s, S> {
                 },
             },
         };
+        tracing::debug!(
+            compile_us,
+            total_us = started.elapsed().as_micros() as u64,
+            %applied,
+            "reconciled"
+        );
         self.in_force = Some(new);
         Ok(applied)
+    }
+
+    /// [`RulesetSource::diff`], its time logged.
+    fn timed_diff(&self, old: &S::Ruleset, new: &S::Ruleset) -> Option<String> {
+        let started = std::time::Instant::now();
+        let script = self.source.diff(old, new);
+        tracing::debug!(
+            diff_us = started.elapsed().as_micros() as u64,
+            bytes = script.as_ref().map_or(0, String::len),
+            "diff rendered"
+        );
+        script
     }
 
     /// After a failed first load: see [`FailurePolicy`].

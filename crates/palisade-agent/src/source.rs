@@ -11,7 +11,7 @@
 //!   stats(ruleset)         -> Some(ruleset.stats())      (optional: for the size metrics)
 //! ```
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use palisade_core::model::Cluster;
 
@@ -52,6 +52,12 @@ pub trait RulesetSource {
     /// `None` (the default) for sources of another kind.
     fn nft_ruleset<'r>(&self, _ruleset: &'r Self::Ruleset) -> Option<&'r palisade_nft::Ruleset> {
         None
+    }
+
+    /// [`RulesetSource::nft_ruleset`] to keep beside the agent (drop attribution holds the
+    /// one in force): a copy by default, shared where the source's rulesets are shared.
+    fn shared_nft_ruleset(&self, ruleset: &Self::Ruleset) -> Option<Arc<palisade_nft::Ruleset>> {
+        self.nft_ruleset(ruleset).cloned().map(Arc::new)
     }
 }
 
@@ -113,9 +119,10 @@ impl NftSourceWith {
 }
 
 impl RulesetSource for NftSourceWith {
-    type Ruleset = palisade_nft::Ruleset;
+    /// Shared: the agent keeps the one in force, drop attribution reads it, and neither copies.
+    type Ruleset = Arc<palisade_nft::Ruleset>;
 
-    fn compile(&self, cluster: &Cluster, node: &str) -> palisade_nft::Ruleset {
+    fn compile(&self, cluster: &Cluster, node: &str) -> Arc<palisade_nft::Ruleset> {
         self.compile_changed(cluster, node, &palisade_nft::Changes::Unknown)
     }
 
@@ -124,7 +131,7 @@ impl RulesetSource for NftSourceWith {
         cluster: &Cluster,
         node: &str,
         changes: &palisade_nft::Changes,
-    ) -> palisade_nft::Ruleset {
+    ) -> Arc<palisade_nft::Ruleset> {
         // A poisoned lock only means an earlier compile panicked: start from nothing.
         let mut compiler = self
             .compiler
@@ -137,9 +144,9 @@ impl RulesetSource for NftSourceWith {
             *compiler = Some(palisade_nft::Incremental::new(node, self.options.clone()));
         }
         let Some(compiler) = compiler.as_mut() else {
-            return palisade_nft::compile_with(cluster, node, &self.options);
+            return Arc::new(palisade_nft::compile_with(cluster, node, &self.options));
         };
-        let ruleset = compiler.compile_changed(cluster, changes).clone();
+        let ruleset = Arc::new(compiler.compile_changed(cluster, changes).clone());
         let work = compiler.work();
         tracing::debug!(
             full = work.full,
@@ -155,22 +162,33 @@ impl RulesetSource for NftSourceWith {
         ruleset
     }
 
-    fn full(&self, ruleset: &palisade_nft::Ruleset) -> String {
+    fn full(&self, ruleset: &Arc<palisade_nft::Ruleset>) -> String {
         NftSource.full(ruleset)
     }
 
-    fn diff(&self, old: &palisade_nft::Ruleset, new: &palisade_nft::Ruleset) -> Option<String> {
+    fn diff(
+        &self,
+        old: &Arc<palisade_nft::Ruleset>,
+        new: &Arc<palisade_nft::Ruleset>,
+    ) -> Option<String> {
         NftSource.diff(old, new)
     }
 
-    fn stats(&self, ruleset: &palisade_nft::Ruleset) -> Option<palisade_nft::Stats> {
+    fn stats(&self, ruleset: &Arc<palisade_nft::Ruleset>) -> Option<palisade_nft::Stats> {
         Some(ruleset.stats())
     }
 
     fn nft_ruleset<'r>(
         &self,
-        ruleset: &'r palisade_nft::Ruleset,
+        ruleset: &'r Arc<palisade_nft::Ruleset>,
     ) -> Option<&'r palisade_nft::Ruleset> {
         Some(ruleset)
+    }
+
+    fn shared_nft_ruleset(
+        &self,
+        ruleset: &Arc<palisade_nft::Ruleset>,
+    ) -> Option<Arc<palisade_nft::Ruleset>> {
+        Some(Arc::clone(ruleset))
     }
 }

@@ -289,6 +289,7 @@ impl Dataplane {
         script: &str,
     ) -> Result<()> {
         let started = std::time::Instant::now();
+        tracing::trace!(%kind, script = text, "nft transaction");
         let out = self.nft(&[], Some(text), flags)?;
         if out.success {
             let elapsed_us = started.elapsed().as_micros() as u64;

@@ -8,8 +8,13 @@
 //! change, docs/ruleset-design.md). The library is opened at run time (`dlopen`), so a node
 //! without it, or with another soname, still works through the program ([`crate::nft::run`]).
 //!
-//! A context is created and freed on every call, on the calling thread: its netlink socket then
-//! belongs to that thread's network namespace, the same rule the program follows.
+//! A context's netlink socket belongs to the network namespace of the thread that created it.
+//! Transactions (scripts that change the ruleset) run in a context kept per thread and
+//! re-created when the thread has moved to another namespace: creating and freeing one per
+//! call costs more than the transaction itself on a large table (closing its socket alone
+//! took about 16 ms here, docs/ruleset-design.md), and firewalld keeps one context for its
+//! life the same way. Listings and checks (`-j`, `-c`) get a fresh context each, so the
+//! cache of a full listing is not kept in memory after it.
 //!
 //! This is the only module of palisade with `unsafe` code: ten C functions, called as their
 //! header documents them.
@@ -133,7 +138,7 @@ fn failure(message: &str) -> Output {
 impl Api {
     /// Runs one command line (`list tables inet`) in the calling thread's network namespace,
     /// with what nft would have printed on stdout and stderr.
-    pub(crate) fn command(&self, command: &str, flags: Flags) -> Output {
+    pub(crate) fn command(&'static self, command: &str, flags: Flags) -> Output {
         match CString::new(command) {
             Ok(text) => self.call(&text, Input::Buffer, flags),
             Err(_) => failure("the command contains a NUL byte"),
@@ -143,7 +148,7 @@ impl Api {
     /// Runs a whole script (one transaction) the way `nft -f FILE` does, so that complaints
     /// carry `FILE:LINE:COLUMNS` (libnftables names no line for a buffer). The file is an
     /// anonymous memory file, read through `/proc/self/fd`.
-    pub(crate) fn script(&self, script: &str, flags: Flags) -> Output {
+    pub(crate) fn script(&'static self, script: &str, flags: Flags) -> Output {
         use std::io::Write as _;
         use std::os::fd::AsRawFd as _;
         let memfd = nix::sys::memfd::memfd_create(
@@ -164,35 +169,94 @@ impl Api {
         }
     }
 
-    fn call(&self, text: &CString, input: Input, flags: Flags) -> Output {
-        // SAFETY: the context is created, used and freed here on one thread, never shared;
-        // both buffers are read before the free that owns them, and copied out.
-        unsafe {
-            let ctx = (self.ctx_new)(CTX_DEFAULT);
-            if ctx.is_null() {
+    fn call(&'static self, text: &CString, input: Input, flags: Flags) -> Output {
+        if flags.json || flags.dry_run {
+            let Some(ctx) = Context::new(self) else {
                 return failure("libnftables could not create a context");
-            }
-            (self.buffer_output)(ctx);
-            (self.buffer_error)(ctx);
-            if flags.json {
-                (self.set_output_flags)(ctx, OUTPUT_JSON);
-            }
-            if flags.dry_run {
-                (self.set_dry_run)(ctx, true);
-            }
-            let rc = match input {
-                Input::Buffer => (self.run_from_buffer)(ctx, text.as_ptr()),
-                Input::File => (self.run_from_filename)(ctx, text.as_ptr()),
             };
-            let stdout = read_buffer((self.output_buffer)(ctx));
-            let stderr = read_buffer((self.error_buffer)(ctx));
-            (self.ctx_free)(ctx);
+            return ctx.run(text, input, flags);
+        }
+        let Some(namespace) = current_namespace() else {
+            return failure("cannot read this thread's network namespace");
+        };
+        KEPT.with(|kept| {
+            let mut kept = kept.borrow_mut();
+            if kept.as_ref().is_none_or(|(ns, _)| *ns != namespace) {
+                // The old context (another namespace's socket) is freed first.
+                *kept = None;
+                *kept = Context::new(self).map(|ctx| (namespace, ctx));
+            }
+            match kept.as_ref() {
+                Some((_, ctx)) => ctx.run(text, input, flags),
+                None => failure("libnftables could not create a context"),
+            }
+        })
+    }
+}
+
+thread_local! {
+    /// This thread's transaction context and the namespace its socket lives in.
+    static KEPT: std::cell::RefCell<Option<(Namespace, Context)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// A network namespace, as `stat(2)` of `/proc/thread-self/ns/net` names it.
+type Namespace = (u64, u64);
+
+fn current_namespace() -> Option<Namespace> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata("/proc/thread-self/ns/net").ok()?;
+    Some((meta.dev(), meta.ino()))
+}
+
+/// One `struct nft_ctx` with buffered output, freed on drop. Never shared between threads (it
+/// is not `Send`: the raw pointer keeps it on the thread that made it).
+struct Context {
+    api: &'static Api,
+    ctx: *mut c_void,
+}
+
+impl Context {
+    fn new(api: &'static Api) -> Option<Context> {
+        // SAFETY: a new context, owned by the value returned; buffering is set before any use.
+        unsafe {
+            let ctx = (api.ctx_new)(CTX_DEFAULT);
+            if ctx.is_null() {
+                return None;
+            }
+            (api.buffer_output)(ctx);
+            (api.buffer_error)(ctx);
+            Some(Context { api, ctx })
+        }
+    }
+
+    fn run(&self, text: &CString, input: Input, flags: Flags) -> Output {
+        let api = self.api;
+        // SAFETY: the context is live and used on its own thread only; the flags are set for
+        // this call; both buffers are read (which rewinds them for the next call) and copied
+        // out before anything else touches the context.
+        unsafe {
+            (api.set_output_flags)(self.ctx, if flags.json { OUTPUT_JSON } else { 0 });
+            (api.set_dry_run)(self.ctx, flags.dry_run);
+            let rc = match input {
+                Input::Buffer => (api.run_from_buffer)(self.ctx, text.as_ptr()),
+                Input::File => (api.run_from_filename)(self.ctx, text.as_ptr()),
+            };
+            let stdout = read_buffer((api.output_buffer)(self.ctx));
+            let stderr = read_buffer((api.error_buffer)(self.ctx));
             Output {
                 success: rc == 0,
                 stdout,
                 stderr,
             }
         }
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        // SAFETY: created by `ctx_new`, freed once, here.
+        unsafe { (self.api.ctx_free)(self.ctx) }
     }
 }
 

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use palisade_core::eval::{Endpoint, Probe, SideVerdict, evaluate, isolating_policies};
 use palisade_core::model::{Cluster, Direction, Protocol};
@@ -23,30 +23,42 @@ use palisade_nft::{Ruleset, parse_log_prefix};
 use super::nflog::{LoggedPacket, protocol_name};
 
 /// The cluster and ruleset in force, with pod addresses indexed.
+///
+/// The index is built on first use, by the thread that attributes a drop, not by the agent
+/// when it hands a new view over after every pass: that keeps a pass's cost independent of
+/// the number of pods, and a view no drop asks about is never indexed.
 #[derive(Debug, Clone)]
 pub struct View {
     cluster: Arc<Cluster>,
     ruleset: Option<Arc<Ruleset>>,
-    by_ip: HashMap<IpAddr, usize>,
+    by_ip: OnceLock<HashMap<IpAddr, usize>>,
 }
 
 impl View {
     pub fn new(cluster: Arc<Cluster>, ruleset: Option<Arc<Ruleset>>) -> View {
-        let mut by_ip = HashMap::new();
-        for (i, pod) in cluster.pods.iter().enumerate() {
-            // A hostNetwork pod carries its node's address; a pod network pod owns its own.
-            for ip in &pod.ips {
-                let slot = by_ip.entry(*ip).or_insert(i);
-                if cluster.pods.get(*slot).is_some_and(|p| p.host_network) && !pod.host_network {
-                    *slot = i;
-                }
-            }
-        }
         View {
             cluster,
             ruleset,
-            by_ip,
+            by_ip: OnceLock::new(),
         }
+    }
+
+    fn by_ip(&self) -> &HashMap<IpAddr, usize> {
+        self.by_ip.get_or_init(|| {
+            let cluster = &self.cluster;
+            let mut by_ip = HashMap::new();
+            for (i, pod) in cluster.pods.iter().enumerate() {
+                // A hostNetwork pod carries its node's address; a pod network pod owns its own.
+                for ip in &pod.ips {
+                    let slot = by_ip.entry(*ip).or_insert(i);
+                    if cluster.pods.get(*slot).is_some_and(|p| p.host_network) && !pod.host_network
+                    {
+                        *slot = i;
+                    }
+                }
+            }
+            by_ip
+        })
     }
 
     pub fn ruleset(&self) -> Option<&Ruleset> {
@@ -54,7 +66,7 @@ impl View {
     }
 
     fn endpoint(&self, ip: IpAddr) -> Endpoint {
-        match self.by_ip.get(&ip) {
+        match self.by_ip().get(&ip) {
             Some(&i) => Endpoint::Pod(i),
             None => Endpoint::External(ip),
         }

@@ -89,7 +89,9 @@ fn run_local(
     config.failure_policy = failure_policy(args);
     config.cleanup_on_exit = args.cleanup_on_exit;
     config.verify_interval = verify_interval(args);
-    drops.nft = config.nft.clone();
+    if let Some(nft) = &config.nft {
+        drops.nft = nft.clone();
+    }
     config.drops = Some(drops);
     config.observer = Some(observer);
     let (handle, shutdown) = palisade_agent::shutdown_channel();
@@ -113,7 +115,9 @@ fn run_cluster(
     config.failure_policy = failure_policy(args);
     config.cleanup_on_exit = args.cleanup_on_exit;
     config.verify_interval = verify_interval(args);
-    drops.nft = config.nft.clone();
+    if let Some(nft) = &config.nft {
+        drops.nft = nft.clone();
+    }
     config.drops = Some(drops);
     config.observer = Some(observer);
     let target = ClusterTarget {
