@@ -379,6 +379,10 @@ impl<S: RulesetSource> Agent<'_, S> {
             let revision = self.index.revision();
             let cluster = self.index.cluster();
             self.passes.verify(cluster, revision);
+        } else if self.passes.drop_view_due(now) {
+            let revision = self.index.revision();
+            self.passes
+                .tell_drop_view(revision, now, || self.index.cluster());
         }
         Ok(())
     }

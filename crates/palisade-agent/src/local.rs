@@ -187,6 +187,11 @@ pub fn run_local<S: RulesetSource>(
             let revision = agent.index.revision();
             let (cluster, _) = agent.index.cluster();
             agent.passes.verify(cluster, revision);
+        } else if agent.passes.drop_view_due(now) {
+            let revision = agent.index.revision();
+            agent
+                .passes
+                .tell_drop_view(revision, now, || agent.index.cluster().0);
         }
         if agent.watch_broken && agent.index_readable() {
             match watch(&config.manifests, &shutdown) {

@@ -45,6 +45,15 @@ const MAX_VERIFY_SCALE: u32 = 16;
 /// How often the loop looks for the outcome of a readback in flight.
 const VERIFY_POLL: Duration = Duration::from_millis(100);
 
+/// How long after a change pass drop attribution is handed a copy of the cluster, unless
+/// another change comes first. The copy costs about 11 ms at 10,000 pods: made right in the
+/// pass it would delay the ready report and any change queued behind it; made once the loop
+/// is quiet it delays nothing but the explanation of drops in the meantime.
+pub(crate) const DROP_VIEW_QUIET: Duration = Duration::from_millis(50);
+
+/// The oldest a drop view may get while changes keep coming.
+const DROP_VIEW_MAX_AGE: Duration = Duration::from_secs(1);
+
 /// The scheduling and bookkeeping of passes around one [`Reconciler`].
 pub(crate) struct Passes<'s, S: RulesetSource> {
     pub reconciler: Reconciler<'s, S>,
@@ -64,6 +73,10 @@ pub(crate) struct Passes<'s, S: RulesetSource> {
     retry: Option<(Instant, Duration)>,
     /// Told the cluster and ruleset after every apply, to explain the drops it reads.
     drops: Option<DropMonitor>,
+    /// When drop attribution is to be handed the cluster in force (see [`DROP_VIEW_QUIET`]).
+    drop_view_due: Option<Instant>,
+    /// The first pass whose cluster drop attribution has not been handed yet.
+    drop_view_stale_since: Option<Instant>,
     /// How often the kernel's table is read back and proven (`None`: never).
     verify_interval: Option<Duration>,
     /// When the next readback is due: right after every full apply, then every interval.
@@ -112,6 +125,8 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
             next_resync: Instant::now() + resync,
             retry: None,
             drops: None,
+            drop_view_due: None,
+            drop_view_stale_since: None,
             verify_interval: None,
             next_verify: None,
             verify_scale: 1,
@@ -310,6 +325,9 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
         if self.verifier.as_ref().is_some_and(Verifier::busy) {
             at = at.min(Instant::now() + VERIFY_POLL);
         }
+        if let Some(drop_view) = self.drop_view_due {
+            at = at.min(drop_view);
+        }
         at
     }
 
@@ -373,16 +391,22 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
                     self.next_verify = self.verify_interval.map(|_| Instant::now());
                 }
                 if let Some(drops) = &self.drops {
-                    let started = Instant::now();
                     let ruleset = self
                         .reconciler
                         .in_force()
-                        .and_then(|r| self.reconciler.source().shared_nft_ruleset(r));
-                    drops.update(Arc::new(cluster.clone()), ruleset);
-                    tracing::debug!(
-                        drops_us = started.elapsed().as_micros() as u64,
-                        "drop attribution told"
-                    );
+                        .and_then(|r| self.reconciler.source().nft_ruleset(r));
+                    drops.enforced(cluster, ruleset);
+                    let now = Instant::now();
+                    let since = *self.drop_view_stale_since.get_or_insert(now);
+                    if mode == Mode::Change {
+                        self.drop_view_due =
+                            Some((now + DROP_VIEW_QUIET).min(since + DROP_VIEW_MAX_AGE));
+                    } else {
+                        // Starts and resyncs are not on a change's path: explain with the
+                        // new cluster at once.
+                        self.drop_view_due = Some(now);
+                        self.tell_drop_view(revision, now, || cluster);
+                    }
                 }
                 Ok(Some(applied))
             }
@@ -399,6 +423,43 @@ impl<'s, S: RulesetSource> Passes<'s, S> {
                 Ok(None)
             }
         }
+    }
+
+    /// Whether drop attribution waits for a view of the cluster in force, due by `now`.
+    pub fn drop_view_due(&self, now: Instant) -> bool {
+        self.drop_view_due.is_some_and(|at| at <= now)
+    }
+
+    /// Hands drop attribution a copy of the cluster (at `revision`) and the ruleset in
+    /// force, if it is due. If the table in force was compiled from another revision (a
+    /// change is on its way, or a failed pass is being retried), it waits a little longer.
+    pub fn tell_drop_view<'c>(
+        &mut self,
+        revision: u64,
+        now: Instant,
+        cluster: impl FnOnce() -> &'c Cluster,
+    ) {
+        let Some(drops) = &self.drops else {
+            return;
+        };
+        if !self.drop_view_due(now) {
+            return;
+        }
+        if !self.compiled(revision) {
+            self.drop_view_due = Some(now + DROP_VIEW_QUIET);
+            return;
+        }
+        let ruleset = self
+            .reconciler
+            .in_force()
+            .and_then(|r| self.reconciler.source().shared_nft_ruleset(r));
+        drops.explain_with(Arc::new(cluster().clone()), ruleset);
+        self.drop_view_due = None;
+        self.drop_view_stale_since = None;
+        tracing::debug!(
+            copy_us = now.elapsed().as_micros() as u64,
+            "drop attribution has the cluster in force"
+        );
     }
 
     /// A pass failed in a way a retry may fix: fail safe if nothing is in force, then back off.

@@ -515,6 +515,22 @@ fn the_guard_holds_a_pending_isolated_pod_until_its_address_is_known() {
         "after the address is known: {outcome}"
     );
     assert_eq!(metric(&observer, "palisade_guard_pending_pods", &[]), 0.0);
+    // Drop attribution is handed the new cluster once the agent is quiet (50 ms after the
+    // change pass), not in the pass: a drop after that names postgres, whose address the
+    // view of the first pass did not hold.
+    std::thread::sleep(Duration::from_millis(300));
+    let frontend = pod("production/frontend");
+    let outcome = lab.probe_once(frontend, postgres, probe);
+    assert_eq!(
+        outcome.observed(),
+        Some(false),
+        "frontend -> postgres: {outcome}"
+    );
+    let event = wait_event(dir.path(), "frontend -> postgres, after the change", |e| {
+        str_field(e, "src") == "production/frontend"
+            && e.get("guard").and_then(|g| g.as_bool()) == Some(false)
+    });
+    assert_eq!(str_field(&event, "dst"), "production/postgres", "{event:#}");
     let window = metric(&observer, "palisade_guard_window_seconds_sum", &[]);
     assert!(
         metric(&observer, "palisade_guard_window_seconds_count", &[]) == 1.0 && window > 0.0,
